@@ -1,0 +1,123 @@
+// partiscid's options: defaults in one typed object, parsed in one place.
+// Both spellings work: GNU-style (--port 7777, --port=7777) and the
+// original Go server's (-port=7777, -danger, -trim=3600, -v), so existing
+// service files keep working.
+
+import { availableParallelism } from 'node:os';
+
+export interface ServerConfig {
+  port: number;
+  /** IP to listen on; '' = all addresses (IPv6 and IPv4). */
+  listenIp: string;
+  danger: boolean;
+  /** Remove instances not updated for this many seconds; 0 = keep forever. */
+  trimSeconds: number;
+  verbose: boolean;
+  /** LMDB data folder. */
+  dataDir: string;
+  /** UDP ingest worker threads. */
+  workers: number;
+  /** UDP receive buffer to ask the kernel for, per socket. */
+  rcvbufBytes: number;
+  /** Bytes per ingest ring (power of two). */
+  ringBytes: number;
+  help: boolean;
+}
+
+export const DEFAULTS: Readonly<ServerConfig> = {
+  port: 7777,
+  listenIp: '',
+  danger: false,
+  trimSeconds: 0,
+  verbose: false,
+  dataDir: './data',
+  workers: availableParallelism(),
+  rcvbufBytes: 8 * 1024 * 1024,
+  ringBytes: 8 * 1024 * 1024,
+  help: false,
+};
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+interface FlagSpec {
+  key: keyof ServerConfig;
+  kind: 'int' | 'string' | 'bool' | 'ip';
+  min?: number;
+  max?: number;
+  pow2?: boolean;
+  help: string;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  port: { key: 'port', kind: 'int', min: 1, max: 65535, help: 'UDP and HTTP port (default 7777)' },
+  listenip: { key: 'listenIp', kind: 'ip', help: 'listen only on this IP (default: all)' },
+  danger: { key: 'danger', kind: 'bool', help: 'enable dangerous commands for testing (POST /api/v1/_danger/clear/)' },
+  trim: { key: 'trimSeconds', kind: 'int', min: 0, max: 10 * 365 * 86400, help: 'forget instances not updated for this many seconds (0 = keep forever)' },
+  v: { key: 'verbose', kind: 'bool', help: 'log more details' },
+  verbose: { key: 'verbose', kind: 'bool', help: 'same as -v' },
+  data: { key: 'dataDir', kind: 'string', help: 'LMDB data folder (default ./data)' },
+  workers: { key: 'workers', kind: 'int', min: 1, max: 64, help: 'UDP ingest worker threads (default: number of cores)' },
+  rcvbuf: { key: 'rcvbufBytes', kind: 'int', min: 65536, max: 1 << 30, help: 'UDP receive buffer to request per socket, bytes (default 8 MiB)' },
+  'ring-bytes': { key: 'ringBytes', kind: 'int', min: 65536, max: 1 << 30, pow2: true, help: 'bytes per ingest ring, a power of two (default 8 MiB)' },
+  help: { key: 'help', kind: 'bool', help: 'show this help' },
+  h: { key: 'help', kind: 'bool', help: 'same as --help' },
+};
+
+export function usage(): string {
+  const lines = ['Usage: partiscid [options]', '', 'Options (GNU --flag value or Go-style -flag=value):'];
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const arg = spec.kind === 'bool' ? '' : spec.kind === 'int' ? ' N' : spec.key === 'dataDir' ? ' DIR' : ' IP';
+    lines.push(`  ${name.length === 1 ? '-' : '--'}${name}${arg}`.padEnd(26) + spec.help);
+  }
+  return lines.join('\n');
+}
+
+function isIp(s: string): boolean {
+  return /^(\d{1,3})(\.\d{1,3}){3}$/.test(s) ? s.split('.').every((p) => Number(p) <= 255) : /^[0-9a-fA-F:.]+$/.test(s) && s.includes(':');
+}
+
+/** Parses argv (without node and script). Throws UsageError with a one-line message. */
+export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConfig> = DEFAULTS): ServerConfig {
+  const config: ServerConfig = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--?([a-zA-Z][a-zA-Z0-9-]*)(?:=(.*))?$/s.exec(arg);
+    if (m === null) throw new UsageError(`unexpected argument "${arg}" (see --help)`);
+    const name = m[1]!;
+    let value = m[2];
+    if (name === 'sqlite') {
+      throw new UsageError('-sqlite is replaced by --data DIR (an LMDB folder); see --help');
+    }
+    const spec = FLAGS[name];
+    if (spec === undefined) throw new UsageError(`unknown flag "${arg}" (see --help)`);
+    const flag = `--${name}`;
+    if (spec.kind === 'bool') {
+      if (value === undefined || value === 'true' || value === '1') (config[spec.key] as boolean) = true;
+      else if (value === 'false' || value === '0') (config[spec.key] as boolean) = false;
+      else throw new UsageError(`${flag} takes no value or true/false (got "${value}")`);
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    }
+    if (spec.kind === 'int') {
+      const n = /^\d+$/.test(value) ? Number(value) : NaN;
+      const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
+      if (!Number.isSafeInteger(n) || n < min || n > max || (spec.pow2 === true && (n & (n - 1)) !== 0)) {
+        const what = spec.pow2 === true ? `a power of two ${min}-${max}` : `an integer ${min}-${max}`;
+        throw new UsageError(`${flag} must be ${what} (got "${value}")`);
+      }
+      (config[spec.key] as number) = n;
+    } else if (spec.kind === 'ip') {
+      if (value !== '' && !isIp(value)) throw new UsageError(`${flag} must be an IP address (got "${value}")`);
+      (config[spec.key] as string) = value;
+    } else {
+      if (value === '') throw new UsageError(`${flag} must not be empty`);
+      (config[spec.key] as string) = value;
+    }
+  }
+  return config;
+}

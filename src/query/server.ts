@@ -1,0 +1,90 @@
+// The HTTP front: one uWebSockets.js app on the main thread. Queries are
+// answered synchronously from LMDB read transactions (never waiting for the
+// writer); updates and control requests are handed to the engine and
+// answered when the writer reports their commit.
+
+import { createServer } from 'node:net';
+import type { HttpResponse, us_listen_socket } from 'uWebSockets.js';
+import { Router, type HttpContext, type Request } from './routes.js';
+import { error, send, type Reply } from './respond.js';
+import { formatIp } from './remote-ip.js';
+import { uWS } from './uws.js';
+
+export interface HttpServer {
+  close(): void;
+}
+
+/** Fails with EADDRINUSE if anything holds the TCP port (uWS itself would share it via SO_REUSEPORT). */
+function probeTcp(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ host: host === '' ? '::' : host, port, exclusive: true, ipv6Only: false }, () => probe.close(() => resolve()));
+  });
+}
+
+export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
+  const { listenIp, port } = ctx.config;
+  await probeTcp(listenIp, port);
+  const router = new Router(ctx.config);
+  const app = uWS.App();
+
+  app.any('/*', (res, uwsReq) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const req: Request = {
+      method: uwsReq.getMethod(),
+      path: uwsReq.getUrl(),
+      query: new URLSearchParams(uwsReq.getQuery() ?? ''),
+      remoteIp: formatIp(res.getRemoteAddress()),
+      contentLength: Number(uwsReq.getHeader('content-length') || 0),
+    };
+    const target = router.resolve(req);
+    if (typeof target !== 'function') {
+      send(res, target);
+      return;
+    }
+    let result: Reply | Promise<Reply>;
+    try {
+      result = target(ctx, req, res);
+    } catch (err) {
+      result = internalError(ctx, req, err);
+    }
+    if (!(result instanceof Promise)) {
+      send(res, result);
+      return;
+    }
+    result.then(
+      (reply) => finish(res, reply, () => aborted),
+      (err: unknown) => finish(res, internalError(ctx, req, err), () => aborted),
+    );
+  });
+
+  const token = await new Promise<us_listen_socket>((resolve, reject) => {
+    const done = (t: us_listen_socket | false): void => {
+      if (t === false) reject(Object.assign(new Error(`cannot listen on TCP port ${port}`), { code: 'EADDRINUSE' }));
+      else resolve(t);
+    };
+    // Exclusive (no SO_REUSEPORT) where uWS offers it: all addresses.
+    if (listenIp === '') app.listen(port, 1, done);
+    else app.listen(listenIp, port, done);
+  });
+  return {
+    close(): void {
+      uWS.us_listen_socket_close(token);
+    },
+  };
+}
+
+function finish(res: HttpResponse, reply: Reply, isAborted: () => boolean): void {
+  if (isAborted()) return;
+  res.cork(() => send(res, reply));
+}
+
+/** Logs the error; the client gets no stack trace or internal path. */
+function internalError(ctx: HttpContext, req: Request, err: unknown): Reply {
+  ctx.log(`ERROR: ${req.method.toUpperCase()} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return error(500, 'ERROR: internal error');
+}

@@ -1,0 +1,162 @@
+// The store reader: read-only queries over LMDB, answered as JSON bytes
+// built from the stored fragments (see layout.ts). Every method runs
+// synchronously inside one LMDB read transaction (lmdb-js renews the
+// thread's read snapshot lazily and releases it on the next event-loop
+// turn), so an answer is a consistent snapshot and no reader holds a
+// transaction across turns: the writer's freed pages get reused.
+//
+// Used by the HTTP front on the main thread and by the piscina query pool.
+
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { buildKey, prefixEnd } from './keys.js';
+import { JsonBytes } from './json-bytes.js';
+import {
+  CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT,
+  V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, clockKey,
+} from './layout.js';
+
+export interface VersionFilter {
+  appId?: string;
+  host?: string;
+  ver?: string;
+}
+
+const DATA_OPEN = '{"data":[';
+const DATA_CLOSE = ']}';
+
+export class StoreReader {
+  readonly #env: RootDatabase;
+  readonly #inst: Database<Buffer, Buffer>;
+  readonly #byhost: Database<Buffer, Buffer>;
+  readonly #byver: Database<Buffer, Buffer>;
+  readonly #apps: Database<Buffer, Buffer>;
+  readonly #hosts: Database<Buffer, Buffer>;
+  readonly #clock: Database<Buffer, Buffer>;
+
+  constructor(path: string) {
+    // Same options as the writer: within a process lmdb-js shares one
+    // environment per path, and its flags must agree.
+    this.#env = open({ path, maxDbs: 16, mapSize: 2 ** 34, overlappingSync: false });
+    const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
+    this.#inst = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
+    this.#byhost = this.#env.openDB<Buffer, Buffer>(DB.byhost, bin);
+    this.#byver = this.#env.openDB<Buffer, Buffer>(DB.byver, bin);
+    this.#apps = this.#env.openDB<Buffer, Buffer>(DB.apps, bin);
+    this.#hosts = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
+    this.#clock = this.#env.openDB<Buffer, Buffer>(DB.clock, bin);
+  }
+
+  /** GET app/: {"data":[{app, app_id, host_count, last_update}]} */
+  appList(out = new JsonBytes()): JsonBytes {
+    return this.#summaries(this.#apps, ClockKind.app, out);
+  }
+
+  /** GET host/: {"data":[{host, app_count, last_update}]} */
+  hostList(out = new JsonBytes()): JsonBytes {
+    return this.#summaries(this.#hosts, ClockKind.host, out);
+  }
+
+  #summaries(db: Database<Buffer, Buffer>, kind: number, out: JsonBytes): JsonBytes {
+    const clock = new ClockCache(this.#clock, kind);
+    out.ascii(DATA_OPEN);
+    let first = true;
+    for (const { value } of db.getRange({})) {
+      if (!first) out.ascii(',');
+      first = false;
+      const t = Math.max(value.readUInt32LE(S_WRITTEN_AT), clock.get(value.readUInt32LE(S_SLOT)));
+      out.bytes(value.subarray(SUMMARY_HEADER)).uint(t).ascii('}');
+    }
+    return out.ascii(DATA_CLOSE);
+  }
+
+  /** GET version/ with any combination of app_id, host and ver. */
+  versions(filter: VersionFilter, out = new JsonBytes()): JsonBytes {
+    const { appId, host, ver } = filter;
+    const verJson = ver === undefined ? null : Buffer.from(JSON.stringify(ver).slice(1, -1));
+    const clock = new ClockCache(this.#clock, ClockKind.instance);
+    let first = true;
+    const emit = (value: Buffer): void => {
+      if (verJson !== null) {
+        const at = INSTANCE_HEADER + value.readUInt16LE(V_VER_OFF);
+        const len = value.readUInt16LE(V_VER_LEN);
+        if (len !== verJson.length || verJson.compare(value, at, at + len) !== 0) return;
+      }
+      if (!first) out.ascii(',');
+      first = false;
+      const t = Math.max(value.readUInt32LE(V_WRITTEN_AT), clock.get(value.readUInt32LE(V_SLOT)));
+      out.bytes(value.subarray(INSTANCE_HEADER)).uint(t).ascii('}');
+    };
+    out.ascii(DATA_OPEN);
+    if (appId !== undefined && host !== undefined) {
+      this.#scan(this.#inst, buildKey([appId, host]), emit);
+    } else if (appId !== undefined && ver !== undefined) {
+      // byver: app_id| ver| host| instance -> inst: app_id| host| instance
+      const appPrefix = buildKey([appId]);
+      const prefix = buildKey([appId, ver]);
+      for (const key of this.#byver.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
+        const value = this.#inst.getBinary(Buffer.concat([appPrefix, key.subarray(prefix.length)]));
+        if (value !== undefined) emit(value);
+      }
+    } else if (appId !== undefined) {
+      this.#scan(this.#inst, buildKey([appId]), emit);
+    } else if (host !== undefined) {
+      // byhost: host| app_id| instance -> inst: app_id| host| instance
+      const prefix = buildKey([host]);
+      for (const key of this.#byhost.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
+        const rest = key.subarray(prefix.length);
+        const appEnd = rest.indexOf(0) + 1;
+        const value = this.#inst.getBinary(Buffer.concat([rest.subarray(0, appEnd), prefix, rest.subarray(appEnd)]));
+        if (value !== undefined) emit(value);
+      }
+    } else {
+      for (const { value } of this.#inst.getRange({})) emit(value);
+    }
+    return out.ascii(DATA_CLOSE);
+  }
+
+  #scan(db: Database<Buffer, Buffer>, prefix: Buffer, emit: (value: Buffer) => void): void {
+    for (const { value } of db.getRange({ start: prefix, end: prefixEnd(prefix) })) emit(value);
+  }
+
+  /** Stored instance, host and app counts (a scan of the small summary tables plus inst stats). */
+  stats(): { instances: number; hosts: number; apps: number; mapBytes: number } {
+    const s = this.#inst.getStats() as { entryCount: number };
+    const h = this.#hosts.getStats() as { entryCount: number };
+    const a = this.#apps.getStats() as { entryCount: number };
+    const env = this.#env.getStats() as { lastPageNumber?: number; pageSize?: number };
+    return {
+      instances: s.entryCount,
+      hosts: h.entryCount,
+      apps: a.entryCount,
+      mapBytes: (env.lastPageNumber ?? 0) * (env.pageSize ?? 4096),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#env.close();
+  }
+}
+
+/** Clock chunks read during one answer (each chunk is read at most once). */
+class ClockCache {
+  readonly #db: Database<Buffer, Buffer>;
+  readonly #kind: number;
+  readonly #chunks = new Map<number, Buffer | null>();
+
+  constructor(db: Database<Buffer, Buffer>, kind: number) {
+    this.#db = db;
+    this.#kind = kind;
+  }
+
+  get(slot: number): number {
+    const chunk = (slot / CLOCK_CHUNK) | 0;
+    let bytes = this.#chunks.get(chunk);
+    if (bytes === undefined) {
+      bytes = this.#db.getBinary(clockKey(this.#kind, chunk)) ?? null;
+      this.#chunks.set(chunk, bytes);
+    }
+    if (bytes === null) return 0;
+    const at = (slot - chunk * CLOCK_CHUNK) * 4;
+    return at + 4 <= bytes.length ? bytes.readUInt32LE(at) : 0;
+  }
+}

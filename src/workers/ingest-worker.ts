@@ -1,0 +1,74 @@
+// An ingest worker thread: owns one SO_REUSEPORT UDP socket and one ring.
+// It blocks in recvmmsg (up to 64 datagrams per call), parses and validates
+// each datagram, and pushes compact records to its ring for the writer.
+// The thread never touches LMDB and never waits for the writer: when the
+// ring is full the datagram is dropped and counted.
+//
+// Its event loop is deliberately blocked; control (stop) arrives through
+// shared memory, checked at least every RECV_TIMEOUT_MS.
+
+import { workerData } from 'node:worker_threads';
+import { ADDR_SLOT_SIZE, udp } from '../ingest/native.js';
+import { MAX_DATAGRAM_BYTES } from '../ingest/limits.js';
+import { MAX_RECORD_BYTES, encodeUpdate } from '../ingest/record.js';
+import { Reason } from '../ingest/reasons.js';
+import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
+import { RingProducer } from './ring.js';
+import { Ctl, Stat, ingestRegion, statRegion, wakeWriter } from './shared-layout.js';
+
+export interface IngestWorkerData {
+  index: number;
+  fd: number;
+  ring: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+}
+
+/** Datagrams per recvmmsg call. */
+const BATCH = 64;
+
+function run(data: IngestWorkerData): void {
+  const control = new Int32Array(data.control);
+  const stats = statRegion(data.stats, ingestRegion(data.index));
+  const ring = new RingProducer(data.ring);
+  // One slot per datagram, one byte larger than the limit: a datagram that
+  // fills the slot exactly may be a truncated larger one, and the addon
+  // reports the real length anyway.
+  const slot = MAX_DATAGRAM_BYTES + 1;
+  const buf = new Uint8Array(slot * BATCH);
+  const lengths = new Int32Array(BATCH);
+  const addrs = new Uint8Array(ADDR_SLOT_SIZE * BATCH);
+  const record = new Uint8Array(MAX_RECORD_BYTES);
+  const parsed = new ParsedUpdate();
+
+  while (Atomics.load(control, Ctl.STOP_INGEST) === 0) {
+    const n = udp.udpRecv(data.fd, buf, slot, lengths, addrs, BATCH);
+    if (n === 0) continue;
+    const now = Math.floor(Date.now() / 1000);
+    let pushed = 0;
+    for (let i = 0; i < n; i++) {
+      const len = lengths[i]!;
+      const start = i * slot;
+      let reason: number;
+      if (len > MAX_DATAGRAM_BYTES) reason = Reason.oversize;
+      else reason = parseUpdate(buf, start, start + len, parsed);
+      if (reason !== Reason.ok) {
+        stats[Stat.rejected]!++;
+        stats[Stat.rejectBase + reason]!++;
+        continue;
+      }
+      const a = i * ADDR_SLOT_SIZE;
+      const recLen = encodeUpdate(parsed, addrs, a + 1, a + 1 + addrs[a]!, now, 0, 0, record);
+      if (ring.tryPush(record, 0, recLen)) {
+        pushed++;
+      } else {
+        stats[Stat.ringFull]!++;
+      }
+    }
+    stats[Stat.datagrams]! += n;
+    stats[Stat.accepted]! += pushed;
+    if (pushed > 0) wakeWriter(control);
+  }
+}
+
+run(workerData as IngestWorkerData);

@@ -1,0 +1,67 @@
+// Every slot of the engine's shared control and statistics memory, in one
+// place. Control is an Int32Array (Atomics); statistics are a Float64Array
+// split into one region per thread, and each slot has exactly one writing
+// thread, so plain stores suffice and counters don't overflow at 2^31.
+
+import { REASON_SLOTS } from '../ingest/reasons.js';
+
+/** Int32 control slots. */
+export const Ctl = {
+  /** Bumped by a producer after publishing records; the writer waits on it. */
+  WAKE: 0,
+  /** 1 while the writer is (about to be) asleep in Atomics.wait on WAKE. */
+  WRITER_SLEEPING: 1,
+  /** Set by main: ingest workers stop receiving and exit. */
+  STOP_INGEST: 2,
+  /** Set by main: the writer drains every ring, commits and exits. */
+  STOP_WRITER: 3,
+  /** 1 while someone watches the change feed: the writer builds events. */
+  EVENTS_WANTED: 4,
+} as const;
+export const CONTROL_SLOTS = 8;
+
+/** Float64 statistic slots, relative to a thread's region. */
+export const Stat = {
+  // ingest workers and the HTTP front
+  datagrams: 0,
+  accepted: 1,
+  ringFull: 2,
+  rejected: 3,
+  httpUpdates: 4,
+  // writer
+  applied: 5,
+  commits: 6,
+  written: 7,
+  clockFlushes: 8,
+  instances: 9,
+  hosts: 10,
+  apps: 11,
+  commitErrors: 12,
+  syncedCommits: 13,
+  removed: 14,
+  ready: 15,
+  // rejected, by reason code: rejectBase + code
+  rejectBase: 16,
+} as const;
+export const STAT_REGION = 32;
+if (Stat.rejectBase + REASON_SLOTS > STAT_REGION) throw new Error('statistics region too small for the reasons');
+
+/** Region index of the writer, of the HTTP front, and of ingest worker i. */
+export const WRITER_REGION = 0;
+export const HTTP_REGION = 1;
+export const ingestRegion = (worker: number): number => 2 + worker;
+
+export function statsByteLength(workers: number): number {
+  return (2 + workers) * STAT_REGION * Float64Array.BYTES_PER_ELEMENT;
+}
+
+/** A thread's own statistics region as a Float64Array view. */
+export function statRegion(sab: SharedArrayBuffer, region: number): Float64Array {
+  return new Float64Array(sab, region * STAT_REGION * Float64Array.BYTES_PER_ELEMENT, STAT_REGION);
+}
+
+/** Producer side of the wake-up protocol: call after publishing records. */
+export function wakeWriter(control: Int32Array): void {
+  Atomics.add(control, Ctl.WAKE, 1);
+  if (Atomics.load(control, Ctl.WRITER_SLEEPING) === 1) Atomics.notify(control, Ctl.WAKE, 1);
+}

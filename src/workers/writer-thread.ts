@@ -1,0 +1,102 @@
+// The writer thread: drains every ring into the StoreWriter and commits.
+//
+// Loop: read everything ready (bounded per ring, so one busy ring cannot
+// starve the others or make a transaction huge), sweep expired instances
+// once a second when --trim is on, commit when there is work, release ring
+// space only when everything read is committed, then sleep on the shared
+// WAKE counter until a producer publishes or the next commit is due.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { RingConsumer } from './ring.js';
+import { Ctl, Stat, WRITER_REGION, statRegion } from './shared-layout.js';
+import type { WriterMessage, WriterThreadData } from './messages.js';
+import { StoreWriter } from '../store/writer.js';
+
+/** Most records taken from one ring per pass. */
+const MAX_PER_RING = 16384;
+/** Pause after a failed commit before retrying. */
+const RETRY_MS = 500;
+
+function post(msg: WriterMessage): void {
+  parentPort!.postMessage(msg);
+}
+
+function run(data: WriterThreadData): void {
+  const control = new Int32Array(data.control);
+  const stats = statRegion(data.stats, WRITER_REGION);
+  const started = performance.now();
+  const writer = new StoreWriter({
+    path: data.path,
+    trimSeconds: data.trimSeconds,
+    clockFlushMs: data.clockFlushMs,
+    syncIntervalMs: data.syncIntervalMs,
+  });
+  post({ type: 'OPENED' });
+  writer.load();
+  const rings = data.rings.map((sab) => new RingConsumer(sab));
+  const visit = (bytes: Uint8Array, offset: number, length: number): void => writer.apply(bytes, offset, length);
+  const publishCounts = (): void => {
+    const c = writer.counts;
+    stats[Stat.instances] = c.instances;
+    stats[Stat.hosts] = c.hosts;
+    stats[Stat.apps] = c.apps;
+  };
+  publishCounts();
+  stats[Stat.ready] = 1;
+  post({ type: 'READY', ...writer.counts, loadMs: Math.round(performance.now() - started) });
+
+  let lastSweep = 0;
+  let retryAt = 0;
+  let drainedAfterStop = 0;
+
+  const commit = (nowMs: number, final: boolean): boolean => {
+    try {
+      const r = writer.commit(nowMs, final);
+      stats[Stat.applied]! += r.applied;
+      stats[Stat.commits]!++;
+      stats[Stat.written]! += r.written;
+      stats[Stat.removed]! += r.removed;
+      if (r.synced) stats[Stat.syncedCommits]!++;
+      publishCounts();
+      if (r.caughtUp) for (const ring of rings) ring.release();
+      if (r.ackSeq > 0 || r.events.length > 0) post({ type: 'COMMITTED', ackSeq: r.ackSeq, events: r.events });
+      return true;
+    } catch (err) {
+      stats[Stat.commitErrors]!++;
+      retryAt = nowMs + RETRY_MS;
+      const e = err as Error & { code?: string };
+      post({ type: 'COMMIT_ERROR', message: e.message, code: e.code });
+      return false;
+    }
+  };
+
+  for (;;) {
+    const wake = Atomics.load(control, Ctl.WAKE);
+    const stopping = Atomics.load(control, Ctl.STOP_WRITER) === 1;
+    let n = 0;
+    for (const ring of rings) n += ring.read(visit, MAX_PER_RING);
+    if (stopping) drainedAfterStop += n;
+    const nowMs = Date.now();
+    if (nowMs - lastSweep >= 1000) {
+      writer.sweep(Math.floor(nowMs / 1000));
+      lastSweep = nowMs;
+    }
+    writer.eventsWanted = Atomics.load(control, Ctl.EVENTS_WANTED) === 1;
+    if (nowMs >= retryAt && writer.commitDue(nowMs)) commit(nowMs, false);
+
+    if (stopping && n === 0 && rings.every((r) => r.pending() === 0)) {
+      if (commit(Date.now(), true)) break;
+    }
+    if (n === 0) {
+      const wait = Math.max(1, Math.min(writer.msUntilDue(Date.now()), 1000, retryAt > nowMs ? retryAt - nowMs : 1000));
+      Atomics.store(control, Ctl.WRITER_SLEEPING, 1);
+      if (Atomics.load(control, Ctl.WAKE) === wake) {
+        Atomics.wait(control, Ctl.WAKE, wake, wait);
+      }
+      Atomics.store(control, Ctl.WRITER_SLEEPING, 0);
+    }
+  }
+  void writer.close().then(() => post({ type: 'STOPPED', drained: drainedAfterStop }));
+}
+
+run(workerData as WriterThreadData);

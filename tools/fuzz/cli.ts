@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// partisci-fuzz: a synthetic fleet sending version updates to a Partisci
+// server, for load tests and benchmarks. See --help.
+//
+// Exit codes: 0 done, 1 failed (server unreachable for --check, socket
+// errors...), 2 bad command line, 130 interrupted.
+
+import { readCounters, lossReport, waitForSettle, type LossReport } from './check.js';
+import { parseOptions, USAGE, UsageError } from './options.js';
+import { ProgressDisplay } from './progress.js';
+import { buildSummary, formatSummary } from './report.js';
+import { runSenders } from './run-senders.js';
+import { baseUrl, resolveServer } from './server-address.js';
+
+const NAME = 'partisci-fuzz';
+
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options;
+  try {
+    options = parseOptions(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${NAME}: ${err.message} (see --help)\n`);
+    return 2;
+  }
+  if (options === null) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  const address = await resolveServer(options.server, options.port);
+  const vars = baseUrl(address);
+  const before = options.check ? await readCounters(vars) : null;
+
+  // First Ctrl-C: stop sending and still report; second: leave at once.
+  const stop = new AbortController();
+  const onSigint = (): void => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${NAME}: stopping (Ctrl-C again to quit now)\n`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSigint);
+
+  const progress = new ProgressDisplay(process.stderr, options.rate);
+  let sent;
+  try {
+    sent = await runSenders(options, address, stop.signal, (p) => progress.update(p));
+  } finally {
+    progress.finish();
+  }
+  const cpu = cpuMicros();
+
+  let loss: LossReport | null = null;
+  if (before !== null) {
+    const { delta, settled } = await waitForSettle(() => readCounters(vars), before, sent.sent);
+    loss = lossReport({ good: sent.sent - sent.sentBad, bad: sent.sentBad }, delta, settled);
+  }
+  process.off('SIGINT', onSigint);
+
+  const summary = buildSummary(options, address, sent, cpu, loss);
+  process.stdout.write(options.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
+  return sent.interrupted ? 130 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,216 @@
+// Command-line options of partisci-fuzz: defaults, usage text and parsing.
+// Parsing is strict (unknown flags and bad values are errors, reported in
+// one line) because the benchmark drives this tool unattended and a typo
+// silently ignored would measure the wrong thing.
+
+import { parseArgs } from 'node:util';
+import { BAD_KINDS, isBadKind, type BadKind } from './bad-packets.js';
+
+export interface FuzzOptions {
+  server: string;
+  port: number;
+  /** Packets per second; 0 = as fast as possible. */
+  rate: number;
+  /** Seconds to run, or null when --count is given alone. */
+  durationS: number | null;
+  /** Packets to send, or null for a timed run. */
+  count: number | null;
+  hosts: number;
+  apps: number;
+  instances: number;
+  /** Average seconds of fleet time between two releases of an app. */
+  releaseEveryS: number;
+  http: boolean;
+  /** HTTP connections over all threads. */
+  connections: number;
+  /** UDP source sockets over all threads. */
+  sockets: number;
+  /** Share of malformed packets, 0 to 1. */
+  bad: number;
+  badKinds: BadKind[];
+  /** Packets sent together, then a pause (1 = evenly spaced). */
+  burst: number;
+  workers: number;
+  seed: number;
+  check: boolean;
+  json: boolean;
+}
+
+export const DEFAULTS: Readonly<FuzzOptions> = {
+  server: 'localhost',
+  port: 7777,
+  rate: 1000,
+  durationS: 10,
+  count: null,
+  hosts: 10_000,
+  apps: 20,
+  instances: 4,
+  releaseEveryS: 60,
+  http: false,
+  connections: 32,
+  sockets: 64,
+  bad: 0,
+  badKinds: [...BAD_KINDS],
+  burst: 1,
+  workers: 1,
+  seed: 1,
+  check: false,
+  json: false,
+};
+
+const LIMITS = {
+  hosts: 10_000_000, // host names embed an IPv4-style index below 2^24
+  apps: 100_000,
+  instances: 65_536, // instance numbers 0-65535
+  workers: 64,
+  sockets: 4096,
+  connections: 4096,
+  /** Fleet members are indexed by a permutation of up to 2^52 elements. */
+  fleetSize: 2 ** 52,
+} as const;
+
+export const USAGE = `Usage: partisci-fuzz [options]
+
+Sends a synthetic fleet's version updates to a Partisci server.
+
+Load
+  --rate N|max        updates per second, evenly paced; 0 or max = as fast
+                      as possible (default ${DEFAULTS.rate})
+  --duration S        seconds to send (default ${DEFAULTS.durationS} unless --count is given)
+  --count N           updates to send; with --duration, whichever ends first
+  --burst N           send N updates at once, then pause (keeps the rate)
+  --workers N         sender threads, for rates one thread cannot reach (default ${DEFAULTS.workers})
+  --bad FRACTION      share of malformed packets, 0 to 1 (default ${DEFAULTS.bad})
+  --bad-kinds A,B     only these kinds of malformed packets (default: all):
+                      ${BAD_KINDS.join(', ')}
+Fleet
+  --hosts N           hosts (default ${DEFAULTS.hosts})
+  --apps N            apps on every host (default ${DEFAULTS.apps})
+  --instances N       instances of every app on every host (default ${DEFAULTS.instances})
+  --release-every S   average seconds between releases of an app (default ${DEFAULTS.releaseEveryS})
+  --seed N            seed of the fleet and of the packet stream (default ${DEFAULTS.seed})
+Server
+  --server HOST       server name or address (default ${DEFAULTS.server})
+  --port N            UDP and HTTP port (default ${DEFAULTS.port})
+  --http              POST to /api/v1/update/ instead of sending UDP
+  --connections N     HTTP connections over all threads (default ${DEFAULTS.connections})
+  --sockets N         UDP source sockets over all threads (default ${DEFAULTS.sockets})
+Output
+  --check             compare the server's /debug/vars counters before and after,
+                      and report applied, rejected and lost updates
+  --json              print the final summary as one JSON object on stdout
+  -h, --help          show this help
+`;
+
+export class UsageError extends Error {}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      max === Number.MAX_SAFE_INTEGER
+        ? `--${flag} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer`
+        : `--${flag} must be an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function positiveNumber(flag: string, text: string, what: string): number {
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0) || !Number.isFinite(value)) throw new UsageError(`--${flag} must be a positive number of ${what}`);
+  return value;
+}
+
+function rate(text: string): number {
+  if (text === 'max') return 0;
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw new UsageError('--rate must be a positive integer or "max"');
+  return value;
+}
+
+function fraction(text: string): number {
+  const value = /^(0|1)(\.\d+)?$|^\.\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 0 && value <= 1)) throw new UsageError('--bad must be a fraction from 0 to 1');
+  return value;
+}
+
+function badKinds(text: string): BadKind[] {
+  const kinds = text.split(',').map((kind) => kind.trim()).filter((kind) => kind !== '');
+  const unknown = kinds.find((kind) => !isBadKind(kind));
+  if (unknown !== undefined) throw new UsageError(`--bad-kinds: unknown kind "${unknown}" (known: ${BAD_KINDS.join(', ')})`);
+  if (kinds.length === 0) throw new UsageError('--bad-kinds needs at least one kind');
+  return [...new Set(kinds)] as BadKind[];
+}
+
+const FLAGS = {
+  server: { type: 'string' },
+  port: { type: 'string' },
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  count: { type: 'string' },
+  hosts: { type: 'string' },
+  apps: { type: 'string' },
+  instances: { type: 'string' },
+  'release-every': { type: 'string' },
+  http: { type: 'boolean' },
+  connections: { type: 'string' },
+  sockets: { type: 'string' },
+  bad: { type: 'string' },
+  'bad-kinds': { type: 'string' },
+  burst: { type: 'string' },
+  workers: { type: 'string' },
+  seed: { type: 'string' },
+  check: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses argv (without node and script); returns null when help was asked for. */
+export function parseOptions(argv: readonly string[]): FuzzOptions | null {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    // parseArgs explains over several lines; the first says what is wrong.
+    throw new UsageError(String((err as Error).message).split('\n')[0]);
+  }
+  if (values.help) return null;
+
+  const options: FuzzOptions = { ...DEFAULTS, badKinds: [...DEFAULTS.badKinds] };
+  const unlimited = Number.MAX_SAFE_INTEGER;
+  if (values.server !== undefined) {
+    if (values.server === '') throw new UsageError('--server must not be empty');
+    options.server = values.server;
+  }
+  if (values.port !== undefined) options.port = integer('port', values.port, 1, 65535);
+  if (values.rate !== undefined) options.rate = rate(values.rate);
+  if (values.count !== undefined) {
+    options.count = integer('count', values.count, 1, unlimited);
+    options.durationS = null;
+  }
+  if (values.duration !== undefined) options.durationS = positiveNumber('duration', values.duration, 'seconds');
+  if (values.hosts !== undefined) options.hosts = integer('hosts', values.hosts, 1, LIMITS.hosts);
+  if (values.apps !== undefined) options.apps = integer('apps', values.apps, 1, LIMITS.apps);
+  if (values.instances !== undefined) options.instances = integer('instances', values.instances, 1, LIMITS.instances);
+  if (values['release-every'] !== undefined) options.releaseEveryS = positiveNumber('release-every', values['release-every'], 'seconds');
+  options.http = values.http ?? false;
+  if (values.connections !== undefined) options.connections = integer('connections', values.connections, 1, LIMITS.connections);
+  if (values.sockets !== undefined) options.sockets = integer('sockets', values.sockets, 1, LIMITS.sockets);
+  if (values.bad !== undefined) options.bad = fraction(values.bad);
+  if (values['bad-kinds'] !== undefined) options.badKinds = badKinds(values['bad-kinds']);
+  if (values.burst !== undefined) options.burst = integer('burst', values.burst, 1, unlimited);
+  if (values.workers !== undefined) options.workers = integer('workers', values.workers, 1, LIMITS.workers);
+  if (values.seed !== undefined) options.seed = integer('seed', values.seed, 0, unlimited);
+  options.check = values.check ?? false;
+  options.json = values.json ?? false;
+
+  if (options.hosts * options.apps * options.instances > LIMITS.fleetSize) {
+    throw new UsageError('--hosts x --apps x --instances must be at most 2^52');
+  }
+  if (options.burst > 1 && options.rate === 0) throw new UsageError('--burst needs a paced --rate (not max)');
+  if (values.connections !== undefined && !options.http) throw new UsageError('--connections applies only with --http');
+  if (values.sockets !== undefined && options.http) throw new UsageError('--sockets applies only to UDP (not with --http)');
+  if (values['bad-kinds'] !== undefined && options.bad === 0) throw new UsageError('--bad-kinds needs --bad greater than 0');
+  return options;
+}
