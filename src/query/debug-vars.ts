@@ -16,7 +16,6 @@ export interface Counters {
   kernel_drops: number;
   commits: number;
   commit_errors: number;
-  synced_commits: number;
   written: number;
   removed: number;
   instances: number;
@@ -96,7 +95,6 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
     kernel_drops: drops.reduce((a, b) => a + b, 0),
     commits: writer[Stat.commits]!,
     commit_errors: writer[Stat.commitErrors]!,
-    synced_commits: writer[Stat.syncedCommits]!,
     written: writer[Stat.written]!,
     removed: writer[Stat.removed]!,
     instances: writer[Stat.instances]!,

@@ -28,6 +28,16 @@ export const DB = {
   meta: 'meta',
 } as const;
 
+/**
+ * Options for lmdb's open(). Within a process lmdb-js shares one
+ * environment per path between threads (writer, HTTP front, query pool), so
+ * every opener must pass the same ones. The map size is address space, not
+ * disk: the file grows as data does.
+ */
+export function envOptions(path: string, mapSize = 2 ** 34): { path: string; maxDbs: number; mapSize: number } {
+  return { path, maxDbs: 16, mapSize };
+}
+
 /** Bumped when the layout changes incompatibly; checked at open. */
 export const SCHEMA_VERSION = 1;
 

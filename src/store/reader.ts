@@ -12,7 +12,7 @@ import { buildKey, prefixEnd } from './keys.js';
 import { JsonBytes } from './json-bytes.js';
 import {
   CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT,
-  V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, clockKey,
+  V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, clockKey, envOptions,
 } from './layout.js';
 
 export interface VersionFilter {
@@ -34,9 +34,7 @@ export class StoreReader {
   readonly #clock: Database<Buffer, Buffer>;
 
   constructor(path: string) {
-    // Same options as the writer: within a process lmdb-js shares one
-    // environment per path, and its flags must agree.
-    this.#env = open({ path, maxDbs: 16, mapSize: 2 ** 34, overlappingSync: false });
+    this.#env = open(envOptions(path));
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#inst = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
     this.#byhost = this.#env.openDB<Buffer, Buffer>(DB.byhost, bin);

@@ -1,34 +1,44 @@
 // The store writer: the only code that writes LMDB. It runs on the writer
 // thread (src/workers/writer-thread.ts), which feeds it ring records.
 //
-// apply() takes one record. A repeated update (its key is live and its
-// content fingerprint unchanged) only moves the instance's clock entry and
-// its host's and app's: no LMDB access at all. Anything else (a new
-// instance, a changed version or address, an HTTP update, a removal, a
-// clear) becomes an operation, executed in order inside the next commit's
-// write transaction, where the indexes and the app/host summaries are
-// maintained incrementally.
+// All bookkeeping happens in memory as records arrive (apply): which
+// instances, hosts and apps exist (KeyIndex), their last_update (SlotClock),
+// how many instances each host/app pair has, and so the app and host
+// summaries' counts. A repeated update (same key, same content fingerprint)
+// only moves three clock entries: no LMDB access at all. Anything else (a
+// new instance, a changed version or address, an HTTP update, a removal, a
+// clear) also queues an operation, which the next commit writes to LMDB
+// inside one write transaction, with the dirty summaries and, when due, the
+// dirty clock chunks.
 //
-// commit() writes pending operations, and the dirty clock chunks when the
-// clock is due (every clockFlushMs). A commit is fsynced when it carries
-// HTTP updates or control operations (they are acknowledged to a client) or
-// at least every syncIntervalMs; other commits are written without waiting
-// for the disk (they survive a process crash, not a power loss).
+// If a commit fails, the in-memory state is rebuilt from LMDB (reload) and
+// the caller re-reads the unreleased ring records: ring space is released
+// only after everything read from it is committed, so nothing is lost and
+// nothing is counted twice.
+//
+// Durability: every commit is a synchronous LMDB transaction that returns
+// once its data is flushed to disk (lmdb-js's default overlappingSync mode,
+// which also lets a database that lost power reopen at its last flushed
+// transaction). Commits are grouped (at most one per minCommitMs, plus the
+// clock every clockFlushMs), so the fsync cost is paid per batch, not per
+// update; an HTTP update is acknowledged only after its commit returns.
+// The memory map is not writable (no useWritemap): a full disk then fails
+// a commit with ENOSPC instead of killing the process with SIGBUS.
 
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
 import { hashBytes, hashOut } from '../ingest/hash.js';
 import {
   FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
   R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_FRAG_LEN, R_HOST_LEN, R_HOST_OFF,
   R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
 } from '../ingest/record.js';
-import { InstanceIndex } from './instance-index.js';
+import { KeyIndex, SlotState } from './key-index.js';
 import { buildKey, encodeKeyPart, prefixEnd } from './keys.js';
 import {
   CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SCHEMA_VERSION, SUMMARY_HEADER,
-  S_COUNT, S_NAME_LEN, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT,
+  S_COUNT, S_NAME_LEN, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
 } from './layout.js';
-import { SlotClock, SummarySlots } from './slot-clock.js';
+import { SlotClock } from './slot-clock.js';
 import { decodeSelector, type Selector } from './selector.js';
 
 export interface WriterOptions {
@@ -37,8 +47,8 @@ export interface WriterOptions {
   trimSeconds: number;
   /** How often repeated updates' last_update reach LMDB. */
   clockFlushMs?: number;
-  /** Longest time between fsynced commits. */
-  syncIntervalMs?: number;
+  /** Shortest time between two commits (group commit). */
+  minCommitMs?: number;
   /** LMDB map size in bytes (address space reserved, not disk used). */
   mapSize?: number;
 }
@@ -49,10 +59,9 @@ export interface CommitResult {
   applied: number;
   /** Highest HTTP/control sequence number now committed (0 if none). */
   ackSeq: number;
-  /** Records written (upserts and removals). */
+  /** Instance records written. */
   written: number;
   removed: number;
-  synced: boolean;
   /** Every record read so far is committed: the rings may be released. */
   caughtUp: boolean;
   events: ChangeEvent[];
@@ -61,37 +70,40 @@ export interface CommitResult {
 export type ChangeEvent =
   | { type: 'new'; version: Record<string, unknown> }
   | { type: 'changed'; version: Record<string, unknown>; old_ver: string }
-  | { type: 'removed'; version: Record<string, unknown>; reason: 'trim' | 'delete' | 'clear' };
+  | { type: 'removed'; version: Record<string, unknown>; reason: 'trim' | 'delete' }
+  | { type: 'cleared' };
 
-const OP_UPSERT = 1;
-const OP_REMOVE = 2;
-const OP_CLEAR = 3;
+// Instance columns.
+const FRAG_A = 0;
+const FRAG_B = 1;
+const HOST = 2;
+const APP = 3;
+// Host and app column: apps on the host / hosts running the app.
+const COUNT = 0;
+
+const OP_NEW = 1;
+const OP_CHANGE = 2;
+const OP_REMOVE = 3;
 const OP_REMOVE_SELECTOR = 4;
+const OP_CLEAR = 5;
 
 interface Op {
   kind: number;
   slot: number;
-  /** Record copy (upserts) in #opArena. */
+  /** Record copy (new/change) in the op arena. */
   at: number;
   len: number;
   reason?: 'trim' | 'delete';
   selector?: Selector;
 }
 
-interface Summary {
-  key: Buffer;
-  slot: number;
-  count: number;
-  writtenAt: number;
-  name: Uint8Array;
-  dirty: boolean;
-}
-
-const SYNC_FLAGS = 3; // abortable, synchronous commit, flushed before returning
-const NO_FLUSH_FLAGS = 3 | 0x10000; // same, but return before the disk flush
+// abortable, synchronous commit, flushed before returning (lmdb's TransactionFlags)
+const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
+const PAIR_SHIFT = 2 ** 22; // pair key = host slot * PAIR_SHIFT + app slot
+const EMPTY = Buffer.alloc(0);
+const KEY_SCRATCH = 8192;
 
 const utf8 = new TextDecoder();
-const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 
 export class StoreWriter {
   readonly #env: RootDatabase;
@@ -103,12 +115,23 @@ export class StoreWriter {
   readonly #clockDb: Database<Buffer, Buffer>;
   readonly #trimSeconds: number;
   readonly #clockFlushMs: number;
-  readonly #syncIntervalMs: number;
+  readonly #minCommitMs: number;
 
-  readonly #index = new InstanceIndex();
-  readonly #instClock = new SlotClock(ClockKind.instance);
-  readonly #hostSlots = new SummarySlots(ClockKind.host);
-  readonly #appSlots = new SummarySlots(ClockKind.app);
+  #inst = new KeyIndex(4, 1 << 16);
+  #hosts = new KeyIndex(1);
+  #apps = new KeyIndex(1);
+  #instClock = new SlotClock(ClockKind.instance);
+  #hostClock = new SlotClock(ClockKind.host);
+  #appClock = new SlotClock(ClockKind.app);
+  /** App display names (JSON string content) by app slot. */
+  #appNames = new Map<number, Buffer>();
+  /** Instances per host/app pair. */
+  #pairs = new Map<number, number>();
+  /** Summaries to rewrite at the next commit; hosts map to a known name or null. */
+  #dirtyHosts = new Map<number, Buffer | null>();
+  #dirtyApps = new Set<number>();
+  /** Slots removed since the last commit, reusable after it. */
+  #removed: { index: KeyIndex; slot: number }[] = [];
 
   #ops: Op[] = [];
   #opArena = Buffer.alloc(1 << 16);
@@ -116,25 +139,17 @@ export class StoreWriter {
   #pendingStructural = 0;
   #pendingClockOnly = 0;
   #ackSeq = 0;
-  #mustSync = false;
   #lastClockFlush = 0;
-  #lastSync = 0;
-  /** Slots whose removal is in the current commit: reusable after it. */
-  #releaseAfterCommit: number[] = [];
+  #lastCommit = 0;
   #eventsWanted = false;
+  /** [0, KEY_SCRATCH): values; [KEY_SCRATCH, end): keys. Both consumed at once by putSync. */
+  #scratch = Buffer.alloc(2 * KEY_SCRATCH);
 
   constructor(options: WriterOptions) {
     this.#trimSeconds = options.trimSeconds;
     this.#clockFlushMs = options.clockFlushMs ?? 200;
-    this.#syncIntervalMs = options.syncIntervalMs ?? 1000;
-    this.#env = open({
-      path: options.path,
-      maxDbs: 16,
-      mapSize: options.mapSize ?? 2 ** 34,
-      // Sync commits with overlappingSync still fsync before returning; we
-      // pick per commit instead (see the header comment).
-      overlappingSync: false,
-    });
+    this.#minCommitMs = options.minCommitMs ?? 10;
+    this.#env = open(envOptions(options.path, options.mapSize));
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#instDb = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
     this.#byhostDb = this.#env.openDB<Buffer, Buffer>(DB.byhost, bin);
@@ -153,7 +168,7 @@ export class StoreWriter {
 
   /** Live instances, hosts and apps. */
   get counts(): { instances: number; hosts: number; apps: number } {
-    return { instances: this.#index.size, hosts: this.#hostSlots.live, apps: this.#appSlots.live };
+    return { instances: this.#inst.size, hosts: this.#hosts.size, apps: this.#apps.size };
   }
 
   /** Turn change events on or off (off: no event work at all). */
@@ -161,56 +176,89 @@ export class StoreWriter {
     this.#eventsWanted = on;
   }
 
-  /** Rebuilds the in-memory index from LMDB (once, before the first apply). */
+  // --- loading ------------------------------------------------------------
+
+  /**
+   * (Re)builds all in-memory state from LMDB: at startup, and after a failed
+   * commit, when every uncommitted change is dropped (the caller re-reads
+   * the records from the rings).
+   */
   load(): void {
-    const hostSlots = this.#loadSummaries(this.#hostsDb, this.#hostSlots);
-    const appSlots = this.#loadSummaries(this.#appsDb, this.#appSlots);
-    const index = this.#index;
+    this.#inst = new KeyIndex(4, 1 << 16);
+    this.#hosts = new KeyIndex(1);
+    this.#apps = new KeyIndex(1);
+    this.#instClock = new SlotClock(ClockKind.instance);
+    this.#hostClock = new SlotClock(ClockKind.host);
+    this.#appClock = new SlotClock(ClockKind.app);
+    this.#appNames = new Map();
+    this.#pairs = new Map();
+    this.#dirtyHosts = new Map();
+    this.#dirtyApps = new Set();
+    this.#removed = [];
+    this.#ops = [];
+    this.#opUsed = 0;
+    this.#pendingStructural = 0;
+    this.#pendingClockOnly = 0;
+    this.#ackSeq = 0;
+
+    this.#loadSummaries(this.#hostsDb, this.#hosts, this.#hostClock, null);
+    this.#loadSummaries(this.#appsDb, this.#apps, this.#appClock, this.#appNames);
+    const inst = this.#inst;
     const clock = this.#instClock;
     for (const { key, value } of this.#instDb.getRange({})) {
       const slot = value.readUInt32LE(V_SLOT);
       hashBytes(key, 0, key.length);
-      index.insertAt(slot, key, 0, key.length, hashOut[0]!);
+      inst.insertAt(slot, key, 0, key.length, hashOut[0]!);
       hashBytes(value, INSTANCE_HEADER, value.length);
-      index.fragA[slot] = hashOut[0]!;
-      index.fragB[slot] = hashOut[1]!;
+      inst.cols[FRAG_A]![slot] = hashOut[0]!;
+      inst.cols[FRAG_B]![slot] = hashOut[1]!;
       clock.reset(slot);
       clock.ts[slot] = value.readUInt32LE(V_WRITTEN_AT);
-      const appIdEnd = key.indexOf(0);
-      index.app[slot] = appSlots.get(latin1(key.subarray(0, appIdEnd + 1))) ?? -1;
-      index.host[slot] = hostSlots.get(latin1(key.subarray(appIdEnd + 1, key.length - 2))) ?? -1;
+      const appEnd = key.indexOf(0) + 1;
+      const a = this.#findKey(this.#apps, key.subarray(0, appEnd));
+      const h = this.#findKey(this.#hosts, key.subarray(appEnd, key.length - 2));
+      inst.cols[APP]![slot] = a;
+      inst.cols[HOST]![slot] = h;
+      const pair = h * PAIR_SHIFT + a;
+      this.#pairs.set(pair, (this.#pairs.get(pair) ?? 0) + 1);
     }
-    index.collectFreeSlots();
+    inst.collectFreeSlots();
     for (const { key, value } of this.#clockDb.getRange({})) {
       const base = key.readUInt32BE(1) * CLOCK_CHUNK;
       const times = new Uint32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.length));
-      if (key[0] === ClockKind.instance) {
-        // Only live slots: a free slot's old time must not leak into its next owner.
-        for (let i = 0; i < times.length; i++) {
-          const s = base + i;
-          if (s < index.highWater && index.state[s] === 1 && times[i]! > clock.ts[s]!) clock.ts[s] = times[i]!;
-        }
-      } else if (key[0] === ClockKind.host) {
-        this.#hostSlots.clock.mergeChunk(base, times);
-      } else if (key[0] === ClockKind.app) {
-        this.#appSlots.clock.mergeChunk(base, times);
-      }
+      const target = key[0] === ClockKind.instance ? [inst, clock] as const
+        : key[0] === ClockKind.host ? [this.#hosts, this.#hostClock] as const
+        : [this.#apps, this.#appClock] as const;
+      // Only live slots: a free slot's old time must not leak into its next owner.
+      target[1].mergeChunk(base, times, (s) => s < target[0].highWater && target[0].state[s] === SlotState.live);
     }
   }
 
-  /** Adopts every stored summary's slot; returns key (latin1) -> slot. */
-  #loadSummaries(db: Database<Buffer, Buffer>, slots: SummarySlots): Map<string, number> {
-    const bySlotKey = new Map<string, number>();
+  #loadSummaries(db: Database<Buffer, Buffer>, index: KeyIndex, clock: SlotClock, names: Map<number, Buffer> | null): void {
+    const headLen = names === null ? HOST_FRAG_HEAD.length : APP_FRAG_HEAD.length;
     for (const { key, value } of db.getRange({})) {
       const slot = value.readUInt32LE(S_SLOT);
-      slots.adopt(slot, value.readUInt32LE(S_WRITTEN_AT));
-      bySlotKey.set(latin1(key), slot);
+      hashBytes(key, 0, key.length);
+      index.insertAt(slot, key, 0, key.length, hashOut[0]!);
+      index.cols[COUNT]![slot] = value.readUInt32LE(S_COUNT);
+      clock.reset(slot);
+      clock.ts[slot] = value.readUInt32LE(S_WRITTEN_AT);
+      if (names !== null) {
+        const at = SUMMARY_HEADER + headLen;
+        names.set(slot, Buffer.from(value.subarray(at, at + value.readUInt16LE(S_NAME_LEN))));
+      }
     }
-    slots.collectFree();
-    return bySlotKey;
+    index.collectFreeSlots();
   }
 
-  /** Takes one ring record (bytes[off, off+len)). */
+  #findKey(index: KeyIndex, key: Uint8Array): number {
+    hashBytes(key, 0, key.length);
+    return index.find(key, 0, key.length, hashOut[0]!);
+  }
+
+  // --- applying records -----------------------------------------------------
+
+  /** Takes one ring record (rec[off, off+len)). */
   apply(rec: Uint8Array, off: number, len: number): void {
     const type = rec[off + R_TYPE];
     if (type === RecordType.update) {
@@ -219,7 +267,6 @@ export class StoreWriter {
     }
     const seq = get32(rec, off + R_SEQ);
     if (seq > this.#ackSeq) this.#ackSeq = seq;
-    this.#mustSync = true;
     this.#pendingStructural++;
     if (type === RecordType.clear) {
       this.#clearMemory();
@@ -232,45 +279,112 @@ export class StoreWriter {
   }
 
   #applyUpdate(rec: Uint8Array, off: number, len: number): void {
-    const index = this.#index;
+    const inst = this.#inst;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const keyOff = off + RECORD_HEADER;
-    const keyHash = getI32(rec, off + R_KEY_HASH);
     const fa = getI32(rec, off + R_FRAG_HASH_A);
     const fb = getI32(rec, off + R_FRAG_HASH_B);
     const time = get32(rec, off + R_TIME);
     const http = (rec[off + R_FLAGS]! & RecordFlag.http) !== 0;
-    let slot = index.find(rec, keyOff, keyLen, keyHash);
+    let slot = inst.find(rec, keyOff, keyLen, getI32(rec, off + R_KEY_HASH));
 
-    if (slot >= 0 && index.fragA[slot] === fa && index.fragB[slot] === fb && !http) {
+    if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && !http) {
       this.#touch(slot, time);
       this.#pendingClockOnly++;
       return;
     }
+    const fragOff = keyOff + keyLen;
+    const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
+    let kind = OP_CHANGE;
     if (slot < 0) {
-      slot = index.insert(rec, keyOff, keyLen, keyHash);
+      kind = OP_NEW;
+      slot = inst.insert(rec, keyOff, keyLen, getI32(rec, off + R_KEY_HASH));
       this.#instClock.reset(slot);
+      const appIdLen = rec[off + R_APP_ID_LEN]!;
+      const hostName = rec.subarray(fragOff + get16(rec, off + R_HOST_OFF), fragOff + get16(rec, off + R_HOST_OFF) + get16(rec, off + R_HOST_LEN));
+      const a = this.#summarySlot(this.#apps, this.#appClock, rec, keyOff, appIdLen + 1);
+      const h = this.#summarySlot(this.#hosts, this.#hostClock, rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
+      inst.cols[APP]![slot] = a;
+      inst.cols[HOST]![slot] = h;
+      this.#addToPair(h, a, hostName);
     }
-    index.fragA[slot] = fa;
-    index.fragB[slot] = fb;
+    const a = inst.cols[APP]![slot]!;
+    const known = this.#appNames.get(a);
+    if (known === undefined || Buffer.compare(known, appName) !== 0) {
+      // The app's display name follows its latest update.
+      this.#appNames.set(a, Buffer.from(appName));
+      this.#dirtyApps.add(a);
+    }
+    inst.cols[FRAG_A]![slot] = fa;
+    inst.cols[FRAG_B]![slot] = fb;
     this.#touch(slot, time);
-    this.#ops.push({ kind: OP_UPSERT, slot, at: this.#copyToArena(rec, off, len), len });
+    this.#ops.push({ kind, slot, at: this.#copyToArena(rec, off, len), len });
     this.#pendingStructural++;
     if (http) {
       const seq = get32(rec, off + R_SEQ);
       if (seq > this.#ackSeq) this.#ackSeq = seq;
-      this.#mustSync = true;
+    }
+  }
+
+  /** The slot of a host or app key (rec[at, at+len)), added if new. */
+  #summarySlot(index: KeyIndex, clock: SlotClock, rec: Uint8Array, at: number, len: number): number {
+    hashBytes(rec, at, at + len);
+    let slot = index.find(rec, at, len, hashOut[0]!);
+    if (slot < 0) {
+      slot = index.insert(rec, at, len, hashOut[0]!);
+      clock.reset(slot);
+    }
+    return slot;
+  }
+
+  #addToPair(h: number, a: number, hostName: Uint8Array | null): void {
+    const pair = h * PAIR_SHIFT + a;
+    const n = this.#pairs.get(pair) ?? 0;
+    this.#pairs.set(pair, n + 1);
+    if (n === 0) {
+      this.#hosts.cols[COUNT]![h]!++;
+      this.#apps.cols[COUNT]![a]!++;
+      this.#dirtyApps.add(a);
+      this.#dirtyHosts.set(h, hostName === null ? (this.#dirtyHosts.get(h) ?? null) : Buffer.from(hostName));
+    }
+  }
+
+  /** In-memory side of removing an instance: its pair, and the summaries left empty. */
+  #forgetInstance(slot: number): void {
+    const inst = this.#inst;
+    const h = inst.cols[HOST]![slot]!;
+    const a = inst.cols[APP]![slot]!;
+    inst.remove(slot);
+    this.#removed.push({ index: inst, slot });
+    const pair = h * PAIR_SHIFT + a;
+    const n = this.#pairs.get(pair) ?? 0;
+    if (n > 1) {
+      this.#pairs.set(pair, n - 1);
+      return;
+    }
+    this.#pairs.delete(pair);
+    const hosts = this.#hosts.cols[COUNT]!;
+    const apps = this.#apps.cols[COUNT]!;
+    hosts[h]!--;
+    apps[a]!--;
+    if (!this.#dirtyHosts.has(h)) this.#dirtyHosts.set(h, null);
+    this.#dirtyApps.add(a);
+    if (hosts[h] === 0) {
+      this.#hosts.remove(h);
+      this.#removed.push({ index: this.#hosts, slot: h });
+    }
+    if (apps[a] === 0) {
+      this.#apps.remove(a);
+      this.#removed.push({ index: this.#apps, slot: a });
     }
   }
 
   /** Moves an instance's clock (and its host's and app's) forward to time. */
   #touch(slot: number, time: number): void {
-    const index = this.#index;
+    const inst = this.#inst;
     this.#instClock.advance(slot, time);
-    const h = index.host[slot]!;
-    if (h >= 0) this.#hostSlots.clock.advance(h, time);
-    const a = index.app[slot]!;
-    if (a >= 0) this.#appSlots.clock.advance(a, time);
+    this.#hostClock.advance(inst.cols[HOST]![slot]!, time);
+    this.#appClock.advance(inst.cols[APP]![slot]!, time);
   }
 
   #copyToArena(rec: Uint8Array, off: number, len: number): number {
@@ -286,13 +400,26 @@ export class StoreWriter {
   }
 
   #clearMemory(): void {
+    const pendingStructural = this.#pendingStructural;
+    const pendingClockOnly = this.#pendingClockOnly;
+    const ackSeq = this.#ackSeq;
+    // Start from empty indexes, keeping what the next commit must report.
+    this.#inst = new KeyIndex(4, 1 << 16);
+    this.#hosts = new KeyIndex(1);
+    this.#apps = new KeyIndex(1);
+    this.#instClock = new SlotClock(ClockKind.instance);
+    this.#hostClock = new SlotClock(ClockKind.host);
+    this.#appClock = new SlotClock(ClockKind.app);
+    this.#appNames = new Map();
+    this.#pairs = new Map();
+    this.#dirtyHosts = new Map();
+    this.#dirtyApps = new Set();
+    this.#removed = [];
     this.#ops = [];
     this.#opUsed = 0;
-    this.#index.clear();
-    this.#instClock.clear();
-    this.#hostSlots.clear();
-    this.#appSlots.clear();
-    this.#releaseAfterCommit = [];
+    this.#pendingStructural = pendingStructural;
+    this.#pendingClockOnly = pendingClockOnly;
+    this.#ackSeq = ackSeq;
   }
 
   /**
@@ -302,12 +429,12 @@ export class StoreWriter {
   sweep(nowSeconds: number): number {
     if (this.#trimSeconds <= 0) return 0;
     const cutoff = nowSeconds - this.#trimSeconds;
-    const index = this.#index;
+    const inst = this.#inst;
     const ts = this.#instClock.ts;
     let n = 0;
-    for (let s = 0; s < index.highWater; s++) {
-      if (index.state[s] === 1 && ts[s]! < cutoff) {
-        index.remove(s);
+    for (let s = 0; s < inst.highWater; s++) {
+      if (inst.state[s] === SlotState.live && ts[s]! < cutoff) {
+        this.#forgetInstance(s);
         this.#ops.push({ kind: OP_REMOVE, slot: s, at: 0, len: 0, reason: 'trim' });
         n++;
       }
@@ -315,52 +442,62 @@ export class StoreWriter {
     return n;
   }
 
+  // --- committing -------------------------------------------------------------
+
   #clockDirty(): boolean {
-    return this.#instClock.dirtyCount + this.#hostSlots.clock.dirtyCount + this.#appSlots.clock.dirtyCount > 0;
+    return this.#instClock.dirtyCount + this.#hostClock.dirtyCount + this.#appClock.dirtyCount > 0;
   }
 
-  /** Is a commit worth doing now? */
-  commitDue(nowMs: number): boolean {
-    if (this.#ops.length > 0) return true;
-    return (this.#clockDirty() || this.#pendingClockOnly > 0) && nowMs - this.#lastClockFlush >= this.#clockFlushMs;
+  #structuralPending(): boolean {
+    return this.#ops.length > 0 || this.#dirtyApps.size > 0 || this.#dirtyHosts.size > 0;
   }
 
-  /** Milliseconds until a commit is due (how long the writer may sleep). */
+  /** Milliseconds until a commit is due: 0 = now (how long the writer may sleep). */
   msUntilDue(nowMs: number): number {
-    if (this.#ops.length > 0) return 0;
-    if (!this.#clockDirty() && this.#pendingClockOnly === 0) return this.#clockFlushMs;
-    return Math.max(0, this.#lastClockFlush + this.#clockFlushMs - nowMs);
+    let due = Infinity;
+    if (this.#structuralPending()) due = this.#lastCommit + this.#minCommitMs;
+    if (this.#clockDirty() || this.#pendingClockOnly > 0) due = Math.min(due, this.#lastClockFlush + this.#clockFlushMs);
+    return due === Infinity ? this.#clockFlushMs : Math.max(0, due - nowMs);
   }
 
   /**
-   * Writes pending operations (and the clock, when due) in one transaction;
-   * `final` forces the clock flush and an fsync (shutdown). Throws if LMDB
-   * refuses; pending work is kept, so a later commit retries.
+   * Writes pending operations, dirty summaries and (when due) the clock in
+   * one durable transaction; `final` forces the clock flush (shutdown). If
+   * LMDB refuses, this throws after reloading the in-memory state from
+   * LMDB: the caller must re-read its unreleased records.
    */
   commit(nowMs: number, final = false): CommitResult {
     const flushClock = final || nowMs - this.#lastClockFlush >= this.#clockFlushMs;
-    const sync = final || this.#mustSync || nowMs - this.#lastSync >= this.#syncIntervalMs;
-    const ops = this.#ops;
     const events: ChangeEvent[] = [];
     let written = 0;
     let removed = 0;
-    const txn = new CommitTxn(this, events);
-    this.#env.transactionSync(() => {
-      for (const op of ops) {
-        if (op.kind === OP_UPSERT) {
-          this.#upsert(op, txn);
-          written++;
-        } else if (op.kind === OP_REMOVE) {
-          if (this.#remove(op.slot, op.reason ?? 'trim', txn)) removed++;
-        } else if (op.kind === OP_REMOVE_SELECTOR) {
-          removed += this.#removeSelected(op.selector!, txn);
-        } else if (op.kind === OP_CLEAR) {
-          this.#clearStore(txn);
+    try {
+      this.#env.transactionSync(() => {
+        for (const op of this.#ops) {
+          switch (op.kind) {
+            case OP_NEW:
+            case OP_CHANGE:
+              if (this.#writeInstance(op, events)) written++;
+              break;
+            case OP_REMOVE:
+              if (this.#deleteInstance(this.#inst.keyOf(op.slot), op.reason ?? 'trim', events)) removed++;
+              break;
+            case OP_REMOVE_SELECTOR:
+              removed += this.#removeSelected(op.selector!, events);
+              break;
+            case OP_CLEAR:
+              for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb]) db.clearSync();
+              if (this.#eventsWanted) events.push({ type: 'cleared' });
+              break;
+          }
         }
-      }
-      txn.writeSummaries();
-      if (flushClock) this.#writeClock();
-    }, sync ? SYNC_FLAGS : NO_FLUSH_FLAGS);
+        this.#writeSummaries();
+        if (flushClock) this.#writeClock();
+      }, SYNC_FLAGS);
+    } catch (err) {
+      this.load();
+      throw err;
+    }
 
     // Committed: now the bookkeeping may move on.
     const applied = this.#pendingStructural + (flushClock ? this.#pendingClockOnly : 0);
@@ -369,28 +506,27 @@ export class StoreWriter {
       this.#pendingClockOnly = 0;
       this.#lastClockFlush = nowMs;
     }
-    if (sync) this.#lastSync = nowMs;
-    for (const slot of this.#releaseAfterCommit) this.#index.release(slot);
-    this.#releaseAfterCommit = [];
-    txn.releaseSummarySlots();
+    this.#lastCommit = nowMs;
+    for (const { index, slot } of this.#removed) index.release(slot);
+    this.#removed = [];
+    this.#dirtyApps.clear();
+    this.#dirtyHosts.clear();
     const ackSeq = this.#ackSeq;
     this.#ackSeq = 0;
-    this.#mustSync = false;
     this.#ops = [];
     this.#opUsed = 0;
-    return { applied, ackSeq, written, removed, synced: sync, caughtUp: this.#pendingClockOnly === 0, events };
+    return { applied, ackSeq, written, removed, caughtUp: this.#pendingClockOnly === 0, events };
   }
 
-  // --- operations, inside the write transaction -------------------------
+  // --- inside the write transaction ---------------------------------------
 
-  #upsert(op: Op, txn: CommitTxn): void {
-    const index = this.#index;
+  /** Writes a new or changed instance record and its index entries. */
+  #writeInstance(op: Op, events: ChangeEvent[]): boolean {
+    // A removal later in the same batch took the slot away: the record is
+    // stale (the removal reads what is stored and deletes that).
+    if (this.#inst.state[op.slot] !== SlotState.live) return false;
     const rec = this.#opArena;
     const off = op.at;
-    const slot = op.slot;
-    // A removal or clear later in the same batch may have taken the slot
-    // away; the record is then stale (its successor op, if any, follows).
-    if (index.state[slot] !== 1) return;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen);
     const fragLen = get16(rec, off + R_FRAG_LEN);
@@ -398,109 +534,114 @@ export class StoreWriter {
     const appIdLen = rec[off + R_APP_ID_LEN]!;
     const verOff = get16(rec, off + R_VER_OFF);
     const verLen = get16(rec, off + R_VER_LEN);
+    const verJson = frag.subarray(verOff, verOff + verLen);
     const appKey = key.subarray(0, appIdLen + 1);
     const hostKey = key.subarray(appIdLen + 1, keyLen - 2);
     const instance = key.subarray(keyLen - 2);
-    const now = this.#instClock.ts[slot]!;
-    const verJson = frag.subarray(verOff, verOff + verLen);
-
-    const old = this.#instDb.getBinary(key);
+    const now = this.#instClock.ts[op.slot]!;
     let since = get32(rec, off + R_TIME);
+
+    // A new key is not in LMDB (the index mirrors it), so only a change reads the old record.
+    const old = op.kind === OP_NEW ? undefined : this.#instDb.getBinary(key);
+    let verChanged = true;
     if (old === undefined) {
-      const app = txn.app(appKey, frag.subarray(FRAG_APP_OFF, FRAG_APP_OFF + get16(rec, off + R_APP_LEN)));
-      const host = txn.host(hostKey, frag.subarray(get16(rec, off + R_HOST_OFF), get16(rec, off + R_HOST_OFF) + get16(rec, off + R_HOST_LEN)));
-      const pairPrefix = concat(hostKey, appKey);
-      if (!this.#hasPrefix(this.#byhostDb, pairPrefix)) {
-        app.count++;
-        host.count++;
-        app.dirty = host.dirty = true;
-      }
-      this.#byhostDb.putSync(concat(pairPrefix, instance), EMPTY);
-      index.app[slot] = app.slot;
-      index.host[slot] = host.slot;
-      if (this.#eventsWanted) txn.events.push({ type: 'new', version: versionOf(frag, now) });
+      this.#byhostDb.putSync(this.#join(hostKey, appKey, instance), EMPTY);
+      if (this.#eventsWanted) events.push({ type: 'new', version: versionOf(frag, now) });
     } else {
       const oldVerOff = INSTANCE_HEADER + old.readUInt16LE(V_VER_OFF);
       const oldVer = old.subarray(oldVerOff, oldVerOff + old.readUInt16LE(V_VER_LEN));
-      if (Buffer.compare(oldVer, verJson) === 0) {
+      verChanged = Buffer.compare(oldVer, verJson) !== 0;
+      if (!verChanged) {
         since = old.readUInt32LE(V_SINCE);
       } else {
-        this.#byverDb.removeSync(byverKey(appKey, oldVer, hostKey, instance));
-        if (this.#eventsWanted) {
-          txn.events.push({ type: 'changed', version: versionOf(frag, now), old_ver: jsonString(oldVer) });
-        }
+        this.#byverDb.removeSync(this.#byverKey(appKey, oldVer, hostKey, instance));
+        if (this.#eventsWanted) events.push({ type: 'changed', version: versionOf(frag, now), old_ver: jsonString(oldVer) });
       }
-      // The app's display name follows its latest update.
-      const app = txn.app(appKey, frag.subarray(FRAG_APP_OFF, FRAG_APP_OFF + get16(rec, off + R_APP_LEN)));
-      index.app[slot] = app.slot;
-      const host = txn.host(hostKey, null);
-      index.host[slot] = host.slot;
     }
-    this.#byverDb.putSync(byverKey(appKey, verJson, hostKey, instance), EMPTY);
-    const value = Buffer.allocUnsafe(INSTANCE_HEADER + fragLen);
-    value.writeUInt32LE(slot, V_SLOT);
+    if (verChanged) this.#byverDb.putSync(this.#byverKey(appKey, verJson, hostKey, instance), EMPTY);
+    const value = this.#scratch.subarray(0, INSTANCE_HEADER + fragLen);
+    value.writeUInt32LE(op.slot, V_SLOT);
     value.writeUInt32LE(since, V_SINCE);
     value.writeUInt32LE(now, V_WRITTEN_AT);
     value.writeUInt16LE(verOff, V_VER_OFF);
     value.writeUInt16LE(verLen, V_VER_LEN);
     value.set(frag, INSTANCE_HEADER);
     this.#instDb.putSync(key, value);
-    this.#hostSlots.clock.advance(index.host[slot]!, now);
-    this.#appSlots.clock.advance(index.app[slot]!, now);
-  }
-
-  /** Removes one instance by slot; false if it was not stored. */
-  #remove(slot: number, reason: 'trim' | 'delete' | 'clear', txn: CommitTxn): boolean {
-    const index = this.#index;
-    this.#releaseAfterCommit.push(slot);
-    const key = Buffer.from(index.keyOf(slot));
-    const old = this.#instDb.getBinary(key);
-    if (old === undefined) return false;
-    const appIdLen = key.indexOf(0);
-    const appKey = key.subarray(0, appIdLen + 1);
-    const hostKey = key.subarray(appIdLen + 1, key.length - 2);
-    const instance = key.subarray(key.length - 2);
-    const verOff = INSTANCE_HEADER + old.readUInt16LE(V_VER_OFF);
-    const verJson = old.subarray(verOff, verOff + old.readUInt16LE(V_VER_LEN));
-    if (this.#eventsWanted) {
-      txn.events.push({ type: 'removed', version: versionOf(old.subarray(INSTANCE_HEADER), this.#instClock.get(slot)), reason });
-    }
-    this.#instDb.removeSync(key);
-    this.#byverDb.removeSync(byverKey(appKey, verJson, hostKey, instance));
-    const pairPrefix = concat(hostKey, appKey);
-    this.#byhostDb.removeSync(concat(pairPrefix, instance));
-    if (!this.#hasPrefix(this.#byhostDb, pairPrefix)) {
-      const app = txn.app(appKey, null);
-      const host = txn.host(hostKey, null);
-      app.count--;
-      host.count--;
-      app.dirty = host.dirty = true;
-    }
     return true;
   }
 
-  #removeSelected(selector: Selector, txn: CommitTxn): number {
-    const index = this.#index;
+  /** Deletes a stored instance and its index entries; false if it was not stored. */
+  #deleteInstance(key: Uint8Array, reason: 'trim' | 'delete', events: ChangeEvent[]): boolean {
+    const k = Buffer.from(key);
+    const old = this.#instDb.getBinary(k);
+    if (old === undefined) return false;
+    const appEnd = k.indexOf(0) + 1;
+    const appKey = k.subarray(0, appEnd);
+    const hostKey = k.subarray(appEnd, k.length - 2);
+    const instance = k.subarray(k.length - 2);
+    const verOff = INSTANCE_HEADER + old.readUInt16LE(V_VER_OFF);
+    const verJson = old.subarray(verOff, verOff + old.readUInt16LE(V_VER_LEN));
+    if (this.#eventsWanted) {
+      const t = Math.max(old.readUInt32LE(V_WRITTEN_AT), this.#instClock.get(old.readUInt32LE(V_SLOT)));
+      events.push({ type: 'removed', version: versionOf(old.subarray(INSTANCE_HEADER), t), reason });
+    }
+    this.#instDb.removeSync(k);
+    this.#byverDb.removeSync(this.#byverKey(appKey, verJson, hostKey, instance));
+    this.#byhostDb.removeSync(this.#join(hostKey, appKey, instance));
+    return true;
+  }
+
+  #removeSelected(selector: Selector, events: ChangeEvent[]): number {
     let n = 0;
     for (const key of selectorKeys(selector, this.#instDb, this.#byhostDb)) {
-      hashBytes(key, 0, key.length);
-      const slot = index.find(key, 0, key.length, hashOut[0]!);
+      const slot = this.#findKey(this.#inst, key);
       if (slot < 0) continue;
-      index.remove(slot);
-      if (this.#remove(slot, 'delete', txn)) n++;
+      this.#forgetInstance(slot);
+      if (this.#deleteInstance(key, 'delete', events)) n++;
     }
     return n;
   }
 
-  #clearStore(txn: CommitTxn): void {
-    if (this.#eventsWanted) txn.events.push({ type: 'removed', version: {}, reason: 'clear' });
-    for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb]) db.clearSync();
-    txn.forget();
+  #writeSummaries(): void {
+    for (const a of this.#dirtyApps) {
+      const key = this.#apps.keyOf(a);
+      if (this.#apps.state[a] !== SlotState.live) {
+        this.#appsDb.removeSync(Buffer.from(key));
+        this.#appNames.delete(a);
+        continue;
+      }
+      const name = this.#appNames.get(a) ?? EMPTY;
+      const frag = Buffer.concat([APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${latin1(key.subarray(0, key.length - 1))}","host_count":${this.#apps.cols[COUNT]![a]},"last_update":`)]);
+      this.#putSummary(this.#appsDb, key, a, this.#apps.cols[COUNT]![a]!, this.#appClock.get(a), name.length, frag);
+    }
+    for (const [h, knownName] of this.#dirtyHosts) {
+      const key = Buffer.from(this.#hosts.keyOf(h));
+      if (this.#hosts.state[h] !== SlotState.live) {
+        this.#hostsDb.removeSync(key);
+        continue;
+      }
+      const name = knownName ?? this.#storedHostName(key);
+      const frag = Buffer.concat([HOST_FRAG_HEAD, name, Buffer.from(`","app_count":${this.#hosts.cols[COUNT]![h]},"last_update":`)]);
+      this.#putSummary(this.#hostsDb, key, h, this.#hosts.cols[COUNT]![h]!, this.#hostClock.get(h), name.length, frag);
+    }
   }
 
-  #hasPrefix(db: Database<Buffer, Buffer>, prefix: Buffer): boolean {
-    for (const _ of db.getKeys({ start: prefix, end: prefixEnd(prefix), limit: 1 })) return true;
-    return false;
+  #storedHostName(key: Buffer): Buffer {
+    const stored = this.#hostsDb.getBinary(key);
+    if (stored === undefined) return EMPTY;
+    const at = SUMMARY_HEADER + HOST_FRAG_HEAD.length;
+    return Buffer.from(stored.subarray(at, at + stored.readUInt16LE(S_NAME_LEN)));
+  }
+
+  #putSummary(db: Database<Buffer, Buffer>, key: Uint8Array, slot: number, count: number, t: number, nameLen: number, frag: Buffer): void {
+    const value = Buffer.allocUnsafe(SUMMARY_HEADER + frag.length);
+    value.writeUInt32LE(slot, S_SLOT);
+    value.writeUInt32LE(count, S_COUNT);
+    value.writeUInt32LE(t, S_WRITTEN_AT);
+    value.writeUInt16LE(nameLen, S_NAME_LEN);
+    value.writeUInt16LE(0, S_NAME_LEN + 2);
+    value.set(frag, SUMMARY_HEADER);
+    db.putSync(Buffer.from(key), value);
   }
 
   #writeClock(): void {
@@ -508,41 +649,30 @@ export class StoreWriter {
       this.#clockDb.putSync(key, bytes);
     };
     this.#instClock.flush(put);
-    this.#hostSlots.clock.flush(put);
-    this.#appSlots.clock.flush(put);
+    this.#hostClock.flush(put);
+    this.#appClock.flush(put);
   }
 
-  // --- summary access for CommitTxn -------------------------------------
-
-  /** @internal */
-  readSummary(kind: 'app' | 'host', key: Buffer): Buffer | undefined {
-    return (kind === 'app' ? this.#appsDb : this.#hostsDb).getBinary(key);
+  /** a|b|c into the scratch buffer (valid until the next #join/#byverKey). */
+  #join(a: Uint8Array, b: Uint8Array, c: Uint8Array): Buffer {
+    const out = this.#scratch;
+    out.set(a, KEY_SCRATCH);
+    out.set(b, KEY_SCRATCH + a.length);
+    out.set(c, KEY_SCRATCH + a.length + b.length);
+    return out.subarray(KEY_SCRATCH, KEY_SCRATCH + a.length + b.length + c.length);
   }
 
-  /** @internal */
-  writeSummary(kind: 'app' | 'host', s: Summary): void {
-    const db = kind === 'app' ? this.#appsDb : this.#hostsDb;
-    const slots = this.summarySlots(kind);
-    if (s.count <= 0) {
-      db.removeSync(s.key);
-      slots.freeAfterCommit(s.slot);
-      return;
-    }
-    s.writtenAt = Math.max(s.writtenAt, slots.clock.get(s.slot));
-    const frag = kind === 'app' ? appFragment(s) : hostFragment(s);
-    const value = Buffer.allocUnsafe(SUMMARY_HEADER + frag.length);
-    value.writeUInt32LE(s.slot, S_SLOT);
-    value.writeUInt32LE(s.count, S_COUNT);
-    value.writeUInt32LE(s.writtenAt, S_WRITTEN_AT);
-    value.writeUInt16LE(s.name.length, S_NAME_LEN);
-    value.writeUInt16LE(0, S_NAME_LEN + 2);
-    value.set(frag, SUMMARY_HEADER);
-    db.putSync(s.key, value);
-  }
-
-  /** @internal */
-  summarySlots(kind: 'app' | 'host'): SummarySlots {
-    return kind === 'app' ? this.#appSlots : this.#hostSlots;
+  /** byver key app_id| ver| host| instance, from ver's JSON content. */
+  #byverKey(appKey: Uint8Array, verJson: Uint8Array, hostKey: Uint8Array, instance: Uint8Array): Buffer {
+    const ver = verJson.includes(0x5c) ? Buffer.from(jsonString(verJson), 'utf8') : verJson;
+    const out = this.#scratch;
+    const base = KEY_SCRATCH;
+    out.set(appKey, base);
+    let o = encodeKeyPart(ver, 0, ver.length, out, base + appKey.length);
+    out.set(hostKey, o);
+    o += hostKey.length;
+    out.set(instance, o);
+    return out.subarray(base, o + instance.length);
   }
 
   async close(): Promise<void> {
@@ -550,111 +680,11 @@ export class StoreWriter {
   }
 }
 
-/** Per-commit cache of the app and host summaries an operation touches. */
-class CommitTxn {
-  readonly #writer: StoreWriter;
-  readonly events: ChangeEvent[];
-  #apps = new Map<string, Summary>();
-  #hosts = new Map<string, Summary>();
-
-  constructor(writer: StoreWriter, events: ChangeEvent[]) {
-    this.#writer = writer;
-    this.events = events;
-  }
-
-  app(key: Uint8Array, name: Uint8Array | null): Summary {
-    return this.#get('app', this.#apps, key, name);
-  }
-
-  host(key: Uint8Array, name: Uint8Array | null): Summary {
-    return this.#get('host', this.#hosts, key, name);
-  }
-
-  #get(kind: 'app' | 'host', cache: Map<string, Summary>, key: Uint8Array, name: Uint8Array | null): Summary {
-    const id = latin1(key);
-    let s = cache.get(id);
-    if (s === undefined) {
-      const stored = this.#writer.readSummary(kind, Buffer.from(key));
-      if (stored !== undefined) {
-        const nameLen = stored.readUInt16LE(S_NAME_LEN);
-        const nameAt = SUMMARY_HEADER + (kind === 'app' ? APP_FRAG_HEAD.length : HOST_FRAG_HEAD.length);
-        s = {
-          key: Buffer.from(key),
-          slot: stored.readUInt32LE(S_SLOT),
-          count: stored.readUInt32LE(S_COUNT),
-          writtenAt: stored.readUInt32LE(S_WRITTEN_AT),
-          name: Buffer.from(stored.subarray(nameAt, nameAt + nameLen)),
-          dirty: false,
-        };
-      } else {
-        const slots = this.#writer.summarySlots(kind);
-        s = { key: Buffer.from(key), slot: slots.allocate(), count: 0, writtenAt: 0, name: Buffer.from(name ?? EMPTY), dirty: true };
-      }
-      cache.set(id, s);
-    }
-    if (name !== null && Buffer.compare(s.name, name) !== 0) {
-      s.name = Buffer.from(name);
-      s.dirty = true;
-    }
-    return s;
-  }
-
-  writeSummaries(): void {
-    for (const s of this.#apps.values()) if (s.dirty) this.#writer.writeSummary('app', s);
-    for (const s of this.#hosts.values()) if (s.dirty) this.#writer.writeSummary('host', s);
-  }
-
-  releaseSummarySlots(): void {
-    this.#writer.summarySlots('app').releasePending();
-    this.#writer.summarySlots('host').releasePending();
-  }
-
-  /** After a clear: cached summaries describe nothing anymore. */
-  forget(): void {
-    this.#apps.clear();
-    this.#hosts.clear();
-  }
-}
-
-const EMPTY = Buffer.alloc(0);
 const APP_FRAG_HEAD = Buffer.from('{"app":"');
 const HOST_FRAG_HEAD = Buffer.from('{"host":"');
 
-function appFragment(s: Summary): Buffer {
-  const appId = s.key.subarray(0, s.key.length - 1);
-  return Buffer.concat([
-    APP_FRAG_HEAD, s.name, Buffer.from('","app_id":"'), appId,
-    Buffer.from(`","host_count":${s.count},"last_update":`),
-  ]);
-}
-
-function hostFragment(s: Summary): Buffer {
-  return Buffer.concat([HOST_FRAG_HEAD, s.name, Buffer.from(`","app_count":${s.count},"last_update":`)]);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-/** byver key: app_id| ver| host| instance, from ver's JSON content. */
-function byverKey(appKey: Uint8Array, verJson: Uint8Array, hostKey: Uint8Array, instance: Uint8Array): Buffer {
-  const ver = rawFromJson(verJson);
-  const out = Buffer.allocUnsafe(appKey.length + ver.length * 2 + 1 + hostKey.length + instance.length);
-  out.set(appKey, 0);
-  let o = encodeKeyPart(ver, 0, ver.length, out, appKey.length);
-  out.set(hostKey, o);
-  o += hostKey.length;
-  out.set(instance, o);
-  return out.subarray(0, o + instance.length);
-}
-
-/** Decoded bytes of JSON string content (usually the same bytes: no escapes). */
-function rawFromJson(json: Uint8Array): Uint8Array {
-  if (!json.includes(0x5c)) return json;
-  return Buffer.from(jsonString(json), 'utf8');
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 }
 
 function jsonString(json: Uint8Array): string {
@@ -666,27 +696,24 @@ function versionOf(frag: Uint8Array, lastUpdate: number): Record<string, unknown
 }
 
 /** Keys of stored instances matching a selector (for DELETE). */
-function* selectorKeys(sel: Selector, inst: Database<Buffer, Buffer>, byhost: Database<Buffer, Buffer>): Generator<Buffer> {
+function selectorKeys(sel: Selector, inst: Database<Buffer, Buffer>, byhost: Database<Buffer, Buffer>): Buffer[] {
+  const out: Buffer[] = [];
   if (sel.appId !== undefined) {
-    const prefix = sel.host !== undefined ? Buffer.concat([buildKey([sel.appId]), buildKey([sel.host])]) : buildKey([sel.appId]);
-    const keys = [...inst.getKeys({ start: prefix, end: prefixEnd(prefix) })];
-    for (const key of keys) {
-      if (sel.host !== undefined && key.length !== prefix.length + 2) continue;
+    const prefix = sel.host !== undefined ? buildKey([sel.appId, sel.host]) : buildKey([sel.appId]);
+    for (const key of inst.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
       if (sel.instance !== undefined && key.readUInt16BE(key.length - 2) !== sel.instance) continue;
-      yield Buffer.from(key);
+      out.push(Buffer.from(key));
     }
-    return;
-  }
-  if (sel.host !== undefined) {
+  } else if (sel.host !== undefined) {
+    // byhost: host| app_id| instance -> inst: app_id| host| instance
     const prefix = buildKey([sel.host]);
-    const keys = [...byhost.getKeys({ start: prefix, end: prefixEnd(prefix) })];
-    for (const key of keys) {
-      // byhost: host| app_id| instance -> inst: app_id| host| instance
+    for (const key of byhost.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
       const rest = key.subarray(prefix.length);
       const appEnd = rest.indexOf(0) + 1;
       const instance = rest.subarray(rest.length - 2);
       if (sel.instance !== undefined && instance.readUInt16BE(0) !== sel.instance) continue;
-      yield Buffer.concat([rest.subarray(0, appEnd), prefix, instance]);
+      out.push(Buffer.concat([rest.subarray(0, appEnd), prefix, instance]));
     }
   }
+  return out;
 }

@@ -29,7 +29,7 @@ export interface EngineOptions {
   /** Bytes of the ring that carries HTTP updates and control records. */
   httpRingBytes?: number;
   clockFlushMs?: number;
-  syncIntervalMs?: number;
+  minCommitMs?: number;
 }
 
 export type Logger = (line: string) => void;
@@ -125,7 +125,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
       control: this.control.buffer as SharedArrayBuffer,
       stats: this.statsBuffer,
       clockFlushMs: this.options.clockFlushMs,
-      syncIntervalMs: this.options.syncIntervalMs,
+      minCommitMs: this.options.minCommitMs,
     };
     const writer = new Worker(WRITER_THREAD, { workerData: data, name: 'partisci-writer' });
     this.#writer = writer;

@@ -25,5 +25,5 @@ export interface WriterThreadData {
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   clockFlushMs?: number;
-  syncIntervalMs?: number;
+  minCommitMs?: number;
 }

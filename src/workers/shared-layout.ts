@@ -37,7 +37,7 @@ export const Stat = {
   hosts: 10,
   apps: 11,
   commitErrors: 12,
-  syncedCommits: 13,
+  unused13: 13,
   removed: 14,
   ready: 15,
   // rejected, by reason code: rejectBase + code

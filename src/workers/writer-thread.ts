@@ -29,7 +29,7 @@ function run(data: WriterThreadData): void {
     path: data.path,
     trimSeconds: data.trimSeconds,
     clockFlushMs: data.clockFlushMs,
-    syncIntervalMs: data.syncIntervalMs,
+    minCommitMs: data.minCommitMs,
   });
   post({ type: 'OPENED' });
   writer.load();
@@ -48,20 +48,34 @@ function run(data: WriterThreadData): void {
   let lastSweep = 0;
   let retryAt = 0;
   let drainedAfterStop = 0;
+  // Records counted in `applied` whose ring space is not yet released: if a
+  // later commit fails they are read again, and must not count twice.
+  let countedUnreleased = 0;
+  let recount = 0;
 
   const commit = (nowMs: number, final: boolean): boolean => {
     try {
       const r = writer.commit(nowMs, final);
-      stats[Stat.applied]! += r.applied;
+      const again = Math.min(recount, r.applied);
+      recount -= again;
+      stats[Stat.applied]! += r.applied - again;
+      countedUnreleased += r.applied;
       stats[Stat.commits]!++;
       stats[Stat.written]! += r.written;
       stats[Stat.removed]! += r.removed;
-      if (r.synced) stats[Stat.syncedCommits]!++;
       publishCounts();
-      if (r.caughtUp) for (const ring of rings) ring.release();
+      if (r.caughtUp) {
+        for (const ring of rings) ring.release();
+        countedUnreleased = 0;
+      }
       if (r.ackSeq > 0 || r.events.length > 0) post({ type: 'COMMITTED', ackSeq: r.ackSeq, events: r.events });
       return true;
     } catch (err) {
+      // The writer has reloaded its state from LMDB; read the uncommitted
+      // records again.
+      for (const ring of rings) ring.rewind();
+      recount += countedUnreleased;
+      countedUnreleased = 0;
       stats[Stat.commitErrors]!++;
       retryAt = nowMs + RETRY_MS;
       const e = err as Error & { code?: string };
@@ -82,7 +96,7 @@ function run(data: WriterThreadData): void {
       lastSweep = nowMs;
     }
     writer.eventsWanted = Atomics.load(control, Ctl.EVENTS_WANTED) === 1;
-    if (nowMs >= retryAt && writer.commitDue(nowMs)) commit(nowMs, false);
+    if (nowMs >= retryAt && writer.msUntilDue(nowMs) === 0) commit(nowMs, false);
 
     if (stopping && n === 0 && rings.every((r) => r.pending() === 0)) {
       if (commit(Date.now(), true)) break;

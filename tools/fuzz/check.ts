@@ -11,6 +11,8 @@
 // report also gives expected_applied = good sent, expected_rejected = bad
 // sent. Other clients of the same server during the run skew all of this.
 
+import http from 'node:http';
+
 export interface ServerCounters {
   udp_datagrams: number;
   http_updates: number;
@@ -77,6 +79,8 @@ export interface LossReport {
   loss_rate: number;
   /** lost not explained by ring_full_drops or kernel_drops. */
   unexplained_lost: number;
+  /** Of unexplained_lost, updates the server had received but not yet applied when we stopped waiting. */
+  server_pending: number;
   rejected_by_reason: Record<string, number>;
   /** False when the counters were still moving when we stopped waiting. */
   settled: boolean;
@@ -97,22 +101,39 @@ export function lossReport(sent: { good: number; bad: number }, delta: ServerCou
     lost,
     loss_rate: total === 0 ? 0 : lost / total,
     unexplained_lost: lost - delta.ring_full_drops - delta.kernel_drops,
+    server_pending: serverPending(delta),
     rejected_by_reason: delta.rejected_by_reason,
     settled,
   };
 }
 
-export async function readCounters(baseUrl: string, timeoutMs = 2000): Promise<ServerCounters> {
+/** GET /debug/vars. node:http rather than fetch, which refuses some ports (6000, 6666...) outright. */
+export function readCounters(baseUrl: string, timeoutMs = 2000): Promise<ServerCounters> {
   const url = new URL(DEBUG_VARS_PATH, baseUrl);
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new Error(`cannot read ${url.href}: ${cause}`);
-  }
-  if (!response.ok) throw new Error(`cannot read ${url.href}: HTTP ${response.status}`);
-  return parseCounters(await response.json());
+  return new Promise((resolve, reject) => {
+    const fail = (why: string): void => reject(new Error(`cannot read ${url.href}: ${why}`));
+    const request = http.get(url, { timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', (err) => fail(err.message));
+      response.on('end', () => {
+        if (response.statusCode !== 200) return fail(`HTTP ${response.statusCode}`);
+        let document: unknown;
+        try {
+          document = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          return fail('not JSON');
+        }
+        try {
+          resolve(parseCounters(document));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+  });
 }
 
 export interface SettleOptions {
@@ -134,9 +155,20 @@ export const SETTLE_DEFAULTS: SettleOptions = {
 };
 
 /**
- * Polls the counters until the server has accounted for every packet sent,
- * or its counters (applied lags commits by up to ~250 ms) have not moved
- * for stableMs, or capMs has passed. Returns the last delta read.
+ * Updates the server has received but not yet applied, rejected or dropped:
+ * sitting in a ring or in the writer's open transaction.
+ */
+export function serverPending(delta: ServerCounters): number {
+  return Math.max(0, delta.udp_datagrams + delta.http_updates - delta.rejected - delta.ring_full_drops - delta.applied);
+}
+
+/**
+ * Polls the counters until the server has accounted for every packet sent;
+ * or holds none in flight and its counters have not moved for stableMs
+ * (the rest were lost on the way); or capMs has passed. Counters standing
+ * still is not enough on its own: a writer committing a large batch can
+ * keep `applied` still for over a second while updates are pending.
+ * Returns the last delta read.
  */
 export async function waitForSettle(
   read: () => Promise<ServerCounters>,
@@ -145,19 +177,19 @@ export async function waitForSettle(
   options: SettleOptions = SETTLE_DEFAULTS,
 ): Promise<{ delta: ServerCounters; settled: boolean }> {
   const started = options.now();
+  const progress = (d: ServerCounters): number => accountedFor(d) + d.udp_datagrams + d.http_updates;
   let delta = counterDelta(before, await read());
-  let lastTotal = accountedFor(delta);
+  let lastProgress = progress(delta);
   let lastChange = options.now();
   for (;;) {
-    if (lastTotal >= sent) return { delta, settled: true };
+    if (accountedFor(delta) >= sent) return { delta, settled: true };
     const now = options.now();
-    if (now - lastChange >= options.stableMs) return { delta, settled: true };
+    if (serverPending(delta) === 0 && now - lastChange >= options.stableMs) return { delta, settled: true };
     if (now - started >= options.capMs) return { delta, settled: false };
     await options.sleep(options.pollMs);
     delta = counterDelta(before, await read());
-    const total = accountedFor(delta);
-    if (total !== lastTotal) {
-      lastTotal = total;
+    if (progress(delta) !== lastProgress) {
+      lastProgress = progress(delta);
       lastChange = options.now();
     }
   }

@@ -2,8 +2,8 @@
 // partisci-fuzz: a synthetic fleet sending version updates to a Partisci
 // server, for load tests and benchmarks. See --help.
 //
-// Exit codes: 0 done, 1 failed (server unreachable for --check, socket
-// errors...), 2 bad command line, 130 interrupted.
+// Exit codes: 0 done, 1 failed (server unreachable for --check, nothing
+// got through, socket errors...), 2 bad command line, 130 interrupted.
 
 import { readCounters, lossReport, waitForSettle, type LossReport } from './check.js';
 import { parseOptions, USAGE, UsageError } from './options.js';
@@ -64,7 +64,12 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const summary = buildSummary(options, address, sent, cpu, loss);
   process.stdout.write(options.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
-  return sent.interrupted ? 130 : 0;
+  if (sent.interrupted) return 130;
+  if (sent.sent === 0 && sent.sendErrors > 0) {
+    process.stderr.write(`${NAME}: nothing got through to ${options.server}:${options.port}\n`);
+    return 1;
+  }
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -37,6 +37,7 @@ export interface Summary {
   lost?: number;
   loss_rate?: number;
   unexplained_lost?: number;
+  server_pending?: number;
   expected_applied?: number;
   expected_rejected?: number;
   rejected_by_reason?: Record<string, number>;
@@ -98,14 +99,17 @@ export function formatSummary(s: Summary): string {
   if (s.send_errors > 0) lines.push(`  errors    ${formatCount(s.send_errors)} not sent (${s.mode === 'http' ? 'no answer' : 'refused by the kernel'})`);
   if (s.http_status !== undefined) lines.push(`  answers  ${breakdown(s.http_status) || ' none'}`);
   const cpuS = s.sender_cpu_us / 1e6;
-  lines.push(`  cpu       ${cpuS.toFixed(2)} s${s.duration_s > 0 ? ` (${Math.round((cpuS / s.duration_s) * 100)}% of one core)` : ''}`);
+  // The CPU time includes start-up, so a share of a core means little for short runs.
+  const share = s.duration_s >= 1 ? ` (${Math.round((cpuS / s.duration_s) * 100)}% of one core)` : '';
+  lines.push(`  cpu       ${cpuS.toFixed(2)} s, whole process${share}`);
   if (s.applied !== undefined) {
     lines.push(
-      `check (server counters, after minus before${s.check_settled ? '' : '; still moving when we stopped waiting'}):`,
+      `check (server counters, after minus before${s.check_settled ? '' : '; not settled when we stopped waiting'}):`,
       `  applied   ${formatCount(s.applied)} of ${formatCount(s.expected_applied ?? 0)} valid sent`,
       `  rejected  ${formatCount(s.rejected ?? 0)} of ${formatCount(s.expected_rejected ?? 0)} malformed sent${breakdown(s.rejected_by_reason ?? {})}`,
       `  lost      ${formatCount(s.lost ?? 0)} (${percent(s.loss_rate ?? 0)}): ring full ${formatCount(s.ring_full_drops ?? 0)}, ` +
-        `kernel drops ${formatCount(s.kernel_drops ?? 0)}, unexplained ${formatCount(s.unexplained_lost ?? 0)}`,
+        `kernel drops ${formatCount(s.kernel_drops ?? 0)}, unexplained ${formatCount(s.unexplained_lost ?? 0)}` +
+        (s.server_pending ? ` (${formatCount(s.server_pending)} received but not yet applied)` : ''),
     );
   }
   return lines.join('\n');

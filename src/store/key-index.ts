@@ -1,25 +1,24 @@
-// The writer's in-memory index of live instances: storage key -> slot.
+// The writer's in-memory index of live keys: storage key bytes -> slot.
+// The writer keeps three: instances (app_id|host|instance), hosts and apps.
 //
-// Every live instance has a slot number; per-slot typed arrays hold what the
-// writer needs on its hot path without reading LMDB: the content hash of the
-// stored version object and its host and app slots (its last_update lives
-// in the writer's instance SlotClock, indexed by the same slot). The key bytes live in an arena and are compared in full on every
-// lookup, so two keys never share a slot.
+// Every live key has a slot number, and per-slot Int32 columns hold what
+// the writer needs on its hot path without reading LMDB (for instances: the
+// content fingerprint of the stored version object and the host and app
+// slots; for hosts and apps: how many apps/hosts they have). last_update
+// lives in the writer's SlotClocks, indexed by the same slots. Key bytes
+// live in an arena and are compared in full on every lookup, so two keys
+// never share a slot.
 //
 // The hash table is open addressing with linear probing over Int32 cells
 // holding slot+1 (0 = empty); deletion shifts followers back instead of
-// leaving tombstones. Memory per instance: ~27 bytes of slot arrays, ~8 of
-// table, plus the key (~40 bytes for typical names).
+// leaving tombstones. Memory per key: 4 bytes per column, ~11 bytes of
+// bookkeeping, ~8 of table, plus the key bytes.
 
 export const SlotState = { free: 0, live: 1, removed: 2 } as const;
 
-export class InstanceIndex {
-  /** 64-bit fingerprint of the stored version object, per slot. */
-  fragA: Int32Array;
-  fragB: Int32Array;
-  /** Host and app slot per instance slot (-1 until resolved at commit). */
-  host: Int32Array;
-  app: Int32Array;
+export class KeyIndex {
+  /** Per-slot Int32 columns; their meaning belongs to the owner. */
+  readonly cols: Int32Array[];
   state: Uint8Array;
   #keyHash: Int32Array;
   #keyOff: Uint32Array;
@@ -34,12 +33,9 @@ export class InstanceIndex {
   #highWater = 0;
   #live = 0;
 
-  constructor(initialSlots = 1 << 16) {
+  constructor(columns: number, initialSlots = 1 << 12) {
     const cap = Math.max(16, initialSlots);
-    this.fragA = new Int32Array(cap);
-    this.fragB = new Int32Array(cap);
-    this.host = new Int32Array(cap);
-    this.app = new Int32Array(cap);
+    this.cols = Array.from({ length: columns }, () => new Int32Array(cap));
     this.state = new Uint8Array(cap);
     this.#keyHash = new Int32Array(cap);
     this.#keyOff = new Uint32Array(cap);
@@ -49,7 +45,7 @@ export class InstanceIndex {
     this.#arena = new Uint8Array(cap * 48);
   }
 
-  /** Live instances. */
+  /** Live keys. */
   get size(): number {
     return this.#live;
   }
@@ -78,10 +74,7 @@ export class InstanceIndex {
     return true;
   }
 
-  /**
-   * Adds a key that find() did not find; returns its new slot, with
-   * fingerprint 0 and host/app -1.
-   */
+  /** Adds a key that find() did not find; returns its new slot, every column 0. */
   insert(src: Uint8Array, off: number, len: number, hash: number): number {
     const slot = this.#free.length > 0 ? this.#free.pop()! : this.#highWater++;
     if (slot >= this.state.length) this.#growSlots();
@@ -91,10 +84,7 @@ export class InstanceIndex {
     this.#keyLen[slot] = len;
     this.#arenaUsed += len;
     this.#keyHash[slot] = hash;
-    this.fragA[slot] = 0;
-    this.fragB[slot] = 0;
-    this.host[slot] = -1;
-    this.app[slot] = -1;
+    for (const col of this.cols) col[slot] = 0;
     this.state[slot] = SlotState.live;
     this.#live++;
     if (this.#live * 2 > this.#table.length) this.#rehash(this.#table.length * 2);
@@ -113,8 +103,7 @@ export class InstanceIndex {
     this.#keyLen[slot] = len;
     this.#arenaUsed += len;
     this.#keyHash[slot] = hash;
-    this.host[slot] = -1;
-    this.app[slot] = -1;
+    for (const col of this.cols) col[slot] = 0;
     this.state[slot] = SlotState.live;
     this.#live++;
     if (this.#live * 2 > this.#table.length) this.#rehash(this.#table.length * 2);
@@ -204,10 +193,7 @@ export class InstanceIndex {
       b.set(a);
       return b;
     };
-    this.fragA = grow(this.fragA, (n) => new Int32Array(n));
-    this.fragB = grow(this.fragB, (n) => new Int32Array(n));
-    this.host = grow(this.host, (n) => new Int32Array(n));
-    this.app = grow(this.app, (n) => new Int32Array(n));
+    for (let i = 0; i < this.cols.length; i++) this.cols[i] = grow(this.cols[i]!, (n) => new Int32Array(n));
     this.state = grow(this.state, (n) => new Uint8Array(n));
     this.#keyHash = grow(this.#keyHash, (n) => new Int32Array(n));
     this.#keyOff = grow(this.#keyOff, (n) => new Uint32Array(n));
