@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     if (e.code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.listenIp}: no such local address`, 1);
     fail(`cannot start: ${e.message}`, 1);
   }
-  const reader = new StoreReader(dataDir);
+  const reader = new StoreReader(dataDir, engine.clocks);
   const startedAt = Date.now();
   let http: HttpServer;
   try {

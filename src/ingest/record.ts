@@ -11,7 +11,7 @@
 // All integers little-endian. Layout (byte offsets):
 
 import { asciiAppIdInto } from './app-id.js';
-import { hashBytes, hashOut } from './hash.js';
+import { hash32, hashBytes, hashOut } from './hash.js';
 import type { ParsedUpdate } from './update.js';
 import { encodeKeyPart } from '../store/keys.js';
 
@@ -87,12 +87,14 @@ export function getI32(b: Uint8Array, o: number): number {
   return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
 }
 
+/** Appends a short constant (a loop beats TypedArray.set for a few bytes). */
+function lit(dst: Uint8Array, o: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) dst[o++] = bytes[i]!;
+  return o;
+}
+
 function copy(dst: Uint8Array, o: number, src: Uint8Array, s: number, e: number): number {
-  // Short fields: a loop beats subarray()+set() for a few dozen bytes.
-  if (e - s > 64) {
-    dst.set(src.subarray(s, e), o);
-    return o + (e - s);
-  }
+  // Fields are short: a loop beats subarray()+set() (an allocation each).
   for (let i = s; i < e; i++) dst[o++] = src[i]!;
   return o;
 }
@@ -104,6 +106,29 @@ function putDecimal(dst: Uint8Array, o: number, v: number): number {
 }
 
 const utf8 = new TextEncoder();
+
+// app_id of non-ASCII app names, by a hash of the name's bytes (confirmed
+// by comparing them): a fleet has few apps, and the per-character mapping
+// costs microseconds.
+const appIdCache = new Map<number, { name: Uint8Array; id: Uint8Array }>();
+const APP_ID_CACHE_MAX = 4096;
+
+function nonAsciiAppId(p: ParsedUpdate): Uint8Array {
+  const buf = p.buf;
+  const start = p.appRawStart;
+  const len = p.appRawEnd - start;
+  const h = hash32(buf, start, start + len);
+  const hit = appIdCache.get(h);
+  if (hit !== undefined && hit.name.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) if (hit.name[i] !== buf[start + i]) same = false;
+    if (same) return hit.id;
+  }
+  if (appIdCache.size >= APP_ID_CACHE_MAX) appIdCache.clear();
+  const id = utf8.encode(p.appId());
+  appIdCache.set(h, { name: buf.slice(start, start + len), id });
+  return id;
+}
 
 /**
  * Encodes a validated update as a ring record into out (at least
@@ -133,7 +158,9 @@ export function encodeUpdate(
   if (p.appAscii) {
     appIdLen = asciiAppIdInto(src, p.appRawStart, p.appRawEnd, out, o);
   } else {
-    appIdLen = utf8.encodeInto(p.appId(), out.subarray(o)).written;
+    const id = nonAsciiAppId(p);
+    for (let i = 0; i < id.length; i++) out[o + i] = id[i]!;
+    appIdLen = id.length;
   }
   o += appIdLen;
   out[o++] = 0;
@@ -144,30 +171,23 @@ export function encodeUpdate(
 
   // Fragment.
   const f = o;
-  out.set(FRAG_APP, o);
-  o += FRAG_APP.length;
+  o = lit(out, o, FRAG_APP);
   o = copy(out, o, src, p.appJsonStart, p.appJsonEnd);
-  out.set(FRAG_APP_ID, o);
-  o += FRAG_APP_ID.length;
+  o = lit(out, o, FRAG_APP_ID);
   o = copy(out, o, out, RECORD_HEADER, RECORD_HEADER + appIdLen);
-  out.set(FRAG_HOST, o);
-  o += FRAG_HOST.length;
+  o = lit(out, o, FRAG_HOST);
   const hostOff = o - f;
   o = hasHost ? copy(out, o, src, p.hostJsonStart, p.hostJsonEnd) : copy(out, o, ip, ipStart, ipEnd);
   const hostLen = o - f - hostOff;
-  out.set(FRAG_HOST_IP, o);
-  o += FRAG_HOST_IP.length;
+  o = lit(out, o, FRAG_HOST_IP);
   o = copy(out, o, ip, ipStart, ipEnd);
-  out.set(FRAG_INSTANCE, o);
-  o += FRAG_INSTANCE.length;
+  o = lit(out, o, FRAG_INSTANCE);
   o = putDecimal(out, o, p.instance);
-  out.set(FRAG_VER, o);
-  o += FRAG_VER.length;
+  o = lit(out, o, FRAG_VER);
   const verOff = o - f;
   o = copy(out, o, src, p.verJsonStart, p.verJsonEnd);
   const verLen = o - f - verOff;
-  out.set(FRAG_LAST_UPDATE, o);
-  o += FRAG_LAST_UPDATE.length;
+  o = lit(out, o, FRAG_LAST_UPDATE);
   const fragLen = o - f;
 
   out[R_TYPE] = RecordType.update;
@@ -175,8 +195,7 @@ export function encodeUpdate(
   put16(out, R_KEY_LEN, keyLen);
   put32(out, R_SEQ, seq);
   put32(out, R_TIME, time);
-  hashBytes(out, RECORD_HEADER, RECORD_HEADER + keyLen);
-  put32(out, R_KEY_HASH, hashOut[0]!);
+  put32(out, R_KEY_HASH, hash32(out, RECORD_HEADER, RECORD_HEADER + keyLen));
   hashBytes(out, f, f + fragLen);
   put32(out, R_FRAG_HASH_A, hashOut[0]!);
   put32(out, R_FRAG_HASH_B, hashOut[1]!);

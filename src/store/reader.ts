@@ -5,15 +5,19 @@
 // turn), so an answer is a consistent snapshot and no reader holds a
 // transaction across turns: the writer's freed pages get reused.
 //
+// last_update comes from the writer's shared clocks (slot-clock.ts), which
+// are ahead of LMDB for repeated updates; a stored record's own written_at
+// covers the moment between its commit and the clock's.
+//
 // Used by the HTTP front on the main thread and by the piscina query pool.
 
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { buildKey, prefixEnd } from './keys.js';
 import { JsonBytes } from './json-bytes.js';
 import {
-  CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT,
-  V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, clockKey, envOptions,
+  DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
 } from './layout.js';
+import type { ClockBuffers } from './slot-clock.js';
 
 export interface VersionFilter {
   appId?: string;
@@ -31,37 +35,41 @@ export class StoreReader {
   readonly #byver: Database<Buffer, Buffer>;
   readonly #apps: Database<Buffer, Buffer>;
   readonly #hosts: Database<Buffer, Buffer>;
-  readonly #clock: Database<Buffer, Buffer>;
+  readonly #instClock: Uint32Array;
+  readonly #hostClock: Uint32Array;
+  readonly #appClock: Uint32Array;
 
-  constructor(path: string) {
+  constructor(path: string, clocks: ClockBuffers) {
     this.#env = open(envOptions(path));
+    // Length-tracking views: they follow the buffers as the writer grows them.
+    this.#instClock = new Uint32Array(clocks.instance);
+    this.#hostClock = new Uint32Array(clocks.host);
+    this.#appClock = new Uint32Array(clocks.app);
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#inst = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
     this.#byhost = this.#env.openDB<Buffer, Buffer>(DB.byhost, bin);
     this.#byver = this.#env.openDB<Buffer, Buffer>(DB.byver, bin);
     this.#apps = this.#env.openDB<Buffer, Buffer>(DB.apps, bin);
     this.#hosts = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
-    this.#clock = this.#env.openDB<Buffer, Buffer>(DB.clock, bin);
   }
 
   /** GET app/: {"data":[{app, app_id, host_count, last_update}]} */
   appList(out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#apps, ClockKind.app, out);
+    return this.#summaries(this.#apps, this.#appClock, out);
   }
 
   /** GET host/: {"data":[{host, app_count, last_update}]} */
   hostList(out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#hosts, ClockKind.host, out);
+    return this.#summaries(this.#hosts, this.#hostClock, out);
   }
 
-  #summaries(db: Database<Buffer, Buffer>, kind: number, out: JsonBytes): JsonBytes {
-    const clock = new ClockCache(this.#clock, kind);
+  #summaries(db: Database<Buffer, Buffer>, clock: Uint32Array, out: JsonBytes): JsonBytes {
     out.ascii(DATA_OPEN);
     let first = true;
     for (const { value } of db.getRange({})) {
       if (!first) out.ascii(',');
       first = false;
-      const t = Math.max(value.readUInt32LE(S_WRITTEN_AT), clock.get(value.readUInt32LE(S_SLOT)));
+      const t = Math.max(value.readUInt32LE(S_WRITTEN_AT), clock[value.readUInt32LE(S_SLOT)] ?? 0);
       out.bytes(value.subarray(SUMMARY_HEADER)).uint(t).ascii('}');
     }
     return out.ascii(DATA_CLOSE);
@@ -71,7 +79,7 @@ export class StoreReader {
   versions(filter: VersionFilter, out = new JsonBytes()): JsonBytes {
     const { appId, host, ver } = filter;
     const verJson = ver === undefined ? null : Buffer.from(JSON.stringify(ver).slice(1, -1));
-    const clock = new ClockCache(this.#clock, ClockKind.instance);
+    const clock = this.#instClock;
     let first = true;
     const emit = (value: Buffer): void => {
       if (verJson !== null) {
@@ -81,7 +89,7 @@ export class StoreReader {
       }
       if (!first) out.ascii(',');
       first = false;
-      const t = Math.max(value.readUInt32LE(V_WRITTEN_AT), clock.get(value.readUInt32LE(V_SLOT)));
+      const t = Math.max(value.readUInt32LE(V_WRITTEN_AT), clock[value.readUInt32LE(V_SLOT)] ?? 0);
       out.bytes(value.subarray(INSTANCE_HEADER)).uint(t).ascii('}');
     };
     out.ascii(DATA_OPEN);
@@ -132,29 +140,5 @@ export class StoreReader {
 
   async close(): Promise<void> {
     await this.#env.close();
-  }
-}
-
-/** Clock chunks read during one answer (each chunk is read at most once). */
-class ClockCache {
-  readonly #db: Database<Buffer, Buffer>;
-  readonly #kind: number;
-  readonly #chunks = new Map<number, Buffer | null>();
-
-  constructor(db: Database<Buffer, Buffer>, kind: number) {
-    this.#db = db;
-    this.#kind = kind;
-  }
-
-  get(slot: number): number {
-    const chunk = (slot / CLOCK_CHUNK) | 0;
-    let bytes = this.#chunks.get(chunk);
-    if (bytes === undefined) {
-      bytes = this.#db.getBinary(clockKey(this.#kind, chunk)) ?? null;
-      this.#chunks.set(chunk, bytes);
-    }
-    if (bytes === null) return 0;
-    const at = (slot - chunk * CLOCK_CHUNK) * 4;
-    return at + 4 <= bytes.length ? bytes.readUInt32LE(at) : 0;
   }
 }

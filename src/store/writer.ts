@@ -2,19 +2,21 @@
 // thread (src/workers/writer-thread.ts), which feeds it ring records.
 //
 // All bookkeeping happens in memory as records arrive (apply): which
-// instances, hosts and apps exist (KeyIndex), their last_update (SlotClock),
-// how many instances each host/app pair has, and so the app and host
-// summaries' counts. A repeated update (same key, same content fingerprint)
-// only moves three clock entries: no LMDB access at all. Anything else (a
-// new instance, a changed version or address, an HTTP update, a removal, a
-// clear) also queues an operation, which the next commit writes to LMDB
-// inside one write transaction, with the dirty summaries and, when due, the
-// dirty clock chunks.
+// instances, hosts and apps exist (KeyIndex), their last_update (SlotClock,
+// in shared memory that the query side reads directly), how many instances
+// each host/app pair has, and so the app and host summaries' counts. A
+// repeated update (same key, same content fingerprint) only moves three
+// clock entries: no LMDB access at all; the clocks reach LMDB every
+// clockPersistMs, for restarts. Anything else (a new instance, a changed
+// version or address, an HTTP update, a removal, a clear) also queues an
+// operation, which the next commit writes to LMDB inside one write
+// transaction, with the dirty summaries.
 //
-// If a commit fails, the in-memory state is rebuilt from LMDB (reload) and
-// the caller re-reads the unreleased ring records: ring space is released
-// only after everything read from it is committed, so nothing is lost and
-// nothing is counted twice.
+// Ring space may be released whenever no operation is waiting for a commit
+// (canRelease): what a repeated update changed lives on in the shared
+// clock. If a commit fails, the in-memory state is rebuilt from LMDB
+// (reload) and the caller re-reads the unreleased ring records, so nothing
+// is lost and nothing is counted twice.
 //
 // Durability: every commit is a synchronous LMDB transaction that returns
 // once its data is flushed to disk (lmdb-js's default overlappingSync mode,
@@ -26,7 +28,7 @@
 // a commit with ENOSPC instead of killing the process with SIGBUS.
 
 import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
-import { hashBytes, hashOut } from '../ingest/hash.js';
+import { hash32, hashBytes, hashOut } from '../ingest/hash.js';
 import {
   FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
   R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_FRAG_LEN, R_HOST_LEN, R_HOST_OFF,
@@ -38,15 +40,15 @@ import {
   CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SCHEMA_VERSION, SUMMARY_HEADER,
   S_COUNT, S_NAME_LEN, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
 } from './layout.js';
-import { SlotClock } from './slot-clock.js';
+import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { decodeSelector, type Selector } from './selector.js';
 
 export interface WriterOptions {
   path: string;
   /** Remove instances not updated for this many seconds (0 = keep forever). */
   trimSeconds: number;
-  /** How often repeated updates' last_update reach LMDB. */
-  clockFlushMs?: number;
+  /** How often the clocks (last_update of repeated updates) are persisted. */
+  clockPersistMs?: number;
   /** Shortest time between two commits (group commit). */
   minCommitMs?: number;
   /** LMDB map size in bytes (address space reserved, not disk used). */
@@ -55,15 +57,13 @@ export interface WriterOptions {
 
 /** What one commit did, for counters, acknowledgements and the change feed. */
 export interface CommitResult {
-  /** Updates now reflected in committed data (repeats count when their clock is flushed). */
+  /** Updates now reflected in committed data (repeats count when their clock is persisted). */
   applied: number;
   /** Highest HTTP/control sequence number now committed (0 if none). */
   ackSeq: number;
   /** Instance records written. */
   written: number;
   removed: number;
-  /** Every record read so far is committed: the rings may be released. */
-  caughtUp: boolean;
   events: ChangeEvent[];
 }
 
@@ -114,15 +114,15 @@ export class StoreWriter {
   readonly #hostsDb: Database<Buffer, Buffer>;
   readonly #clockDb: Database<Buffer, Buffer>;
   readonly #trimSeconds: number;
-  readonly #clockFlushMs: number;
+  readonly #clockPersistMs: number;
   readonly #minCommitMs: number;
+  readonly #instClock: SlotClock;
+  readonly #hostClock: SlotClock;
+  readonly #appClock: SlotClock;
 
   #inst = new KeyIndex(4, 1 << 16);
   #hosts = new KeyIndex(1);
   #apps = new KeyIndex(1);
-  #instClock = new SlotClock(ClockKind.instance);
-  #hostClock = new SlotClock(ClockKind.host);
-  #appClock = new SlotClock(ClockKind.app);
   /** App display names (JSON string content) by app slot. */
   #appNames = new Map<number, Buffer>();
   /** Instances per host/app pair. */
@@ -137,18 +137,24 @@ export class StoreWriter {
   #opArena = Buffer.alloc(1 << 16);
   #opUsed = 0;
   #pendingStructural = 0;
+  /** Repeated updates not yet in a persisted clock chunk. */
   #pendingClockOnly = 0;
+  /** ... of which read since the rings were last released. */
+  #clockOnlyUnreleased = 0;
   #ackSeq = 0;
-  #lastClockFlush = 0;
+  #lastClockPersist = 0;
   #lastCommit = 0;
   #eventsWanted = false;
   /** [0, KEY_SCRATCH): values; [KEY_SCRATCH, end): keys. Both consumed at once by putSync. */
   #scratch = Buffer.alloc(2 * KEY_SCRATCH);
 
-  constructor(options: WriterOptions) {
+  constructor(options: WriterOptions, clocks: ClockBuffers) {
     this.#trimSeconds = options.trimSeconds;
-    this.#clockFlushMs = options.clockFlushMs ?? 200;
+    this.#clockPersistMs = options.clockPersistMs ?? 2000;
     this.#minCommitMs = options.minCommitMs ?? 10;
+    this.#instClock = new SlotClock(ClockKind.instance, clocks.instance);
+    this.#hostClock = new SlotClock(ClockKind.host, clocks.host);
+    this.#appClock = new SlotClock(ClockKind.app, clocks.app);
     this.#env = open(envOptions(options.path, options.mapSize));
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#instDb = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
@@ -179,17 +185,15 @@ export class StoreWriter {
   // --- loading ------------------------------------------------------------
 
   /**
-   * (Re)builds all in-memory state from LMDB: at startup, and after a failed
-   * commit, when every uncommitted change is dropped (the caller re-reads
-   * the records from the rings).
+   * (Re)builds the in-memory state from LMDB: at startup, and after a
+   * failed commit, when every uncommitted change is dropped (the caller
+   * re-reads the unreleased records from the rings). The shared clocks keep
+   * their times for slots that are still live (they may be ahead of LMDB).
    */
   load(): void {
     this.#inst = new KeyIndex(4, 1 << 16);
     this.#hosts = new KeyIndex(1);
     this.#apps = new KeyIndex(1);
-    this.#instClock = new SlotClock(ClockKind.instance);
-    this.#hostClock = new SlotClock(ClockKind.host);
-    this.#appClock = new SlotClock(ClockKind.app);
     this.#appNames = new Map();
     this.#pairs = new Map();
     this.#dirtyHosts = new Map();
@@ -198,7 +202,9 @@ export class StoreWriter {
     this.#ops = [];
     this.#opUsed = 0;
     this.#pendingStructural = 0;
-    this.#pendingClockOnly = 0;
+    // Repeats read since the last release will be read again.
+    this.#pendingClockOnly -= this.#clockOnlyUnreleased;
+    this.#clockOnlyUnreleased = 0;
     this.#ackSeq = 0;
 
     this.#loadSummaries(this.#hostsDb, this.#hosts, this.#hostClock, null);
@@ -207,13 +213,12 @@ export class StoreWriter {
     const clock = this.#instClock;
     for (const { key, value } of this.#instDb.getRange({})) {
       const slot = value.readUInt32LE(V_SLOT);
-      hashBytes(key, 0, key.length);
-      inst.insertAt(slot, key, 0, key.length, hashOut[0]!);
+      inst.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
       hashBytes(value, INSTANCE_HEADER, value.length);
       inst.cols[FRAG_A]![slot] = hashOut[0]!;
       inst.cols[FRAG_B]![slot] = hashOut[1]!;
-      clock.reset(slot);
-      clock.ts[slot] = value.readUInt32LE(V_WRITTEN_AT);
+      clock.ensure(slot);
+      clock.ts[slot] = Math.max(clock.ts[slot]!, value.readUInt32LE(V_WRITTEN_AT));
       const appEnd = key.indexOf(0) + 1;
       const a = this.#findKey(this.#apps, key.subarray(0, appEnd));
       const h = this.#findKey(this.#hosts, key.subarray(appEnd, key.length - 2));
@@ -226,23 +231,29 @@ export class StoreWriter {
     for (const { key, value } of this.#clockDb.getRange({})) {
       const base = key.readUInt32BE(1) * CLOCK_CHUNK;
       const times = new Uint32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.length));
-      const target = key[0] === ClockKind.instance ? [inst, clock] as const
-        : key[0] === ClockKind.host ? [this.#hosts, this.#hostClock] as const
-        : [this.#apps, this.#appClock] as const;
-      // Only live slots: a free slot's old time must not leak into its next owner.
-      target[1].mergeChunk(base, times, (s) => s < target[0].highWater && target[0].state[s] === SlotState.live);
+      const clockOf = key[0] === ClockKind.instance ? clock : key[0] === ClockKind.host ? this.#hostClock : this.#appClock;
+      clockOf.mergeChunk(base, times);
     }
+    // A free slot's old time must not leak into its next owner; and what
+    // the buffers held beyond LMDB must be persisted again.
+    for (const [index, c] of [[inst, clock], [this.#hosts, this.#hostClock], [this.#apps, this.#appClock]] as const) {
+      c.zeroUnless((s) => s < index.highWater && index.state[s] === SlotState.live);
+      c.markAllDirty(index.highWater);
+    }
+    // lmdb-js ends a thread's read snapshot on its next event-loop turn,
+    // which the writer thread (asleep in Atomics.wait) never reaches: an
+    // open snapshot would stop LMDB from reusing any page freed after it.
+    this.#instDb.resetReadTxn();
   }
 
   #loadSummaries(db: Database<Buffer, Buffer>, index: KeyIndex, clock: SlotClock, names: Map<number, Buffer> | null): void {
     const headLen = names === null ? HOST_FRAG_HEAD.length : APP_FRAG_HEAD.length;
     for (const { key, value } of db.getRange({})) {
       const slot = value.readUInt32LE(S_SLOT);
-      hashBytes(key, 0, key.length);
-      index.insertAt(slot, key, 0, key.length, hashOut[0]!);
+      index.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
       index.cols[COUNT]![slot] = value.readUInt32LE(S_COUNT);
-      clock.reset(slot);
-      clock.ts[slot] = value.readUInt32LE(S_WRITTEN_AT);
+      clock.ensure(slot);
+      clock.ts[slot] = Math.max(clock.ts[slot]!, value.readUInt32LE(S_WRITTEN_AT));
       if (names !== null) {
         const at = SUMMARY_HEADER + headLen;
         names.set(slot, Buffer.from(value.subarray(at, at + value.readUInt16LE(S_NAME_LEN))));
@@ -252,8 +263,7 @@ export class StoreWriter {
   }
 
   #findKey(index: KeyIndex, key: Uint8Array): number {
-    hashBytes(key, 0, key.length);
-    return index.find(key, 0, key.length, hashOut[0]!);
+    return index.find(key, 0, key.length, hash32(key, 0, key.length));
   }
 
   // --- applying records -----------------------------------------------------
@@ -291,6 +301,7 @@ export class StoreWriter {
     if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && !http) {
       this.#touch(slot, time);
       this.#pendingClockOnly++;
+      this.#clockOnlyUnreleased++;
       return;
     }
     const fragOff = keyOff + keyLen;
@@ -328,10 +339,10 @@ export class StoreWriter {
 
   /** The slot of a host or app key (rec[at, at+len)), added if new. */
   #summarySlot(index: KeyIndex, clock: SlotClock, rec: Uint8Array, at: number, len: number): number {
-    hashBytes(rec, at, at + len);
-    let slot = index.find(rec, at, len, hashOut[0]!);
+    const hash = hash32(rec, at, at + len);
+    let slot = index.find(rec, at, len, hash);
     if (slot < 0) {
-      slot = index.insert(rec, at, len, hashOut[0]!);
+      slot = index.insert(rec, at, len, hash);
       clock.reset(slot);
     }
     return slot;
@@ -399,17 +410,14 @@ export class StoreWriter {
     return at;
   }
 
+  /** Start from empty indexes; counters keep what the next commit must report. */
   #clearMemory(): void {
-    const pendingStructural = this.#pendingStructural;
-    const pendingClockOnly = this.#pendingClockOnly;
-    const ackSeq = this.#ackSeq;
-    // Start from empty indexes, keeping what the next commit must report.
     this.#inst = new KeyIndex(4, 1 << 16);
     this.#hosts = new KeyIndex(1);
     this.#apps = new KeyIndex(1);
-    this.#instClock = new SlotClock(ClockKind.instance);
-    this.#hostClock = new SlotClock(ClockKind.host);
-    this.#appClock = new SlotClock(ClockKind.app);
+    this.#instClock.clear();
+    this.#hostClock.clear();
+    this.#appClock.clear();
     this.#appNames = new Map();
     this.#pairs = new Map();
     this.#dirtyHosts = new Map();
@@ -417,9 +425,6 @@ export class StoreWriter {
     this.#removed = [];
     this.#ops = [];
     this.#opUsed = 0;
-    this.#pendingStructural = pendingStructural;
-    this.#pendingClockOnly = pendingClockOnly;
-    this.#ackSeq = ackSeq;
   }
 
   /**
@@ -456,18 +461,28 @@ export class StoreWriter {
   msUntilDue(nowMs: number): number {
     let due = Infinity;
     if (this.#structuralPending()) due = this.#lastCommit + this.#minCommitMs;
-    if (this.#clockDirty() || this.#pendingClockOnly > 0) due = Math.min(due, this.#lastClockFlush + this.#clockFlushMs);
-    return due === Infinity ? this.#clockFlushMs : Math.max(0, due - nowMs);
+    if (this.#clockDirty() || this.#pendingClockOnly > 0) due = Math.min(due, this.#lastClockPersist + this.#clockPersistMs);
+    return due === Infinity ? this.#clockPersistMs : Math.max(0, due - nowMs);
+  }
+
+  /** No operation waits for a commit: every record read so far may leave the rings. */
+  canRelease(): boolean {
+    return !this.#structuralPending();
+  }
+
+  /** The caller released the rings. */
+  released(): void {
+    this.#clockOnlyUnreleased = 0;
   }
 
   /**
-   * Writes pending operations, dirty summaries and (when due) the clock in
-   * one durable transaction; `final` forces the clock flush (shutdown). If
+   * Writes pending operations, dirty summaries and (when due) the clocks in
+   * one durable transaction; `final` forces the clocks out (shutdown). If
    * LMDB refuses, this throws after reloading the in-memory state from
    * LMDB: the caller must re-read its unreleased records.
    */
   commit(nowMs: number, final = false): CommitResult {
-    const flushClock = final || nowMs - this.#lastClockFlush >= this.#clockFlushMs;
+    const flushClock = final || nowMs - this.#lastClockPersist >= this.#clockPersistMs;
     const events: ChangeEvent[] = [];
     let written = 0;
     let removed = 0;
@@ -504,7 +519,7 @@ export class StoreWriter {
     this.#pendingStructural = 0;
     if (flushClock) {
       this.#pendingClockOnly = 0;
-      this.#lastClockFlush = nowMs;
+      this.#lastClockPersist = nowMs;
     }
     this.#lastCommit = nowMs;
     for (const { index, slot } of this.#removed) index.release(slot);
@@ -515,7 +530,7 @@ export class StoreWriter {
     this.#ackSeq = 0;
     this.#ops = [];
     this.#opUsed = 0;
-    return { applied, ackSeq, written, removed, caughtUp: this.#pendingClockOnly === 0, events };
+    return { applied, ackSeq, written, removed, events };
   }
 
   // --- inside the write transaction ---------------------------------------

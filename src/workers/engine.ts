@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { udp, type OpenedSocket } from '../ingest/native.js';
 import { MAX_RECORD_BYTES, RecordType, encodeControl } from '../ingest/record.js';
 import type { ChangeEvent } from '../store/writer.js';
+import { MAX_CLOCK_SLOTS, createClockBuffer, type ClockBuffers } from '../store/slot-clock.js';
 import type { IngestWorkerData } from './ingest-worker.js';
 import type { WriterMessage, WriterThreadData } from './messages.js';
 import { RingProducer, createRing } from './ring.js';
@@ -28,7 +29,7 @@ export interface EngineOptions {
   ringBytes: number;
   /** Bytes of the ring that carries HTTP updates and control records. */
   httpRingBytes?: number;
-  clockFlushMs?: number;
+  clockPersistMs?: number;
   minCommitMs?: number;
 }
 
@@ -59,6 +60,8 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
   readonly control: Int32Array;
   readonly statsBuffer: SharedArrayBuffer;
   readonly httpStats: Float64Array;
+  /** last_update per instance/host/app slot, written by the writer, read by queries. */
+  readonly clocks: ClockBuffers;
   readonly options: EngineOptions;
   /** Worker threads restarted after dying. */
   restarts = 0;
@@ -86,6 +89,11 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     this.control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
     this.statsBuffer = new SharedArrayBuffer(statsByteLength(options.workers));
     this.httpStats = statRegion(this.statsBuffer, HTTP_REGION);
+    this.clocks = {
+      instance: createClockBuffer(MAX_CLOCK_SLOTS.instance),
+      host: createClockBuffer(MAX_CLOCK_SLOTS.host),
+      app: createClockBuffer(MAX_CLOCK_SLOTS.app),
+    };
     this.#rings = sockets.map(() => createRing(options.ringBytes));
     const httpRing = createRing(options.httpRingBytes ?? 1 << 20);
     this.#rings.push(httpRing);
@@ -124,7 +132,8 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
       rings: this.#rings,
       control: this.control.buffer as SharedArrayBuffer,
       stats: this.statsBuffer,
-      clockFlushMs: this.options.clockFlushMs,
+      clocks: this.clocks,
+      clockPersistMs: this.options.clockPersistMs,
       minCommitMs: this.options.minCommitMs,
     };
     const writer = new Worker(WRITER_THREAD, { workerData: data, name: 'partisci-writer' });

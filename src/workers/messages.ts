@@ -3,6 +3,7 @@
 // (Ctl in shared-layout.ts) and the HTTP ring, because the writer thread
 // sleeps in Atomics.wait and does not run an event loop.
 
+import type { ClockBuffers } from '../store/slot-clock.js';
 import type { ChangeEvent } from '../store/writer.js';
 
 export type WriterMessage =
@@ -24,6 +25,7 @@ export interface WriterThreadData {
   rings: SharedArrayBuffer[];
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
-  clockFlushMs?: number;
+  clocks: ClockBuffers;
+  clockPersistMs?: number;
   minCommitMs?: number;
 }
