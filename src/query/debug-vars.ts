@@ -18,6 +18,9 @@ export interface Counters {
   commit_errors: number;
   written: number;
   removed: number;
+  /** Instances absorbed whose latest state is not in LMDB yet, and their bytes. */
+  write_backlog: number;
+  write_backlog_bytes: number;
   instances: number;
   hosts: number;
   apps: number;
@@ -97,6 +100,8 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
     commit_errors: writer[Stat.commitErrors]!,
     written: writer[Stat.written]!,
     removed: writer[Stat.removed]!,
+    write_backlog: writer[Stat.backlog]!,
+    write_backlog_bytes: writer[Stat.backlogBytes]!,
     instances: writer[Stat.instances]!,
     hosts: writer[Stat.hosts]!,
     apps: writer[Stat.apps]!,

@@ -1,31 +1,33 @@
 // The store writer: the only code that writes LMDB. It runs on the writer
 // thread (src/workers/writer-thread.ts), which feeds it ring records.
 //
-// All bookkeeping happens in memory as records arrive (apply): which
-// instances, hosts and apps exist (KeyIndex), their last_update (SlotClock,
-// in shared memory that the query side reads directly), how many instances
-// each host/app pair has, and so the app and host summaries' counts. A
-// repeated update (same key, same content fingerprint) only moves three
-// clock entries: no LMDB access at all; the clocks reach LMDB every
-// clockPersistMs, for restarts. Anything else (a new instance, a changed
-// version or address, an HTTP update, a removal, a clear) also queues an
-// operation, which the next commit writes to LMDB inside one write
-// transaction, with the dirty summaries.
+// Absorb in memory, persist behind. apply() takes a record in about a
+// microsecond, whatever it says:
 //
-// Ring space may be released whenever no operation is waiting for a commit
-// (canRelease): what a repeated update changed lives on in the shared
-// clock. If a commit fails, the in-memory state is rebuilt from LMDB
-// (reload) and the caller re-reads the unreleased ring records, so nothing
-// is lost and nothing is counted twice.
+// - a repeated update (same key, same content fingerprint) moves three
+//   entries of the shared clocks (instance, host, app), which the query
+//   side reads directly; the clocks reach LMDB every clockPersistMs;
+// - anything else (a new instance, a changed version or address, an HTTP
+//   update) becomes the instance's pending state: the latest record, kept in
+//   an arena, one per instance however many arrive (coalescing); the
+//   instance joins the persist queue; host/app counts change in memory;
+// - removals (--trim, DELETE), and clear, are resolved in memory too.
 //
-// Durability: every commit is a synchronous LMDB transaction that returns
-// once its data is flushed to disk (lmdb-js's default overlappingSync mode,
-// which also lets a database that lost power reopen at its last flushed
-// transaction). Commits are grouped (at most one per minCommitMs, plus the
-// clock every clockFlushMs), so the fsync cost is paid per batch, not per
-// update; an HTTP update is acknowledged only after its commit returns.
-// The memory map is not writable (no useWritemap): a full disk then fails
-// a commit with ENOSPC instead of killing the process with SIGBUS.
+// commit() persists in one durable LMDB transaction: a clear, removals,
+// every priority instance (those an HTTP client waits for), then up to
+// PERSIST_BATCH queued instances in arrival order, the dirty app and host
+// summaries, and the clocks when due. A random B-tree write costs LMDB a few
+// page writes, so during a storm of new or changed instances persistence
+// runs behind ingest (the backlog is /debug/vars `write_backlog`) instead of
+// ingest dropping updates; queries show the persisted state plus live
+// clocks. Nothing in memory changes until a commit succeeds, so a failed
+// commit (disk full) is simply retried.
+//
+// Durability: a commit returns once its data is flushed (lmdb-js's default
+// overlappingSync, which also lets a database that lost power reopen at its
+// last flushed transaction); an HTTP update is acknowledged only after. The
+// memory map is not writable (no useWritemap): a full disk then fails a
+// commit with ENOSPC instead of killing the process with SIGBUS.
 
 import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
 import { hash32, hashBytes, hashOut } from '../ingest/hash.js';
@@ -35,7 +37,7 @@ import {
   R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
 } from '../ingest/record.js';
 import { KeyIndex, SlotState } from './key-index.js';
-import { buildKey, encodeKeyPart, prefixEnd } from './keys.js';
+import { buildKey, encodeKeyPart } from './keys.js';
 import {
   CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SCHEMA_VERSION, SUMMARY_HEADER,
   S_COUNT, S_NAME_LEN, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
@@ -57,7 +59,7 @@ export interface WriterOptions {
 
 /** What one commit did, for counters, acknowledgements and the change feed. */
 export interface CommitResult {
-  /** Updates now reflected in committed data (repeats count when their clock is persisted). */
+  /** Updates now reflected in committed data. */
   applied: number;
   /** Highest HTTP/control sequence number now committed (0 if none). */
   ackSeq: number;
@@ -78,32 +80,36 @@ const FRAG_A = 0;
 const FRAG_B = 1;
 const HOST = 2;
 const APP = 3;
+/** Offset+1 of the pending record in the arena; 0 = nothing to persist. */
+const PENDING = 4;
+/** Records coalesced into the pending state (they count as applied when it is written). */
+const PENDING_N = 5;
+/** Bit 1: the key is stored in LMDB. Bit 2: queued. Bit 4: in the priority queue. */
+const FLAGS = 6;
+const STORED = 1;
+const QUEUED = 2;
+const PRIORITY = 4;
 // Host and app column: apps on the host / hosts running the app.
 const COUNT = 0;
 
-const OP_NEW = 1;
-const OP_CHANGE = 2;
-const OP_REMOVE = 3;
-const OP_REMOVE_SELECTOR = 4;
-const OP_CLEAR = 5;
-
-interface Op {
-  kind: number;
-  slot: number;
-  /** Record copy (new/change) in the op arena. */
-  at: number;
-  len: number;
-  reason?: 'trim' | 'delete';
-  selector?: Selector;
-}
-
+/** Queued instances persisted per commit (besides priority ones). */
+const PERSIST_BATCH = 2048;
 // abortable, synchronous commit, flushed before returning (lmdb's TransactionFlags)
 const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
 const PAIR_SHIFT = 2 ** 22; // pair key = host slot * PAIR_SHIFT + app slot
 const EMPTY = Buffer.alloc(0);
 const KEY_SCRATCH = 8192;
+/** Arena size kept once the backlog is empty. */
+const ARENA_KEEP_BYTES = 1 << 20;
+const APP_FRAG_HEAD = Buffer.from('{"app":"');
+const HOST_FRAG_HEAD = Buffer.from('{"host":"');
 
 const utf8 = new TextDecoder();
+
+interface Removal {
+  slot: number;
+  reason: 'trim' | 'delete';
+}
 
 export class StoreWriter {
   readonly #env: RootDatabase;
@@ -120,7 +126,7 @@ export class StoreWriter {
   readonly #hostClock: SlotClock;
   readonly #appClock: SlotClock;
 
-  #inst = new KeyIndex(4, 1 << 16);
+  #inst = new KeyIndex(7, 1 << 16);
   #hosts = new KeyIndex(1);
   #apps = new KeyIndex(1);
   /** App display names (JSON string content) by app slot. */
@@ -130,17 +136,26 @@ export class StoreWriter {
   /** Summaries to rewrite at the next commit; hosts map to a known name or null. */
   #dirtyHosts = new Map<number, Buffer | null>();
   #dirtyApps = new Set<number>();
-  /** Slots removed since the last commit, reusable after it. */
-  #removed: { index: KeyIndex; slot: number }[] = [];
 
-  #ops: Op[] = [];
-  #opArena = Buffer.alloc(1 << 16);
-  #opUsed = 0;
-  #pendingStructural = 0;
+  /** Latest records of instances waiting to be persisted. */
+  #arena = Buffer.alloc(ARENA_KEEP_BYTES);
+  #arenaUsed = 0;
+  #arenaGarbage = 0;
+  #pendingSlots = 0;
+  #queue: number[] = [];
+  #queueHead = 0;
+  #priority: number[] = [];
+  #removals: Removal[] = [];
+  /** Slots removed in memory, reusable once their removal is committed. */
+  #releaseAfterCommit: { index: KeyIndex; slot: number }[] = [];
+  #clearPending = false;
+
   /** Repeated updates not yet in a persisted clock chunk. */
   #pendingClockOnly = 0;
-  /** ... of which read since the rings were last released. */
-  #clockOnlyUnreleased = 0;
+  /** Control records (clear, delete) not yet committed. */
+  #pendingControl = 0;
+  /** Absorbed records whose pending state a removal or clear superseded. */
+  #superseded = 0;
   #ackSeq = 0;
   #lastClockPersist = 0;
   #lastCommit = 0;
@@ -172,9 +187,14 @@ export class StoreWriter {
     }
   }
 
-  /** Live instances, hosts and apps. */
+  /** Live instances, hosts and apps (including what is not persisted yet). */
   get counts(): { instances: number; hosts: number; apps: number } {
     return { instances: this.#inst.size, hosts: this.#hosts.size, apps: this.#apps.size };
+  }
+
+  /** Instances whose latest state is not persisted yet, and the bytes that holds. */
+  get backlog(): { instances: number; bytes: number } {
+    return { instances: this.#pendingSlots, bytes: this.#arenaUsed - this.#arenaGarbage };
   }
 
   /** Turn change events on or off (off: no event work at all). */
@@ -182,41 +202,21 @@ export class StoreWriter {
     this.#eventsWanted = on;
   }
 
-  // --- loading ------------------------------------------------------------
+  // --- loading --------------------------------------------------------------
 
-  /**
-   * (Re)builds the in-memory state from LMDB: at startup, and after a
-   * failed commit, when every uncommitted change is dropped (the caller
-   * re-reads the unreleased records from the rings). The shared clocks keep
-   * their times for slots that are still live (they may be ahead of LMDB).
-   */
+  /** Builds the in-memory state from LMDB (once, at startup). */
   load(): void {
-    this.#inst = new KeyIndex(4, 1 << 16);
-    this.#hosts = new KeyIndex(1);
-    this.#apps = new KeyIndex(1);
-    this.#appNames = new Map();
-    this.#pairs = new Map();
-    this.#dirtyHosts = new Map();
-    this.#dirtyApps = new Set();
-    this.#removed = [];
-    this.#ops = [];
-    this.#opUsed = 0;
-    this.#pendingStructural = 0;
-    // Repeats read since the last release will be read again.
-    this.#pendingClockOnly -= this.#clockOnlyUnreleased;
-    this.#clockOnlyUnreleased = 0;
-    this.#ackSeq = 0;
-
+    const clock = this.#instClock;
     this.#loadSummaries(this.#hostsDb, this.#hosts, this.#hostClock, null);
     this.#loadSummaries(this.#appsDb, this.#apps, this.#appClock, this.#appNames);
     const inst = this.#inst;
-    const clock = this.#instClock;
     for (const { key, value } of this.#instDb.getRange({})) {
       const slot = value.readUInt32LE(V_SLOT);
       inst.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
       hashBytes(value, INSTANCE_HEADER, value.length);
       inst.cols[FRAG_A]![slot] = hashOut[0]!;
       inst.cols[FRAG_B]![slot] = hashOut[1]!;
+      inst.cols[FLAGS]![slot] = STORED;
       clock.ensure(slot);
       clock.ts[slot] = Math.max(clock.ts[slot]!, value.readUInt32LE(V_WRITTEN_AT));
       const appEnd = key.indexOf(0) + 1;
@@ -234,8 +234,9 @@ export class StoreWriter {
       const clockOf = key[0] === ClockKind.instance ? clock : key[0] === ClockKind.host ? this.#hostClock : this.#appClock;
       clockOf.mergeChunk(base, times);
     }
-    // A free slot's old time must not leak into its next owner; and what
-    // the buffers held beyond LMDB must be persisted again.
+    // The buffers outlive a writer thread: a restarted writer finds times
+    // ahead of LMDB (persisted again at the next clock commit), and times of
+    // slots that no longer exist (which must not leak into their next owner).
     for (const [index, c] of [[inst, clock], [this.#hosts, this.#hostClock], [this.#apps, this.#appClock]] as const) {
       c.zeroUnless((s) => s < index.highWater && index.state[s] === SlotState.live);
       c.markAllDirty(index.highWater);
@@ -266,9 +267,9 @@ export class StoreWriter {
     return index.find(key, 0, key.length, hash32(key, 0, key.length));
   }
 
-  // --- applying records -----------------------------------------------------
+  // --- absorbing records ------------------------------------------------------
 
-  /** Takes one ring record (rec[off, off+len)). */
+  /** Takes one ring record (rec[off, off+len)); afterwards its ring space may be reused. */
   apply(rec: Uint8Array, off: number, len: number): void {
     const type = rec[off + R_TYPE];
     if (type === RecordType.update) {
@@ -277,14 +278,12 @@ export class StoreWriter {
     }
     const seq = get32(rec, off + R_SEQ);
     if (seq > this.#ackSeq) this.#ackSeq = seq;
-    this.#pendingStructural++;
+    this.#pendingControl++;
     if (type === RecordType.clear) {
       this.#clearMemory();
-      this.#ops.push({ kind: OP_CLEAR, slot: -1, at: 0, len: 0 });
     } else if (type === RecordType.remove) {
       const keyLen = get16(rec, off + R_KEY_LEN);
-      const selector = decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen));
-      this.#ops.push({ kind: OP_REMOVE_SELECTOR, slot: -1, at: 0, len: 0, selector });
+      this.#removeSelected(decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen)));
     }
   }
 
@@ -292,34 +291,32 @@ export class StoreWriter {
     const inst = this.#inst;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const keyOff = off + RECORD_HEADER;
+    const keyHash = getI32(rec, off + R_KEY_HASH);
     const fa = getI32(rec, off + R_FRAG_HASH_A);
     const fb = getI32(rec, off + R_FRAG_HASH_B);
     const time = get32(rec, off + R_TIME);
     const http = (rec[off + R_FLAGS]! & RecordFlag.http) !== 0;
-    let slot = inst.find(rec, keyOff, keyLen, getI32(rec, off + R_KEY_HASH));
+    let slot = inst.find(rec, keyOff, keyLen, keyHash);
 
     if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && !http) {
       this.#touch(slot, time);
       this.#pendingClockOnly++;
-      this.#clockOnlyUnreleased++;
       return;
     }
     const fragOff = keyOff + keyLen;
-    const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
-    let kind = OP_CHANGE;
     if (slot < 0) {
-      kind = OP_NEW;
-      slot = inst.insert(rec, keyOff, keyLen, getI32(rec, off + R_KEY_HASH));
+      slot = inst.insert(rec, keyOff, keyLen, keyHash);
       this.#instClock.reset(slot);
       const appIdLen = rec[off + R_APP_ID_LEN]!;
-      const hostName = rec.subarray(fragOff + get16(rec, off + R_HOST_OFF), fragOff + get16(rec, off + R_HOST_OFF) + get16(rec, off + R_HOST_LEN));
+      const hostOff = fragOff + get16(rec, off + R_HOST_OFF);
       const a = this.#summarySlot(this.#apps, this.#appClock, rec, keyOff, appIdLen + 1);
       const h = this.#summarySlot(this.#hosts, this.#hostClock, rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
-      this.#addToPair(h, a, hostName);
+      this.#addToPair(h, a, rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)));
     }
     const a = inst.cols[APP]![slot]!;
+    const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
     const known = this.#appNames.get(a);
     if (known === undefined || Buffer.compare(known, appName) !== 0) {
       // The app's display name follows its latest update.
@@ -329,12 +326,78 @@ export class StoreWriter {
     inst.cols[FRAG_A]![slot] = fa;
     inst.cols[FRAG_B]![slot] = fb;
     this.#touch(slot, time);
-    this.#ops.push({ kind, slot, at: this.#copyToArena(rec, off, len), len });
-    this.#pendingStructural++;
+    this.#setPending(slot, rec, off, len);
     if (http) {
       const seq = get32(rec, off + R_SEQ);
       if (seq > this.#ackSeq) this.#ackSeq = seq;
+      if ((inst.cols[FLAGS]![slot]! & PRIORITY) === 0) {
+        inst.cols[FLAGS]![slot]! |= PRIORITY;
+        this.#priority.push(slot);
+      }
     }
+  }
+
+  /** Makes rec the slot's pending state (replacing an older one) and queues the slot. */
+  #setPending(slot: number, rec: Uint8Array, off: number, len: number): void {
+    const inst = this.#inst;
+    const previous = inst.cols[PENDING]![slot]!;
+    if (previous !== 0) this.#arenaGarbage += this.#arenaRecordLength(previous - 1);
+    else this.#pendingSlots++;
+    if (this.#arenaUsed + len > this.#arena.length) this.#growArena(len);
+    const at = this.#arenaUsed;
+    this.#arena.set(rec.subarray(off, off + len), at);
+    this.#arenaUsed += len;
+    inst.cols[PENDING]![slot] = at + 1;
+    inst.cols[PENDING_N]![slot]!++;
+    if ((inst.cols[FLAGS]![slot]! & QUEUED) === 0) {
+      inst.cols[FLAGS]![slot]! |= QUEUED;
+      this.#queue.push(slot);
+    }
+  }
+
+  #arenaRecordLength(at: number): number {
+    const keyLen = get16(this.#arena, at + R_KEY_LEN);
+    return RECORD_HEADER + keyLen + get16(this.#arena, at + R_FRAG_LEN);
+  }
+
+  #growArena(need: number): void {
+    // Drop superseded records first; grow only if that is not enough.
+    if (this.#arenaGarbage * 2 > this.#arenaUsed) {
+      this.#compactArena();
+      if (this.#arenaUsed + need <= this.#arena.length) return;
+    }
+    const grown = Buffer.alloc(Math.max(this.#arena.length * 2, this.#arenaUsed + need));
+    this.#arena.copy(grown, 0, 0, this.#arenaUsed);
+    this.#arena = grown;
+  }
+
+  #compactArena(): void {
+    const inst = this.#inst;
+    const next = Buffer.alloc(this.#arena.length);
+    let used = 0;
+    const pending = inst.cols[PENDING]!;
+    for (let s = 0; s < inst.highWater; s++) {
+      const at = pending[s]!;
+      if (at === 0) continue;
+      const len = this.#arenaRecordLength(at - 1);
+      this.#arena.copy(next, used, at - 1, at - 1 + len);
+      pending[s] = used + 1;
+      used += len;
+    }
+    this.#arena = next;
+    this.#arenaUsed = used;
+    this.#arenaGarbage = 0;
+  }
+
+  /** Drops a slot's pending state (the slot is being removed or written). */
+  #dropPending(slot: number): void {
+    const inst = this.#inst;
+    const at = inst.cols[PENDING]![slot]!;
+    if (at === 0) return;
+    this.#arenaGarbage += this.#arenaRecordLength(at - 1);
+    inst.cols[PENDING]![slot] = 0;
+    inst.cols[PENDING_N]![slot] = 0;
+    this.#pendingSlots--;
   }
 
   /** The slot of a host or app key (rec[at, at+len)), added if new. */
@@ -348,7 +411,7 @@ export class StoreWriter {
     return slot;
   }
 
-  #addToPair(h: number, a: number, hostName: Uint8Array | null): void {
+  #addToPair(h: number, a: number, hostName: Uint8Array): void {
     const pair = h * PAIR_SHIFT + a;
     const n = this.#pairs.get(pair) ?? 0;
     this.#pairs.set(pair, n + 1);
@@ -356,17 +419,23 @@ export class StoreWriter {
       this.#hosts.cols[COUNT]![h]!++;
       this.#apps.cols[COUNT]![a]!++;
       this.#dirtyApps.add(a);
-      this.#dirtyHosts.set(h, hostName === null ? (this.#dirtyHosts.get(h) ?? null) : Buffer.from(hostName));
+      this.#dirtyHosts.set(h, Buffer.from(hostName));
     }
   }
 
-  /** In-memory side of removing an instance: its pair, and the summaries left empty. */
-  #forgetInstance(slot: number): void {
+  /** Removes an instance in memory; its LMDB records go at the next commit. */
+  #forgetInstance(slot: number, reason: 'trim' | 'delete'): void {
     const inst = this.#inst;
     const h = inst.cols[HOST]![slot]!;
     const a = inst.cols[APP]![slot]!;
+    // Records it absorbed but never persisted were superseded by the removal:
+    // they count as applied when the removal commits.
+    this.#superseded += inst.cols[PENDING_N]![slot]!;
+    this.#dropPending(slot);
     inst.remove(slot);
-    this.#removed.push({ index: inst, slot });
+    this.#releaseAfterCommit.push({ index: inst, slot });
+    if ((inst.cols[FLAGS]![slot]! & STORED) !== 0) this.#removals.push({ slot, reason });
+    inst.cols[FLAGS]![slot] = 0;
     const pair = h * PAIR_SHIFT + a;
     const n = this.#pairs.get(pair) ?? 0;
     if (n > 1) {
@@ -382,11 +451,29 @@ export class StoreWriter {
     this.#dirtyApps.add(a);
     if (hosts[h] === 0) {
       this.#hosts.remove(h);
-      this.#removed.push({ index: this.#hosts, slot: h });
+      this.#releaseAfterCommit.push({ index: this.#hosts, slot: h });
     }
     if (apps[a] === 0) {
       this.#apps.remove(a);
-      this.#removed.push({ index: this.#apps, slot: a });
+      this.#releaseAfterCommit.push({ index: this.#apps, slot: a });
+    }
+  }
+
+  /** Removes every live instance a selector matches (DELETE endpoints). */
+  #removeSelected(sel: Selector): void {
+    const inst = this.#inst;
+    const a = sel.appId === undefined ? -1 : this.#findKey(this.#apps, buildKey([sel.appId]));
+    const h = sel.host === undefined ? -1 : this.#findKey(this.#hosts, buildKey([sel.host]));
+    if ((sel.appId !== undefined && a < 0) || (sel.host !== undefined && h < 0)) return;
+    for (let s = 0; s < inst.highWater; s++) {
+      if (inst.state[s] !== SlotState.live) continue;
+      if (a >= 0 && inst.cols[APP]![s] !== a) continue;
+      if (h >= 0 && inst.cols[HOST]![s] !== h) continue;
+      if (sel.instance !== undefined) {
+        const key = inst.keyOf(s);
+        if (((key[key.length - 2]! << 8) | key[key.length - 1]!) !== sel.instance) continue;
+      }
+      this.#forgetInstance(s, 'delete');
     }
   }
 
@@ -398,21 +485,12 @@ export class StoreWriter {
     this.#appClock.advance(inst.cols[APP]![slot]!, time);
   }
 
-  #copyToArena(rec: Uint8Array, off: number, len: number): number {
-    if (this.#opUsed + len > this.#opArena.length) {
-      const grown = Buffer.alloc(Math.max(this.#opArena.length * 2, this.#opUsed + len));
-      grown.set(this.#opArena.subarray(0, this.#opUsed));
-      this.#opArena = grown;
-    }
-    const at = this.#opUsed;
-    this.#opArena.set(rec.subarray(off, off + len), at);
-    this.#opUsed += len;
-    return at;
-  }
-
-  /** Start from empty indexes; counters keep what the next commit must report. */
+  /** Forgets every instance; the next commit empties LMDB first. */
   #clearMemory(): void {
-    this.#inst = new KeyIndex(4, 1 << 16);
+    // Records absorbed but never persisted count as applied when the clear commits.
+    const inst = this.#inst;
+    for (let s = 0; s < inst.highWater; s++) this.#superseded += inst.cols[PENDING_N]![s]!;
+    this.#inst = new KeyIndex(7, 1 << 16);
     this.#hosts = new KeyIndex(1);
     this.#apps = new KeyIndex(1);
     this.#instClock.clear();
@@ -422,14 +500,21 @@ export class StoreWriter {
     this.#pairs = new Map();
     this.#dirtyHosts = new Map();
     this.#dirtyApps = new Set();
-    this.#removed = [];
-    this.#ops = [];
-    this.#opUsed = 0;
+    this.#arenaUsed = 0;
+    this.#arenaGarbage = 0;
+    this.#pendingSlots = 0;
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#priority = [];
+    this.#removals = [];
+    this.#releaseAfterCommit = [];
+    this.#clearPending = true;
   }
 
+
   /**
-   * Queues removal of every instance whose last_update is older than the
-   * trim window. Returns how many were queued.
+   * Removes, in memory, every instance whose last_update is older than the
+   * trim window. Returns how many.
    */
   sweep(nowSeconds: number): number {
     if (this.#trimSeconds <= 0) return 0;
@@ -439,22 +524,26 @@ export class StoreWriter {
     let n = 0;
     for (let s = 0; s < inst.highWater; s++) {
       if (inst.state[s] === SlotState.live && ts[s]! < cutoff) {
-        this.#forgetInstance(s);
-        this.#ops.push({ kind: OP_REMOVE, slot: s, at: 0, len: 0, reason: 'trim' });
+        this.#forgetInstance(s, 'trim');
         n++;
       }
     }
     return n;
   }
 
-  // --- committing -------------------------------------------------------------
+  // --- persisting ---------------------------------------------------------------
 
   #clockDirty(): boolean {
     return this.#instClock.dirtyCount + this.#hostClock.dirtyCount + this.#appClock.dirtyCount > 0;
   }
 
+  #urgent(): boolean {
+    return this.#priority.length > 0 || this.#pendingControl > 0 || this.#clearPending;
+  }
+
   #structuralPending(): boolean {
-    return this.#ops.length > 0 || this.#dirtyApps.size > 0 || this.#dirtyHosts.size > 0;
+    return this.#queueHead < this.#queue.length || this.#removals.length > 0 || this.#urgent() ||
+      this.#dirtyApps.size > 0 || this.#dirtyHosts.size > 0;
   }
 
   /** Milliseconds until a commit is due: 0 = now (how long the writer may sleep). */
@@ -465,83 +554,93 @@ export class StoreWriter {
     return due === Infinity ? this.#clockPersistMs : Math.max(0, due - nowMs);
   }
 
-  /** No operation waits for a commit: every record read so far may leave the rings. */
-  canRelease(): boolean {
-    return !this.#structuralPending();
-  }
-
-  /** The caller released the rings. */
-  released(): void {
-    this.#clockOnlyUnreleased = 0;
-  }
-
   /**
-   * Writes pending operations, dirty summaries and (when due) the clocks in
-   * one durable transaction; `final` forces the clocks out (shutdown). If
-   * LMDB refuses, this throws after reloading the in-memory state from
-   * LMDB: the caller must re-read its unreleased records.
+   * Persists, in one durable transaction: a pending clear, removals, every
+   * priority instance, up to PERSIST_BATCH queued instances, the dirty
+   * summaries, and (when due, or `final`) the clocks. If LMDB refuses, this
+   * throws and nothing changes: the next commit tries again.
    */
   commit(nowMs: number, final = false): CommitResult {
-    const flushClock = final || nowMs - this.#lastClockPersist >= this.#clockPersistMs;
+    const inst = this.#inst;
+    const persistClock = final || nowMs - this.#lastClockPersist >= this.#clockPersistMs;
+    const batch = this.#priority.slice();
+    const prioritized = new Set(batch);
+    let take = this.#queueHead;
+    const end = final ? this.#queue.length : Math.min(this.#queue.length, this.#queueHead + PERSIST_BATCH);
+    for (; take < end; take++) {
+      const slot = this.#queue[take]!;
+      if (!prioritized.has(slot)) batch.push(slot);
+    }
+    const removals = this.#removals;
     const events: ChangeEvent[] = [];
     let written = 0;
     let removed = 0;
-    try {
-      this.#env.transactionSync(() => {
-        for (const op of this.#ops) {
-          switch (op.kind) {
-            case OP_NEW:
-            case OP_CHANGE:
-              if (this.#writeInstance(op, events)) written++;
-              break;
-            case OP_REMOVE:
-              if (this.#deleteInstance(this.#inst.keyOf(op.slot), op.reason ?? 'trim', events)) removed++;
-              break;
-            case OP_REMOVE_SELECTOR:
-              removed += this.#removeSelected(op.selector!, events);
-              break;
-            case OP_CLEAR:
-              for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb]) db.clearSync();
-              if (this.#eventsWanted) events.push({ type: 'cleared' });
-              break;
-          }
-        }
-        this.#writeSummaries();
-        if (flushClock) this.#writeClock();
-      }, SYNC_FLAGS);
-    } catch (err) {
-      this.load();
-      throw err;
-    }
+    const writtenSlots: number[] = [];
 
-    // Committed: now the bookkeeping may move on.
-    const applied = this.#pendingStructural + (flushClock ? this.#pendingClockOnly : 0);
-    this.#pendingStructural = 0;
-    if (flushClock) {
+    this.#env.transactionSync(() => {
+      if (this.#clearPending) {
+        for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb]) db.clearSync();
+        if (this.#eventsWanted) events.push({ type: 'cleared' });
+      }
+      for (const r of removals) if (this.#deleteInstance(inst.keyOf(r.slot), r.reason, events)) removed++;
+      for (const slot of batch) {
+        if (inst.state[slot] !== SlotState.live || inst.cols[PENDING]![slot] === 0) continue;
+        this.#writeInstance(slot, events);
+        writtenSlots.push(slot);
+        written++;
+      }
+      this.#writeSummaries();
+      if (persistClock) this.#writeClocks();
+    }, SYNC_FLAGS);
+
+    // Committed: now memory may move on.
+    let applied = this.#pendingControl + this.#superseded;
+    this.#pendingControl = 0;
+    this.#superseded = 0;
+    this.#clearPending = false;
+    for (const slot of writtenSlots) {
+      applied += inst.cols[PENDING_N]![slot]!;
+      this.#dropPending(slot);
+      inst.cols[FLAGS]![slot] = STORED;
+    }
+    // Queue entries taken but not written (removed meanwhile) just leave.
+    for (let i = this.#queueHead; i < take; i++) inst.cols[FLAGS]![this.#queue[i]!]! &= ~QUEUED;
+    if (this.#pendingSlots === 0 && this.#arena.length > ARENA_KEEP_BYTES) {
+      // A storm's backlog is gone: give its memory back.
+      this.#arena = Buffer.alloc(ARENA_KEEP_BYTES);
+      this.#arenaUsed = 0;
+      this.#arenaGarbage = 0;
+    }
+    this.#queueHead = take;
+    if (this.#queueHead > 65536 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    for (const slot of this.#priority) inst.cols[FLAGS]![slot]! &= ~PRIORITY;
+    this.#priority = [];
+    this.#removals = [];
+    if (persistClock) {
+      applied += this.#pendingClockOnly;
       this.#pendingClockOnly = 0;
       this.#lastClockPersist = nowMs;
     }
     this.#lastCommit = nowMs;
-    for (const { index, slot } of this.#removed) index.release(slot);
-    this.#removed = [];
+    for (const { index, slot } of this.#releaseAfterCommit) index.release(slot);
+    this.#releaseAfterCommit = [];
     this.#dirtyApps.clear();
     this.#dirtyHosts.clear();
     const ackSeq = this.#ackSeq;
     this.#ackSeq = 0;
-    this.#ops = [];
-    this.#opUsed = 0;
     return { applied, ackSeq, written, removed, events };
   }
 
-  // --- inside the write transaction ---------------------------------------
+  // --- inside the write transaction (no memory changes here) ---------------
 
-  /** Writes a new or changed instance record and its index entries. */
-  #writeInstance(op: Op, events: ChangeEvent[]): boolean {
-    // A removal later in the same batch took the slot away: the record is
-    // stale (the removal reads what is stored and deletes that).
-    if (this.#inst.state[op.slot] !== SlotState.live) return false;
-    const rec = this.#opArena;
-    const off = op.at;
+  /** Writes an instance's pending record and its index entries. */
+  #writeInstance(slot: number, events: ChangeEvent[]): void {
+    const inst = this.#inst;
+    const rec = this.#arena;
+    const off = inst.cols[PENDING]![slot]! - 1;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen);
     const fragLen = get16(rec, off + R_FRAG_LEN);
@@ -553,11 +652,11 @@ export class StoreWriter {
     const appKey = key.subarray(0, appIdLen + 1);
     const hostKey = key.subarray(appIdLen + 1, keyLen - 2);
     const instance = key.subarray(keyLen - 2);
-    const now = this.#instClock.ts[op.slot]!;
+    const now = this.#instClock.ts[slot]!;
     let since = get32(rec, off + R_TIME);
 
-    // A new key is not in LMDB (the index mirrors it), so only a change reads the old record.
-    const old = op.kind === OP_NEW ? undefined : this.#instDb.getBinary(key);
+    // A key never stored needs no read (the index mirrors LMDB).
+    const old = (inst.cols[FLAGS]![slot]! & STORED) === 0 ? undefined : this.#instDb.getBinary(key);
     let verChanged = true;
     if (old === undefined) {
       this.#byhostDb.putSync(this.#join(hostKey, appKey, instance), EMPTY);
@@ -575,14 +674,13 @@ export class StoreWriter {
     }
     if (verChanged) this.#byverDb.putSync(this.#byverKey(appKey, verJson, hostKey, instance), EMPTY);
     const value = this.#scratch.subarray(0, INSTANCE_HEADER + fragLen);
-    value.writeUInt32LE(op.slot, V_SLOT);
+    value.writeUInt32LE(slot, V_SLOT);
     value.writeUInt32LE(since, V_SINCE);
     value.writeUInt32LE(now, V_WRITTEN_AT);
     value.writeUInt16LE(verOff, V_VER_OFF);
     value.writeUInt16LE(verLen, V_VER_LEN);
     value.set(frag, INSTANCE_HEADER);
     this.#instDb.putSync(key, value);
-    return true;
   }
 
   /** Deletes a stored instance and its index entries; false if it was not stored. */
@@ -606,28 +704,18 @@ export class StoreWriter {
     return true;
   }
 
-  #removeSelected(selector: Selector, events: ChangeEvent[]): number {
-    let n = 0;
-    for (const key of selectorKeys(selector, this.#instDb, this.#byhostDb)) {
-      const slot = this.#findKey(this.#inst, key);
-      if (slot < 0) continue;
-      this.#forgetInstance(slot);
-      if (this.#deleteInstance(key, 'delete', events)) n++;
-    }
-    return n;
-  }
-
   #writeSummaries(): void {
     for (const a of this.#dirtyApps) {
       const key = this.#apps.keyOf(a);
       if (this.#apps.state[a] !== SlotState.live) {
         this.#appsDb.removeSync(Buffer.from(key));
-        this.#appNames.delete(a);
         continue;
       }
       const name = this.#appNames.get(a) ?? EMPTY;
-      const frag = Buffer.concat([APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${latin1(key.subarray(0, key.length - 1))}","host_count":${this.#apps.cols[COUNT]![a]},"last_update":`)]);
-      this.#putSummary(this.#appsDb, key, a, this.#apps.cols[COUNT]![a]!, this.#appClock.get(a), name.length, frag);
+      const count = this.#apps.cols[COUNT]![a]!;
+      const appId = Buffer.from(key.subarray(0, key.length - 1)).toString('latin1');
+      const frag = Buffer.concat([APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}","host_count":${count},"last_update":`)]);
+      this.#putSummary(this.#appsDb, key, a, count, this.#appClock.get(a), name.length, frag);
     }
     for (const [h, knownName] of this.#dirtyHosts) {
       const key = Buffer.from(this.#hosts.keyOf(h));
@@ -636,8 +724,9 @@ export class StoreWriter {
         continue;
       }
       const name = knownName ?? this.#storedHostName(key);
-      const frag = Buffer.concat([HOST_FRAG_HEAD, name, Buffer.from(`","app_count":${this.#hosts.cols[COUNT]![h]},"last_update":`)]);
-      this.#putSummary(this.#hostsDb, key, h, this.#hosts.cols[COUNT]![h]!, this.#hostClock.get(h), name.length, frag);
+      const count = this.#hosts.cols[COUNT]![h]!;
+      const frag = Buffer.concat([HOST_FRAG_HEAD, name, Buffer.from(`","app_count":${count},"last_update":`)]);
+      this.#putSummary(this.#hostsDb, key, h, count, this.#hostClock.get(h), name.length, frag);
     }
   }
 
@@ -659,7 +748,7 @@ export class StoreWriter {
     db.putSync(Buffer.from(key), value);
   }
 
-  #writeClock(): void {
+  #writeClocks(): void {
     const put = (key: Buffer, bytes: Buffer): void => {
       this.#clockDb.putSync(key, bytes);
     };
@@ -668,7 +757,7 @@ export class StoreWriter {
     this.#appClock.flush(put);
   }
 
-  /** a|b|c into the scratch buffer (valid until the next #join/#byverKey). */
+  /** a|b|c in the key scratch (valid until the next #join/#byverKey). */
   #join(a: Uint8Array, b: Uint8Array, c: Uint8Array): Buffer {
     const out = this.#scratch;
     out.set(a, KEY_SCRATCH);
@@ -681,25 +770,17 @@ export class StoreWriter {
   #byverKey(appKey: Uint8Array, verJson: Uint8Array, hostKey: Uint8Array, instance: Uint8Array): Buffer {
     const ver = verJson.includes(0x5c) ? Buffer.from(jsonString(verJson), 'utf8') : verJson;
     const out = this.#scratch;
-    const base = KEY_SCRATCH;
-    out.set(appKey, base);
-    let o = encodeKeyPart(ver, 0, ver.length, out, base + appKey.length);
+    out.set(appKey, KEY_SCRATCH);
+    let o = encodeKeyPart(ver, 0, ver.length, out, KEY_SCRATCH + appKey.length);
     out.set(hostKey, o);
     o += hostKey.length;
     out.set(instance, o);
-    return out.subarray(base, o + instance.length);
+    return out.subarray(KEY_SCRATCH, o + instance.length);
   }
 
   async close(): Promise<void> {
     await this.#env.close();
   }
-}
-
-const APP_FRAG_HEAD = Buffer.from('{"app":"');
-const HOST_FRAG_HEAD = Buffer.from('{"host":"');
-
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 }
 
 function jsonString(json: Uint8Array): string {
@@ -708,27 +789,4 @@ function jsonString(json: Uint8Array): string {
 
 function versionOf(frag: Uint8Array, lastUpdate: number): Record<string, unknown> {
   return JSON.parse(utf8.decode(frag) + lastUpdate + '}') as Record<string, unknown>;
-}
-
-/** Keys of stored instances matching a selector (for DELETE). */
-function selectorKeys(sel: Selector, inst: Database<Buffer, Buffer>, byhost: Database<Buffer, Buffer>): Buffer[] {
-  const out: Buffer[] = [];
-  if (sel.appId !== undefined) {
-    const prefix = sel.host !== undefined ? buildKey([sel.appId, sel.host]) : buildKey([sel.appId]);
-    for (const key of inst.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
-      if (sel.instance !== undefined && key.readUInt16BE(key.length - 2) !== sel.instance) continue;
-      out.push(Buffer.from(key));
-    }
-  } else if (sel.host !== undefined) {
-    // byhost: host| app_id| instance -> inst: app_id| host| instance
-    const prefix = buildKey([sel.host]);
-    for (const key of byhost.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
-      const rest = key.subarray(prefix.length);
-      const appEnd = rest.indexOf(0) + 1;
-      const instance = rest.subarray(rest.length - 2);
-      if (sel.instance !== undefined && instance.readUInt16BE(0) !== sel.instance) continue;
-      out.push(Buffer.concat([rest.subarray(0, appEnd), prefix, instance]));
-    }
-  }
-  return out;
 }

@@ -1,14 +1,19 @@
 // The writer thread: drains every ring into the StoreWriter and commits.
 //
-// Loop: read everything ready (bounded per ring, so one busy ring cannot
-// starve the others or make a transaction huge), sweep expired instances
-// once a second when --trim is on, commit when due, release ring space when
-// no operation read from it still waits for a commit, then sleep.
+// Loop: read what is ready (bounded per ring, so one busy ring cannot
+// starve the others), hand it to the writer, which absorbs it in memory, and
+// release the ring space at once; sweep expired instances once a second
+// when --trim is on; commit when due; sleep.
 //
 // Ingest workers never wake the writer: it polls the rings every POLL_MS
-// while busy (a wake-up per datagram batch would cost more than the batch),
-// which a ring holds thousands of times over. The HTTP front does wake it
-// (Ctl.WAKE), because a client waits for the answer.
+// while records flow (a wake-up per datagram batch would cost more than the
+// batch), and a ring holds thousands of times that. The HTTP front does
+// wake it (Ctl.WAKE), because a client waits for the answer.
+//
+// When the persist backlog (absorbed but not yet in LMDB) passes
+// MAX_BACKLOG_BYTES the writer stops reading the rings until it shrinks:
+// the rings fill, and ingest workers drop and count, rather than memory
+// growing without bound.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { RingConsumer } from './ring.js';
@@ -16,13 +21,15 @@ import { Ctl, Stat, WRITER_REGION, statRegion } from './shared-layout.js';
 import type { WriterMessage, WriterThreadData } from './messages.js';
 import { StoreWriter } from '../store/writer.js';
 
-/** Most records taken from one ring per pass (bounds a transaction's size). */
+/** Most records taken from one ring per pass. */
 const MAX_PER_RING = 4096;
 /** Pause after a failed commit before retrying. */
 const RETRY_MS = 500;
 /** Sleep between polls while records flow, and when idle. */
 const POLL_MS = 1;
 const IDLE_POLL_MS = 20;
+/** Absorbed-but-unpersisted records the writer may hold in memory. */
+const MAX_BACKLOG_BYTES = 96 * 1024 * 1024;
 
 function post(msg: WriterMessage): void {
   parentPort!.postMessage(msg);
@@ -40,13 +47,16 @@ function run(data: WriterThreadData): void {
   writer.load();
   const rings = data.rings.map((sab) => new RingConsumer(sab));
   const visit = (bytes: Uint8Array, offset: number, length: number): void => writer.apply(bytes, offset, length);
-  const publishCounts = (): void => {
+  const publish = (): void => {
     const c = writer.counts;
     stats[Stat.instances] = c.instances;
     stats[Stat.hosts] = c.hosts;
     stats[Stat.apps] = c.apps;
+    const b = writer.backlog;
+    stats[Stat.backlog] = b.instances;
+    stats[Stat.backlogBytes] = b.bytes;
   };
-  publishCounts();
+  publish();
   stats[Stat.ready] = 1;
   post({ type: 'READY', ...writer.counts, loadMs: Math.round(performance.now() - started) });
 
@@ -54,6 +64,7 @@ function run(data: WriterThreadData): void {
   let retryAt = 0;
   let drainedAfterStop = 0;
   let idlePasses = 0;
+  let lastError = '';
 
   const commit = (nowMs: number, final: boolean): boolean => {
     try {
@@ -62,17 +73,17 @@ function run(data: WriterThreadData): void {
       stats[Stat.commits]!++;
       stats[Stat.written]! += r.written;
       stats[Stat.removed]! += r.removed;
-      publishCounts();
+      publish();
+      lastError = '';
       if (r.ackSeq > 0 || r.events.length > 0) post({ type: 'COMMITTED', ackSeq: r.ackSeq, events: r.events });
       return true;
     } catch (err) {
-      // The writer has reloaded its state from LMDB; read the uncommitted
-      // records again.
-      for (const ring of rings) ring.rewind();
+      // Nothing changed in memory: the same work is retried after a pause.
       stats[Stat.commitErrors]!++;
       retryAt = nowMs + RETRY_MS;
       const e = err as Error & { code?: string };
-      post({ type: 'COMMIT_ERROR', message: e.message, code: e.code });
+      if (e.message !== lastError) post({ type: 'COMMIT_ERROR', message: e.message, code: e.code });
+      lastError = e.message;
       return false;
     }
   };
@@ -81,7 +92,11 @@ function run(data: WriterThreadData): void {
     const wake = Atomics.load(control, Ctl.WAKE);
     const stopping = Atomics.load(control, Ctl.STOP_WRITER) === 1;
     let n = 0;
-    for (const ring of rings) n += ring.read(visit, MAX_PER_RING);
+    if (writer.backlog.bytes < MAX_BACKLOG_BYTES) {
+      for (const ring of rings) n += ring.read(visit, MAX_PER_RING);
+      // Absorbed: the writer holds what it needs; the space can be reused.
+      for (const ring of rings) ring.release();
+    }
     if (stopping) drainedAfterStop += n;
     const nowMs = Date.now();
     if (nowMs - lastSweep >= 1000) {
@@ -90,10 +105,7 @@ function run(data: WriterThreadData): void {
     }
     writer.eventsWanted = Atomics.load(control, Ctl.EVENTS_WANTED) === 1;
     if (nowMs >= retryAt && writer.msUntilDue(nowMs) === 0) commit(nowMs, false);
-    if (writer.canRelease()) {
-      for (const ring of rings) ring.release();
-      writer.released();
-    }
+    if (n > 0 || writer.msUntilDue(nowMs) === 0) publish();
 
     if (stopping && n === 0 && rings.every((r) => r.pending() === 0)) {
       if (commit(Date.now(), true)) break;
