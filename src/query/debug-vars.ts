@@ -18,6 +18,9 @@ export interface Counters {
   commit_errors: number;
   written: number;
   removed: number;
+  /** Records put into the rings (UDP and HTTP), and read out of them by the writer. */
+  queued: number;
+  drained: number;
   /** Instances absorbed whose latest state is not in LMDB yet, and their bytes. */
   write_backlog: number;
   write_backlog_bytes: number;
@@ -71,11 +74,13 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
   const byReason: Record<string, number> = {};
   for (let code = 1; code <= REASON_NAMES.length; code++) byReason[REASON_NAMES[code - 1]!] = http[Stat.rejectBase + code]!;
   let datagrams = 0;
+  let queued = http[Stat.accepted]!;
   let rejected = http[Stat.rejected]!;
   let ringFull = 0;
   const workers = engine.sockets.map((socket, i) => {
     const w = statRegion(sab, ingestRegion(i));
     datagrams += w[Stat.datagrams]!;
+    queued += w[Stat.accepted]!;
     rejected += w[Stat.rejected]!;
     ringFull += w[Stat.ringFull]!;
     for (let code = 1; code <= REASON_NAMES.length; code++) byReason[REASON_NAMES[code - 1]!]! += w[Stat.rejectBase + code]!;
@@ -100,6 +105,8 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
     commit_errors: writer[Stat.commitErrors]!,
     written: writer[Stat.written]!,
     removed: writer[Stat.removed]!,
+    queued,
+    drained: writer[Stat.drained]!,
     write_backlog: writer[Stat.backlog]!,
     write_backlog_bytes: writer[Stat.backlogBytes]!,
     instances: writer[Stat.instances]!,

@@ -12,6 +12,7 @@ import type { StoreReader, VersionFilter } from '../store/reader.js';
 import { EngineError, Stat, type Engine, type Logger } from '../workers/engine.js';
 import { debugVars } from './debug-vars.js';
 import { error, json, type Reply } from './respond.js';
+import { StaticFiles } from './static.js';
 
 export interface HttpContext {
   engine: Engine;
@@ -148,16 +149,21 @@ function routes(config: ServerConfig): Map<string, Route> {
 
 export class Router {
   readonly #table: Map<string, Route>;
+  readonly #static: StaticFiles;
 
-  constructor(config: ServerConfig) {
+  constructor(config: ServerConfig, files: StaticFiles = new StaticFiles()) {
     this.#table = routes(config);
+    this.#static = files;
   }
 
   /** The handler for a request, or the error reply to send instead. */
   resolve(req: Request): Handler | Reply {
     const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
     const route = this.#table.get(path);
-    if (route === undefined) return error(404, `ERROR: 404 page not found: ${truncate(req.path)}`);
+    if (route === undefined) {
+      const file = req.method === 'get' ? this.#static.lookup(req.path) : undefined;
+      return file ?? error(404, `ERROR: 404 page not found: ${truncate(req.path)}`);
+    }
     const handler = route.methods[req.method as 'get' | 'post' | 'delete'];
     if (handler === undefined) {
       const allowed = Object.keys(route.methods).map((m) => m.toUpperCase()).join(', ');

@@ -244,6 +244,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
       this.httpStats[Stat.ringFull]!++;
       return Promise.reject(new EngineError('BUSY', 'update queue is full, try again'));
     }
+    this.httpStats[Stat.accepted]!++;
     wakeWriter(this.control);
     return new Promise((resolve, reject) => this.#pending.push({ seq, resolve, reject }));
   }

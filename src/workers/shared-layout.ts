@@ -42,9 +42,11 @@ export const Stat = {
   ready: 15,
   // rejected, by reason code: rejectBase + code
   rejectBase: 16,
+  /** Writer: records read from the rings (compare with the producers' `accepted`). */
+  drained: 28,
 } as const;
 export const STAT_REGION = 32;
-if (Stat.rejectBase + REASON_SLOTS > STAT_REGION) throw new Error('statistics region too small for the reasons');
+if (Stat.rejectBase + REASON_SLOTS > Stat.drained) throw new Error('statistics slots overlap: the reasons reach `drained`');
 
 /** Region index of the writer, of the HTTP front, and of ingest worker i. */
 export const WRITER_REGION = 0;

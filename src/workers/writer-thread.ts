@@ -94,18 +94,21 @@ function run(data: WriterThreadData): void {
     let n = 0;
     if (writer.backlog.bytes < MAX_BACKLOG_BYTES) {
       for (const ring of rings) n += ring.read(visit, MAX_PER_RING);
+      // Backlog first, then `drained`: whoever sees the records counted as
+      // drained also sees the backlog they made.
+      if (n > 0) publish();
+      stats[Stat.drained]! += n;
       // Absorbed: the writer holds what it needs; the space can be reused.
       for (const ring of rings) ring.release();
     }
     if (stopping) drainedAfterStop += n;
     const nowMs = Date.now();
     if (nowMs - lastSweep >= 1000) {
-      writer.sweep(Math.floor(nowMs / 1000));
+      if (writer.sweep(Math.floor(nowMs / 1000)) > 0) publish();
       lastSweep = nowMs;
     }
     writer.eventsWanted = Atomics.load(control, Ctl.EVENTS_WANTED) === 1;
     if (nowMs >= retryAt && writer.msUntilDue(nowMs) === 0) commit(nowMs, false);
-    if (n > 0 || writer.msUntilDue(nowMs) === 0) publish();
 
     if (stopping && n === 0 && rings.every((r) => r.pending() === 0)) {
       if (commit(Date.now(), true)) break;
