@@ -12,9 +12,15 @@ export interface ServerConfig {
   danger: boolean;
   /** Remove instances not updated for this many seconds; 0 = keep forever. */
   trimSeconds: number;
+  /** An instance not updated for this many seconds is stale; 0 = never. */
+  staleSeconds: number;
+  /** Keep version history this many days; 0 = forever. */
+  historyDays: number;
   verbose: boolean;
   /** LMDB data folder. */
   dataDir: string;
+  /** When set, HTTP writes need "Authorization: Bearer <token>". */
+  writeToken: string;
   /** UDP ingest worker threads. */
   workers: number;
   /** UDP receive buffer to ask the kernel for, per socket. */
@@ -29,8 +35,12 @@ export const DEFAULTS: Readonly<ServerConfig> = {
   listenIp: '',
   danger: false,
   trimSeconds: 0,
+  // The original advised an update "at least once every 24 hours": an hour's grace.
+  staleSeconds: 25 * 3600,
+  historyDays: 30,
   verbose: false,
   dataDir: './data',
+  writeToken: process.env.PARTISCI_WRITE_TOKEN ?? '',
   workers: availableParallelism(),
   rcvbufBytes: 8 * 1024 * 1024,
   ringBytes: 8 * 1024 * 1024,
@@ -55,9 +65,12 @@ const FLAGS: Record<string, FlagSpec> = {
   listenip: { key: 'listenIp', kind: 'ip', help: 'listen only on this IP (default: all)' },
   danger: { key: 'danger', kind: 'bool', help: 'enable dangerous commands for testing (POST /api/v1/_danger/clear/)' },
   trim: { key: 'trimSeconds', kind: 'int', min: 0, max: 10 * 365 * 86400, help: 'forget instances not updated for this many seconds (0 = keep forever)' },
+  stale: { key: 'staleSeconds', kind: 'int', min: 0, max: 10 * 365 * 86400, help: 'an instance not updated for this many seconds is stale (default 90000 = 25 h; 0 = never)' },
+  'history-days': { key: 'historyDays', kind: 'int', min: 0, max: 100 * 365, help: 'keep version history this many days (default 30; 0 = forever)' },
   v: { key: 'verbose', kind: 'bool', help: 'log more details' },
   verbose: { key: 'verbose', kind: 'bool', help: 'same as -v' },
   data: { key: 'dataDir', kind: 'string', help: 'LMDB data folder (default ./data)' },
+  'write-token': { key: 'writeToken', kind: 'string', help: 'require "Authorization: Bearer TOKEN" for HTTP writes (default: $PARTISCI_WRITE_TOKEN)' },
   workers: { key: 'workers', kind: 'int', min: 1, max: 64, help: 'UDP ingest worker threads (default: number of cores)' },
   rcvbuf: { key: 'rcvbufBytes', kind: 'int', min: 65536, max: 1 << 30, help: 'UDP receive buffer to request per socket, bytes (default 8 MiB)' },
   'ring-bytes': { key: 'ringBytes', kind: 'int', min: 65536, max: 1 << 30, pow2: true, help: 'bytes per ingest ring, a power of two (default 8 MiB)' },

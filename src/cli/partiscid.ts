@@ -9,6 +9,8 @@ import { engineCounters } from '../query/debug-vars.js';
 import { startHttp, type HttpServer } from '../query/server.js';
 import { ALLOW_FALLBACK_ENV, uwsNative } from '../query/uws.js';
 import { StoreReader } from '../store/reader.js';
+import { QueryPool } from '../query/query-pool.js';
+import { RateMeter } from '../query/metrics.js';
 import { Engine } from '../workers/engine.js';
 import { packageVersion } from '../version.js';
 
@@ -66,6 +68,8 @@ async function main(): Promise<void> {
         port: config.port,
         workers: config.workers,
         trimSeconds: config.trimSeconds,
+        staleSeconds: config.staleSeconds,
+        historyDays: config.historyDays,
         rcvbufBytes: config.rcvbufBytes,
         ringBytes: config.ringBytes,
       },
@@ -77,11 +81,13 @@ async function main(): Promise<void> {
     if (e.code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.listenIp}: no such local address`, 1);
     fail(`cannot start: ${e.message}`, 1);
   }
-  const reader = new StoreReader(dataDir, engine.clocks);
+  const reader = new StoreReader(dataDir, engine.clocks, config.staleSeconds);
+  const pool = new QueryPool({ path: dataDir, clocks: engine.clocks, staleSeconds: config.staleSeconds });
+  const meter = new RateMeter(engine);
   const startedAt = Date.now();
   let http: HttpServer;
   try {
-    http = await startHttp({ engine, reader, config: { ...config, dataDir }, log, version, startedAt, uwsNative });
+    http = await startHttp({ engine, reader, pool, meter, config: { ...config, dataDir }, log, version, startedAt, uwsNative });
   } catch (err) {
     await engine.stop();
     const e = err as Error & { code?: string };
@@ -94,7 +100,7 @@ async function main(): Promise<void> {
   log(`listening on ${where}, port ${config.port} (UDP and HTTP)`);
   log(`ingest workers: ${engine.sockets.length} (SO_REUSEPORT, recvmmsg); UDP receive buffer granted: ${granted[0]} bytes per socket (asked ${config.rcvbufBytes})`);
   log(`uWebSockets.js: ${uwsNative ? 'native' : 'JavaScript fallback (slow)'}`);
-  log(`trim: ${config.trimSeconds > 0 ? `${config.trimSeconds}s` : 'off'}`);
+  log(`trim: ${config.trimSeconds > 0 ? `${config.trimSeconds}s` : 'off'}; stale after: ${config.staleSeconds > 0 ? `${config.staleSeconds}s` : 'never'}; history: ${config.historyDays > 0 ? `${config.historyDays} days` : 'forever'}`);
   void engine.writerReady.then((r) => log(`store loaded: ${r.instances} instances, ${r.hosts} hosts, ${r.apps} apps in ${r.loadMs} ms`));
   const rejectLog = startRejectLog(engine, 10_000);
 
@@ -105,7 +111,9 @@ async function main(): Promise<void> {
     log(`${signal}: stopping`);
     clearInterval(rejectLog);
     http.close();
+    meter.close();
     const drained = await engine.stop();
+    await pool.close();
     await reader.close();
     log(`stopped; drained ${drained} updates from the rings before exit`);
     process.exit(0);

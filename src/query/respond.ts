@@ -1,9 +1,12 @@
-// Writing responses with uWebSockets.js. Every response is JSON; errors
+// Writing responses with uWebSockets.js. Every API response is JSON; errors
 // are {"error": "..."} with a proper status (the original API's format).
-// A response to an aborted request must not be written (uWS would throw),
-// so asynchronous handlers check the `aborted` flag they registered.
+// Cacheable answers (GET lists and summaries) get an ETag, so a client that
+// polls gets 304 while nothing changed, and are gzipped when the client
+// accepts it and the body is worth it.
 
+import { gzipSync } from 'node:zlib';
 import type { HttpResponse } from 'uWebSockets.js';
+import { hashBytes, hashOut } from '../ingest/hash.js';
 
 export const STATUS: Record<number, string> = {
   200: '200 OK',
@@ -24,7 +27,17 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Close the connection after this response (e.g. unread request body). */
   close?: boolean;
+  /** ETag and gzip apply. */
+  cacheable?: boolean;
 }
+
+/** What a reply depends on in the request. */
+export interface Negotiation {
+  acceptEncoding: string;
+  ifNoneMatch: string;
+}
+
+const GZIP_MIN_BYTES = 1024;
 
 export function json(status: number, value: unknown): Reply {
   return { status, body: JSON.stringify(value) };
@@ -34,12 +47,31 @@ export function error(status: number, message: string): Reply {
   return json(status, { error: message });
 }
 
+export function etagOf(body: Uint8Array): string {
+  hashBytes(body, 0, body.length);
+  return `"${(hashOut[0]! >>> 0).toString(16)}${(hashOut[1]! >>> 0).toString(16)}-${body.length.toString(16)}"`;
+}
+
 /** Writes a reply; call inside res.cork() when not in the request handler itself. */
-export function send(res: HttpResponse, reply: Reply): void {
-  res.writeStatus(STATUS[reply.status] ?? String(reply.status));
-  res.writeHeader('Content-Type', reply.headers?.['Content-Type'] ?? 'application/json');
-  if (reply.headers !== undefined) {
-    for (const [k, v] of Object.entries(reply.headers)) if (k !== 'Content-Type') res.writeHeader(k, v);
+export function send(res: HttpResponse, reply: Reply, req?: Negotiation): void {
+  let body = reply.body;
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', ...reply.headers };
+  let status = reply.status;
+  if (reply.cacheable === true && status === 200 && req !== undefined) {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const etag = etagOf(bytes);
+    headers.ETag = etag;
+    headers.Vary = 'Accept-Encoding';
+    if (req.ifNoneMatch !== '' && req.ifNoneMatch.split(',').some((t) => t.trim() === etag)) {
+      status = 304;
+      body = '';
+    } else if (bytes.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(req.acceptEncoding)) {
+      body = gzipSync(bytes, { level: 1 });
+      headers['Content-Encoding'] = 'gzip';
+    }
   }
-  res.end(reply.body, reply.close === true);
+  res.writeStatus(STATUS[status] ?? String(status));
+  for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+  if (status === 304) res.endWithoutBody(0, reply.close === true);
+  else res.end(body, reply.close === true);
 }

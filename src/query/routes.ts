@@ -1,178 +1,208 @@
-// The HTTP API (rooted at /api/v1/, as in the original) and its dispatch.
+// The HTTP API (rooted at /api/v1/, as in the original) as one table: each
+// route's path, handlers and documentation. The router dispatches from it
+// and the OpenAPI document (openapi.ts) is generated from it, so the two
+// cannot drift apart.
+//
 // A path is matched with or without its trailing slash; a known path with
-// the wrong method gets 405, an unknown path 404, both as {"error": ...}.
+// the wrong method gets 405, an unknown path 404, a bad parameter 400, a
+// write without the write token (when one is set) 401: all {"error": ...}.
 
-import type { HttpResponse } from 'uWebSockets.js';
-import { MAX_FIELD_CHARS, MAX_HTTP_BODY_BYTES } from '../ingest/limits.js';
-import { MAX_RECORD_BYTES, RecordFlag, RecordType, encodeUpdate, recordToVersion } from '../ingest/record.js';
-import { Reason, reasonMessage } from '../ingest/reasons.js';
-import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
 import type { ServerConfig } from '../config.js';
-import type { StoreReader, VersionFilter } from '../store/reader.js';
-import { EngineError, Stat, type Engine, type Logger } from '../workers/engine.js';
+import { authorized } from './auth.js';
+import type { Handler, HttpContext, Request } from './context.js';
 import { debugVars } from './debug-vars.js';
+import * as inv from './inventory.js';
+import { metricsText } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { dangerClear, postUpdate } from './update.js';
 import { error, json, type Reply } from './respond.js';
 import { StaticFiles } from './static.js';
 
-export interface HttpContext {
-  engine: Engine;
-  reader: StoreReader;
-  config: ServerConfig;
-  log: Logger;
-  version: string;
-  startedAt: number;
-  uwsNative: boolean;
-}
+export type Method = 'get' | 'post' | 'delete';
 
-/** What a handler may know about a request (uWS's request object dies with the handler call). */
-export interface Request {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  remoteIp: string;
-  contentLength: number;
-}
-
-export type Handler = (ctx: HttpContext, req: Request, res: HttpResponse) => Reply | Promise<Reply>;
-
-interface Route {
-  /** Name used in 405 messages, as the original did ("ApiUpdate"). */
+export interface ParamDoc {
   name: string;
-  methods: Partial<Record<'get' | 'post' | 'delete', Handler>>;
+  in: 'query' | 'path';
+  description: string;
+  type?: 'string' | 'integer';
+  required?: boolean;
 }
 
-const ok = (body: Uint8Array): Reply => ({ status: 200, body });
-
-/** A filter value no stored field can equal (stored fields are at most 50 characters). */
-function tooLong(v: string): boolean {
-  return v.length > MAX_FIELD_CHARS * 2 || [...v].length > MAX_FIELD_CHARS;
+export interface Operation {
+  handler: Handler;
+  summary: string;
+  params?: ParamDoc[];
+  /** Changes data: needs the write token when one is set. */
+  write?: boolean;
+  /** Response content type (default application/json). */
+  produces?: string;
+  /** Documented statuses besides 200. */
+  errors?: number[];
 }
 
-/** Go's FormValue: the first value, and "" means "not given". */
-function param(q: URLSearchParams, name: string): string | undefined {
-  const v = q.get(name);
-  return v === null || v === '' ? undefined : v;
+export interface Route {
+  /** The documented path; {name} marks a path parameter (one segment). */
+  path: string;
+  /** Name used in error messages, as the original did ("ApiUpdate"). */
+  name: string;
+  methods: Partial<Record<Method, Operation>>;
+  /** Only with --danger. */
+  danger?: boolean;
+  /** Not in the OpenAPI document (compatibility aliases). */
+  hidden?: boolean;
 }
 
-function getVersions(ctx: HttpContext, req: Request): Reply {
-  const filter: VersionFilter = {};
-  for (const [name, key] of [['app_id', 'appId'], ['host', 'host'], ['ver', 'ver']] as const) {
-    const v = param(req.query, name);
-    if (v === undefined) continue;
-    if (tooLong(v)) return json(200, { data: [] });
-    filter[key] = v;
-  }
-  return ok(ctx.reader.versions(filter).view());
-}
+const q = (name: string, description: string, type: 'string' | 'integer' = 'string'): ParamDoc => ({ name, in: 'query', description, type });
+const PAGE = [q('limit', 'at most this many rows; the answer carries `next` when more exist', 'integer'), q('cursor', 'the `next` of the previous page')];
 
-// Scratch for the synchronous part of submitUpdate (nothing awaits in between).
-const parsed = new ParsedUpdate();
-const record = new Uint8Array(MAX_RECORD_BYTES);
+const appList: Operation = { handler: inv.getApps, summary: 'distinct active applications', params: PAGE };
+const hostList: Operation = { handler: inv.getHosts, summary: 'distinct active hosts', params: PAGE };
 
-/** Reads the body (at most MAX_HTTP_BODY_BYTES), then validates and submits it. */
-function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): Promise<Reply> | Reply {
-  if (req.contentLength > MAX_HTTP_BODY_BYTES) {
-    return { ...error(413, `ERROR: ApiUpdate: body larger than ${MAX_HTTP_BODY_BYTES} bytes`), close: true };
-  }
-  return new Promise<Reply>((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    res.onData((chunk, isLast) => {
-      if (done) return;
-      size += chunk.byteLength;
-      if (size > MAX_HTTP_BODY_BYTES) {
-        done = true;
-        resolve({ ...error(413, `ERROR: ApiUpdate: body larger than ${MAX_HTTP_BODY_BYTES} bytes`), close: true });
-        return;
-      }
-      // uWS reuses the chunk's memory after this callback returns.
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) {
-        done = true;
-        resolve(submitUpdate(ctx, req, Buffer.concat(chunks, size)));
-      }
-    });
-  });
-}
-
-async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promise<Reply> {
-  const engine = ctx.engine;
-  const reason = parseUpdate(body, 0, body.length, parsed);
-  if (reason !== Reason.ok) {
-    engine.countHttp(Stat.rejected);
-    engine.countHttp(Stat.rejectBase + reason);
-    return error(415, `ERROR: ApiUpdate: parsePacket: ${reasonMessage(reason)}`);
-  }
-  const ip = Buffer.from(req.remoteIp, 'latin1');
-  const seq = engine.nextSeq();
-  const len = encodeUpdate(parsed, ip, 0, ip.length, Math.floor(Date.now() / 1000), seq, RecordFlag.http, record);
-  const version = recordToVersion(record);
-  try {
-    await engine.submit(record, len, seq);
-  } catch (err) {
-    if (err instanceof EngineError) return error(503, `ERROR: ApiUpdate: ${err.message}`);
-    throw err;
-  }
-  engine.countHttp(Stat.httpUpdates);
-  return json(200, { data: [version] });
-}
-
-async function dangerClear(ctx: HttpContext): Promise<Reply> {
-  ctx.log('WARNING: version database cleared via _danger/clear/');
-  await ctx.engine.submitControl(RecordType.clear);
-  return json(200, {});
-}
-
-function routes(config: ServerConfig): Map<string, Route> {
-  const table = new Map<string, Route>([
-    ['/api/v1/app', { name: 'ApiApp', methods: { get: (ctx) => ok(ctx.reader.appList().view()) } }],
-    ['/api/v1/host', { name: 'ApiHost', methods: { get: (ctx) => ok(ctx.reader.hostList().view()) } }],
-    ['/api/v1/version', { name: 'ApiVersion', methods: { get: getVersions } }],
-    ['/api/v1/update', { name: 'ApiUpdate', methods: { post: postUpdate } }],
-    ['/api/v1/_partisci', { name: 'ApiInfo', methods: { get: (ctx) => json(200, { version: ctx.version }) } }],
-  ]);
-  // The names an earlier version of the original used.
-  table.set('/api/v1/summary/app', table.get('/api/v1/app')!);
-  table.set('/api/v1/summary/host', table.get('/api/v1/host')!);
-  const vars: Route = {
-    name: 'DebugVars',
+export const ROUTES: Route[] = [
+  { path: '/api/v1/app/', name: 'ApiApp', methods: { get: appList } },
+  {
+    path: '/api/v1/app/{app_id}',
+    name: 'ApiApp',
+    methods: { get: { handler: inv.getApp, summary: 'one application, with instance counts per version', params: [{ name: 'app_id', in: 'path', description: 'the app_id', required: true }], errors: [404] } },
+  },
+  {
+    path: '/api/v1/app/{app_id}/rollout',
+    name: 'ApiRollout',
     methods: {
-      get: (ctx) => json(200, debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir })),
+      get: {
+        handler: inv.getRollout,
+        summary: 'instances on each version of an application over time',
+        params: [
+          { name: 'app_id', in: 'path', description: 'the app_id', required: true },
+          q('since', 'start of the timeline, unix seconds (default: a day ago)', 'integer'),
+          q('step', 'seconds between points (default: 100 points)', 'integer'),
+        ],
+        errors: [400, 404],
+      },
     },
-  };
-  table.set('/debug/vars', vars);
-  table.set('/api/v1/debug/vars', vars);
-  if (config.danger) table.set('/api/v1/_danger/clear', { name: 'ApiClear', methods: { post: dangerClear } });
-  return table;
+  },
+  { path: '/api/v1/host/', name: 'ApiHost', methods: { get: hostList } },
+  {
+    path: '/api/v1/host/{host}',
+    name: 'ApiHost',
+    methods: {
+      get: { handler: inv.getHost, summary: 'one host', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], errors: [404] },
+      delete: { handler: inv.deleteHost, summary: 'decommission a host: forget every instance on it', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], write: true, errors: [401, 503] },
+    },
+  },
+  {
+    path: '/api/v1/version/',
+    name: 'ApiVersion',
+    methods: {
+      get: {
+        handler: inv.getVersions,
+        summary: 'every app, host and instance with its most recent version (filters combine)',
+        params: [
+          q('app_id', 'only this application'),
+          q('host', 'only this host'),
+          q('ver', 'only this version'),
+          q('status', '"up" or "stale" (not updated for --stale seconds)'),
+          q('since', 'only instances updated after this unix time', 'integer'),
+          ...PAGE,
+        ],
+        errors: [400],
+      },
+      delete: {
+        handler: inv.deleteVersions,
+        summary: 'decommission an app on a host (one instance, or all)',
+        params: [{ ...q('app_id', 'the application'), required: true }, { ...q('host', 'the host'), required: true }, q('instance', 'only this instance', 'integer')],
+        write: true,
+        errors: [400, 401, 503],
+      },
+    },
+  },
+  {
+    path: '/api/v1/history/',
+    name: 'ApiHistory',
+    methods: {
+      get: {
+        handler: inv.getHistory,
+        summary: 'version changes (first sight, changes, removals), newest first',
+        params: [q('app_id', 'the application (app_id or host is required)'), q('host', 'the host'), q('instance', 'the instance', 'integer'), q('since', 'only entries after this unix time', 'integer'), q('limit', 'at most this many entries', 'integer')],
+        errors: [400],
+      },
+    },
+  },
+  {
+    path: '/api/v1/update/',
+    name: 'ApiUpdate',
+    methods: { post: { handler: postUpdate, summary: 'accepts a version update body; answers once it is committed', write: true, errors: [401, 413, 415, 503] } },
+  },
+  { path: '/api/v1/_danger/clear/', name: 'ApiClear', danger: true, methods: { post: { handler: dangerClear, summary: 'clear the entire version database (only with --danger)', write: true, errors: [401] } } },
+  { path: '/api/v1/_partisci/', name: 'ApiInfo', methods: { get: { handler: (ctx) => json(200, { version: ctx.version }), summary: 'server version' } } },
+  { path: '/api/v1/openapi.json', name: 'ApiDoc', methods: { get: { handler: (ctx) => json(200, openApiDocument(ROUTES, ctx.config, ctx.version)), summary: 'this document' } } },
+  { path: '/debug/vars', name: 'DebugVars', methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },
+  { path: '/api/v1/debug/vars', name: 'DebugVars', hidden: true, methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },
+  { path: '/metrics', name: 'Metrics', methods: { get: { handler: (ctx) => ({ status: 200, body: metricsText(ctx.engine, ctx.reader, ctx.meter), headers: { 'Content-Type': 'text/plain; version=0.0.4' } }), summary: 'Prometheus metrics', produces: 'text/plain' } } },
+  // The names an earlier version of the original used.
+  { path: '/api/v1/summary/app/', name: 'ApiApp', hidden: true, methods: { get: appList } },
+  { path: '/api/v1/summary/host/', name: 'ApiHost', hidden: true, methods: { get: hostList } },
+];
+
+function vars(ctx: HttpContext): Reply {
+  return json(200, debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir }));
+}
+
+interface Compiled {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): Compiled {
+  const names: string[] = [];
+  const body = route.path
+    .replace(/\/$/, '')
+    .split('/')
+    .map((seg) => {
+      const m = /^\{(\w+)\}$/.exec(seg);
+      if (m === null) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(m[1]!);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { route, pattern: new RegExp(`^${body}/?$`), names };
 }
 
 export class Router {
-  readonly #table: Map<string, Route>;
+  readonly #routes: Compiled[];
   readonly #static: StaticFiles;
+  readonly #token: string;
 
   constructor(config: ServerConfig, files: StaticFiles = new StaticFiles()) {
-    this.#table = routes(config);
+    this.#routes = ROUTES.filter((r) => r.danger !== true || config.danger).map(compile);
     this.#static = files;
+    this.#token = config.writeToken;
   }
 
-  /** The handler for a request, or the error reply to send instead. */
+  /** The handler for a request (its path parameters filled in), or the reply to send instead. */
   resolve(req: Request): Handler | Reply {
-    const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
-    const route = this.#table.get(path);
-    if (route === undefined) {
-      const file = req.method === 'get' ? this.#static.lookup(req.path) : undefined;
-      return file ?? error(404, `ERROR: 404 page not found: ${truncate(req.path)}`);
+    for (const { route, pattern, names } of this.#routes) {
+      const m = pattern.exec(req.path);
+      if (m === null) continue;
+      const op = route.methods[req.method as Method];
+      if (op === undefined) {
+        const allowed = Object.keys(route.methods).map((x) => x.toUpperCase()).join(', ');
+        return { ...error(405, `ERROR: ${route.name}: only accepts ${allowed} requests`), headers: { Allow: allowed } };
+      }
+      if (op.write === true && !authorized(this.#token, req.authorization)) {
+        return { ...error(401, `ERROR: ${route.name}: a valid write token is required (Authorization: Bearer ...)`), headers: { 'WWW-Authenticate': 'Bearer' }, close: req.method === 'post' };
+      }
+      try {
+        names.forEach((name, i) => {
+          req.params[name] = decodeURIComponent(m[i + 1]!);
+        });
+      } catch {
+        return error(400, `ERROR: ${route.name}: badly escaped path`);
+      }
+      return op.handler;
     }
-    const handler = route.methods[req.method as 'get' | 'post' | 'delete'];
-    if (handler === undefined) {
-      const allowed = Object.keys(route.methods).map((m) => m.toUpperCase()).join(', ');
-      return { ...error(405, `ERROR: ${route.name}: only accepts ${allowed} requests`), headers: { Allow: allowed } };
-    }
-    return handler;
+    const file = req.method === 'get' ? this.#static.lookup(req.path) : undefined;
+    return file ?? error(404, `ERROR: 404 page not found: ${req.path.length > 100 ? `${req.path.slice(0, 100)}…` : req.path}`);
   }
-}
-
-function truncate(s: string): string {
-  return s.length > 100 ? `${s.slice(0, 100)}…` : s;
 }

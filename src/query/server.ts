@@ -1,14 +1,19 @@
-// The HTTP front: one uWebSockets.js app on the main thread. Queries are
-// answered synchronously from LMDB read transactions (never waiting for the
-// writer); updates and control requests are handed to the engine and
-// answered when the writer reports their commit.
+// The HTTP front: one uWebSockets.js app on the main thread. Selective
+// queries are answered synchronously from LMDB read transactions (never
+// waiting for the writer); bulk ones run in the query pool; updates and
+// other writes go to the engine and are answered when the writer reports
+// their commit. The same app serves the change feed and the dashboard.
 
 import { createServer } from 'node:net';
 import type { HttpResponse, us_listen_socket } from 'uWebSockets.js';
-import { Router, type HttpContext, type Request } from './routes.js';
+import { CursorError } from '../store/reader.js';
+import type { HttpContext, Request } from './context.js';
+import { BadRequest } from './params.js';
 import { error, send, type Reply } from './respond.js';
 import { formatIp } from './remote-ip.js';
+import { Router } from './routes.js';
 import { uWS } from './uws.js';
+import { attachWatch } from './watch.js';
 
 export interface HttpServer {
   close(): void;
@@ -28,6 +33,7 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
   await probeTcp(listenIp, port);
   const router = new Router(ctx.config);
   const app = uWS.App();
+  attachWatch(app, ctx.engine);
 
   app.any('/*', (res, uwsReq) => {
     let aborted = false;
@@ -37,28 +43,32 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
     const req: Request = {
       method: uwsReq.getMethod(),
       path: uwsReq.getUrl(),
+      params: {},
       query: new URLSearchParams(uwsReq.getQuery() ?? ''),
       remoteIp: formatIp(res.getRemoteAddress()),
       contentLength: Number(uwsReq.getHeader('content-length') || 0),
+      authorization: uwsReq.getHeader('authorization'),
+      acceptEncoding: uwsReq.getHeader('accept-encoding'),
+      ifNoneMatch: uwsReq.getHeader('if-none-match'),
     };
     const target = router.resolve(req);
     if (typeof target !== 'function') {
-      send(res, target);
+      send(res, target, req);
       return;
     }
     let result: Reply | Promise<Reply>;
     try {
       result = target(ctx, req, res);
     } catch (err) {
-      result = internalError(ctx, req, err);
+      result = failure(ctx, req, err);
     }
     if (!(result instanceof Promise)) {
-      send(res, result);
+      send(res, result, req);
       return;
     }
     result.then(
-      (reply) => finish(res, reply, () => aborted),
-      (err: unknown) => finish(res, internalError(ctx, req, err), () => aborted),
+      (reply) => finish(res, reply, req, () => aborted),
+      (err: unknown) => finish(res, failure(ctx, req, err), req, () => aborted),
     );
   });
 
@@ -78,13 +88,14 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
   };
 }
 
-function finish(res: HttpResponse, reply: Reply, isAborted: () => boolean): void {
+function finish(res: HttpResponse, reply: Reply, req: Request, isAborted: () => boolean): void {
   if (isAborted()) return;
-  res.cork(() => send(res, reply));
+  res.cork(() => send(res, reply, req));
 }
 
-/** Logs the error; the client gets no stack trace or internal path. */
-function internalError(ctx: HttpContext, req: Request, err: unknown): Reply {
+/** 400 for bad input; otherwise logged, and the client gets no stack trace or internal path. */
+function failure(ctx: HttpContext, req: Request, err: unknown): Reply {
+  if (err instanceof BadRequest || err instanceof CursorError) return error(400, `ERROR: ${err.message}`);
   ctx.log(`ERROR: ${req.method.toUpperCase()} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return error(500, 'ERROR: internal error');
 }

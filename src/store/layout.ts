@@ -8,7 +8,9 @@
 // byver   app_id|ver|host|instance   -> empty   (version/?app_id=A&ver=V)
 // apps    app_id|                    -> SUMMARY value ({app, app_id, host_count})
 // hosts   host|                      -> SUMMARY value ({host, app_count})
-// clock   kind u8, chunk u32 BE      -> CLOCK_CHUNK x u32 LE last_update times
+// clock   kind u8, chunk u32 BE      -> CLOCK_CHUNK x u32 last_update times
+// history app_id|host|instance ~time ~seq -> JSON entry (history.ts)
+// appvers app_id|                    -> JSON [{ver, count, up_count, stale_count}]
 // meta    string                     -> JSON
 //
 // Why a separate clock: in a storm almost every update only moves
@@ -25,6 +27,8 @@ export const DB = {
   apps: 'apps',
   hosts: 'hosts',
   clock: 'clock',
+  history: 'history',
+  appvers: 'appvers',
   meta: 'meta',
 } as const;
 

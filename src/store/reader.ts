@@ -7,26 +7,64 @@
 //
 // last_update comes from the writer's shared clocks (slot-clock.ts), which
 // are ahead of LMDB for repeated updates; a stored record's own written_at
-// covers the moment between its commit and the clock's.
+// covers the moment between its commit and the clock's. An instance's
+// status (up/stale) is decided here, from last_update and --stale.
 //
-// Used by the HTTP front on the main thread and by the piscina query pool.
+// Lists take `limit` and an opaque `cursor` (the last key read, with a tag
+// naming the table it belongs to); an answer cut short carries `next`.
 
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { buildKey, prefixEnd } from './keys.js';
 import { JsonBytes } from './json-bytes.js';
 import {
-  DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
+  DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
 } from './layout.js';
 import type { ClockBuffers } from './slot-clock.js';
+import { historyTime } from './history.js';
 
 export interface VersionFilter {
   appId?: string;
   host?: string;
   ver?: string;
+  status?: 'up' | 'stale';
+  /** Only instances updated after this time (unix seconds). */
+  since?: number;
+}
+
+export interface Page {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface HistoryFilter {
+  appId?: string;
+  host?: string;
+  instance?: number;
+  since?: number;
+  limit?: number;
+}
+
+export class CursorError extends Error {
+  override name = 'CursorError';
 }
 
 const DATA_OPEN = '{"data":[';
-const DATA_CLOSE = ']}';
+
+/** Cursor tags: which table's key a cursor holds. */
+const Tag = { inst: 105, byhost: 104, byver: 118, apps: 97, hosts: 115 } as const;
+
+function encodeCursor(tag: number, key: Uint8Array): string {
+  const b = Buffer.allocUnsafe(key.length + 1);
+  b[0] = tag;
+  b.set(key, 1);
+  return b.toString('base64url');
+}
+
+function decodeCursor(cursor: string, tag: number): Buffer {
+  const b = Buffer.from(cursor, 'base64url');
+  if (b.length < 2 || b[0] !== tag || b.toString('base64url') !== cursor) throw new CursorError('cursor does not belong to this query');
+  return b.subarray(1);
+}
 
 export class StoreReader {
   readonly #env: RootDatabase;
@@ -35,106 +73,239 @@ export class StoreReader {
   readonly #byver: Database<Buffer, Buffer>;
   readonly #apps: Database<Buffer, Buffer>;
   readonly #hosts: Database<Buffer, Buffer>;
+  readonly #history: Database<Buffer, Buffer>;
+  readonly #appvers: Database<Buffer, Buffer>;
   readonly #instClock: Uint32Array;
   readonly #hostClock: Uint32Array;
   readonly #appClock: Uint32Array;
+  readonly #staleSeconds: number;
 
-  constructor(path: string, clocks: ClockBuffers) {
+  constructor(path: string, clocks: ClockBuffers, staleSeconds = 0) {
     this.#env = open(envOptions(path));
     // Length-tracking views: they follow the buffers as the writer grows them.
     this.#instClock = new Uint32Array(clocks.instance);
     this.#hostClock = new Uint32Array(clocks.host);
     this.#appClock = new Uint32Array(clocks.app);
+    this.#staleSeconds = staleSeconds;
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#inst = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
     this.#byhost = this.#env.openDB<Buffer, Buffer>(DB.byhost, bin);
     this.#byver = this.#env.openDB<Buffer, Buffer>(DB.byver, bin);
     this.#apps = this.#env.openDB<Buffer, Buffer>(DB.apps, bin);
     this.#hosts = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
+    this.#history = this.#env.openDB<Buffer, Buffer>(DB.history, bin);
+    this.#appvers = this.#env.openDB<Buffer, Buffer>(DB.appvers, bin);
   }
 
-  /** GET app/: {"data":[{app, app_id, host_count, last_update}]} */
-  appList(out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#apps, this.#appClock, out);
+  // --- summaries ------------------------------------------------------------
+
+  /** GET app/: {"data":[{app, app_id, host_count, instance_count, up_count, stale_count, last_update}]} */
+  appList(page: Page = {}, out = new JsonBytes()): JsonBytes {
+    return this.#summaries(this.#apps, this.#appClock, Tag.apps, page, out);
   }
 
-  /** GET host/: {"data":[{host, app_count, last_update}]} */
-  hostList(out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#hosts, this.#hostClock, out);
+  /** GET host/: {"data":[{host, app_count, instance_count, up_count, stale_count, last_update}]} */
+  hostList(page: Page = {}, out = new JsonBytes()): JsonBytes {
+    return this.#summaries(this.#hosts, this.#hostClock, Tag.hosts, page, out);
   }
 
-  #summaries(db: Database<Buffer, Buffer>, clock: Uint32Array, out: JsonBytes): JsonBytes {
+  #summaries(db: Database<Buffer, Buffer>, clock: Uint32Array, tag: number, page: Page, out: JsonBytes): JsonBytes {
+    const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, tag);
+    const limit = page.limit ?? Infinity;
     out.ascii(DATA_OPEN);
-    let first = true;
-    for (const { value } of db.getRange({})) {
-      if (!first) out.ascii(',');
-      first = false;
-      const t = Math.max(value.readUInt32LE(S_WRITTEN_AT), clock[value.readUInt32LE(S_SLOT)] ?? 0);
-      out.bytes(value.subarray(SUMMARY_HEADER)).uint(t).ascii('}');
+    let n = 0;
+    let last: Buffer | null = null;
+    for (const { key, value } of db.getRange({ start, exclusiveStart: start !== undefined })) {
+      if (n === limit) {
+        return out.ascii(']').ascii(`,"next":"${encodeCursor(tag, last!)}"}`);
+      }
+      if (n > 0) out.ascii(',');
+      this.#summary(value, clock, out).ascii('}');
+      last = key;
+      n++;
     }
-    return out.ascii(DATA_CLOSE);
+    return out.ascii(']}');
   }
 
-  /** GET version/ with any combination of app_id, host and ver. */
-  versions(filter: VersionFilter, out = new JsonBytes()): JsonBytes {
-    const { appId, host, ver } = filter;
+  #summary(value: Buffer, clock: Uint32Array, out: JsonBytes): JsonBytes {
+    const t = Math.max(value.readUInt32LE(S_WRITTEN_AT), clock[value.readUInt32LE(S_SLOT)] ?? 0);
+    return out.bytes(value.subarray(SUMMARY_HEADER)).uint(t);
+  }
+
+  /** GET app/A: the app's summary with its versions, or null if unknown. */
+  app(appId: string, out = new JsonBytes()): JsonBytes | null {
+    const key = buildKey([appId]);
+    const value = this.#apps.getBinary(key);
+    if (value === undefined) return null;
+    out.ascii(DATA_OPEN);
+    this.#summary(value, this.#appClock, out).ascii(',"versions":');
+    out.bytes(this.#appvers.getBinary(key) ?? Buffer.from('[]'));
+    return out.ascii('}]}');
+  }
+
+  /** GET host/H: the host's summary, or null if unknown. */
+  host(host: string, out = new JsonBytes()): JsonBytes | null {
+    const value = this.#hosts.getBinary(buildKey([host]));
+    if (value === undefined) return null;
+    out.ascii(DATA_OPEN);
+    return this.#summary(value, this.#hostClock, out).ascii('}]}');
+  }
+
+  /** Per app: its versions' counts (for /metrics). */
+  versionCounts(): { appId: string; versions: { ver: string; count: number; up_count: number; stale_count: number }[] }[] {
+    const out = [];
+    for (const { key, value } of this.#appvers.getRange({})) {
+      out.push({ appId: key.subarray(0, key.length - 1).toString('latin1'), versions: JSON.parse(value.toString('utf8')) as { ver: string; count: number; up_count: number; stale_count: number }[] });
+    }
+    return out;
+  }
+
+  // --- versions -------------------------------------------------------------
+
+  /** GET version/ with any combination of filters, optionally paged. */
+  versions(filter: VersionFilter, page: Page = {}, out = new JsonBytes()): JsonBytes {
+    const { appId, host, ver, status, since } = filter;
     const verJson = ver === undefined ? null : Buffer.from(JSON.stringify(ver).slice(1, -1));
     const clock = this.#instClock;
-    let first = true;
+    const staleBefore = this.#staleSeconds > 0 ? Math.floor(Date.now() / 1000) - this.#staleSeconds : -Infinity;
+    const limit = page.limit ?? Infinity;
+    let n = 0;
+    let next: string | null = null;
+
+    /** Emits one instance; false when the page is full (the caller stops). */
     const emit = (value: Buffer): void => {
       if (verJson !== null) {
         const at = INSTANCE_HEADER + value.readUInt16LE(V_VER_OFF);
         const len = value.readUInt16LE(V_VER_LEN);
         if (len !== verJson.length || verJson.compare(value, at, at + len) !== 0) return;
       }
-      if (!first) out.ascii(',');
-      first = false;
       const t = Math.max(value.readUInt32LE(V_WRITTEN_AT), clock[value.readUInt32LE(V_SLOT)] ?? 0);
-      out.bytes(value.subarray(INSTANCE_HEADER)).uint(t).ascii('}');
+      const stale = t < staleBefore;
+      if (status !== undefined && stale !== (status === 'stale')) return;
+      if (since !== undefined && t <= since) return;
+      if (n > 0) out.ascii(',');
+      n++;
+      out.bytes(value.subarray(INSTANCE_HEADER)).uint(t).ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":');
+      out.uint(value.readUInt32LE(V_SINCE)).ascii('}');
     };
+    /** Scans keys of db under prefix (from the cursor on), resolving each to an instance value. */
+    const scan = (db: Database<Buffer, Buffer>, tag: number, prefix: Buffer, resolve: ((key: Buffer) => Buffer | undefined) | null): void => {
+      const from = page.cursor === undefined ? prefix : decodeCursor(page.cursor, tag);
+      const end = prefix.length === 0 ? undefined : prefixEnd(prefix);
+      const range = resolve === null
+        ? db.getRange({ start: from, end, exclusiveStart: page.cursor !== undefined })
+        : db.getKeys({ start: from, end, exclusiveStart: page.cursor !== undefined });
+      for (const item of range as Iterable<{ key: Buffer; value: Buffer } | Buffer>) {
+        const key = resolve === null ? (item as { key: Buffer }).key : (item as Buffer);
+        if (n === limit) {
+          next = encodeCursor(tag, last);
+          return;
+        }
+        const value = resolve === null ? (item as { value: Buffer }).value : resolve(key);
+        if (value !== undefined) emit(value);
+        last = key;
+      }
+    };
+    let last: Buffer = Buffer.alloc(0);
+
     out.ascii(DATA_OPEN);
     if (appId !== undefined && host !== undefined) {
-      this.#scan(this.#inst, buildKey([appId, host]), emit);
+      scan(this.#inst, Tag.inst, buildKey([appId, host]), null);
     } else if (appId !== undefined && ver !== undefined) {
       // byver: app_id| ver| host| instance -> inst: app_id| host| instance
       const appPrefix = buildKey([appId]);
       const prefix = buildKey([appId, ver]);
-      for (const key of this.#byver.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
-        const value = this.#inst.getBinary(Buffer.concat([appPrefix, key.subarray(prefix.length)]));
-        if (value !== undefined) emit(value);
-      }
+      scan(this.#byver, Tag.byver, prefix, (key) => this.#inst.getBinary(Buffer.concat([appPrefix, key.subarray(prefix.length)])));
     } else if (appId !== undefined) {
-      this.#scan(this.#inst, buildKey([appId]), emit);
+      scan(this.#inst, Tag.inst, buildKey([appId]), null);
     } else if (host !== undefined) {
       // byhost: host| app_id| instance -> inst: app_id| host| instance
       const prefix = buildKey([host]);
-      for (const key of this.#byhost.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
+      scan(this.#byhost, Tag.byhost, prefix, (key) => {
         const rest = key.subarray(prefix.length);
         const appEnd = rest.indexOf(0) + 1;
-        const value = this.#inst.getBinary(Buffer.concat([rest.subarray(0, appEnd), prefix, rest.subarray(appEnd)]));
-        if (value !== undefined) emit(value);
-      }
+        return this.#inst.getBinary(Buffer.concat([rest.subarray(0, appEnd), prefix, rest.subarray(appEnd)]));
+      });
     } else {
-      for (const { value } of this.#inst.getRange({})) emit(value);
+      scan(this.#inst, Tag.inst, Buffer.alloc(0), null);
     }
-    return out.ascii(DATA_CLOSE);
+    out.ascii(']');
+    if (next !== null) out.ascii(`,"next":"${next}"`);
+    return out.ascii('}');
   }
 
-  #scan(db: Database<Buffer, Buffer>, prefix: Buffer, emit: (value: Buffer) => void): void {
-    for (const { value } of db.getRange({ start: prefix, end: prefixEnd(prefix) })) emit(value);
+  // --- history --------------------------------------------------------------
+
+  /**
+   * GET history/: entries of an app (on a host, of an instance), newest
+   * first. Without an app, the entries of every app on the host.
+   */
+  history(filter: HistoryFilter, out = new JsonBytes()): JsonBytes {
+    const prefixes: Buffer[] = [];
+    if (filter.appId !== undefined) {
+      prefixes.push(filter.host === undefined ? buildKey([filter.appId]) : buildKey([filter.appId, filter.host], filter.instance));
+    } else if (filter.host !== undefined) {
+      // The host's apps, from the byhost index.
+      const hostKey = buildKey([filter.host]);
+      const apps = new Set<string>();
+      for (const key of this.#byhost.getKeys({ start: hostKey, end: prefixEnd(hostKey) })) {
+        const rest = key.subarray(hostKey.length);
+        apps.add(rest.subarray(0, rest.indexOf(0)).toString('latin1'));
+      }
+      for (const app of apps) prefixes.push(buildKey([app, filter.host], filter.instance));
+    }
+    const since = filter.since ?? -1;
+    const entries: { time: number; value: Buffer }[] = [];
+    for (const prefix of prefixes) {
+      for (const { key, value } of this.#history.getRange({ start: prefix, end: prefixEnd(prefix) })) {
+        if (filter.instance !== undefined && filter.appId !== undefined && filter.host === undefined) {
+          const at = key.length - 10;
+          if (((key[at]! << 8) | key[at + 1]!) !== filter.instance) continue;
+        }
+        const time = historyTime(key);
+        if (time > since) entries.push({ time, value });
+      }
+    }
+    entries.sort((a, b) => b.time - a.time);
+    const limit = Math.min(filter.limit ?? Infinity, entries.length);
+    out.ascii(DATA_OPEN);
+    for (let i = 0; i < limit; i++) {
+      if (i > 0) out.ascii(',');
+      out.bytes(entries[i]!.value);
+    }
+    return out.ascii(']}');
   }
 
-  /** Stored instance, host and app counts (a scan of the small summary tables plus inst stats). */
+  /** Every history entry of an app, as parsed objects (for the rollout). */
+  appHistory(appId: string): { key: Buffer; time: number; ver: string | null }[] {
+    const prefix = buildKey([appId]);
+    const out = [];
+    for (const { key, value } of this.#history.getRange({ start: prefix, end: prefixEnd(prefix) })) {
+      const entry = JSON.parse(value.toString('utf8')) as { ver: string | null };
+      out.push({ key: Buffer.from(key.subarray(0, key.length - 8)), time: historyTime(key), ver: entry.ver });
+    }
+    return out;
+  }
+
+  /**
+   * Ends this thread's read snapshot now. lmdb-js would end it on the next
+   * event-loop turn, but a piscina thread waiting for its next task does
+   * not turn its loop: without this it would answer from an old snapshot
+   * (and keep LMDB from reusing freed pages).
+   */
+  release(): void {
+    this.#inst.resetReadTxn();
+  }
+
+  /** Stored instance, host and app counts and the data file's size. */
   stats(): { instances: number; hosts: number; apps: number; mapBytes: number } {
-    const s = this.#inst.getStats() as { entryCount: number };
-    const h = this.#hosts.getStats() as { entryCount: number };
-    const a = this.#apps.getStats() as { entryCount: number };
+    const count = (db: Database<Buffer, Buffer>): number => (db.getStats() as { entryCount: number }).entryCount;
     const env = this.#env.getStats() as { lastPageNumber?: number; pageSize?: number };
     return {
-      instances: s.entryCount,
-      hosts: h.entryCount,
-      apps: a.entryCount,
-      mapBytes: (env.lastPageNumber ?? 0) * (env.pageSize ?? 4096),
+      instances: count(this.#inst),
+      hosts: count(this.#hosts),
+      apps: count(this.#apps),
+      mapBytes: ((env.lastPageNumber ?? 0) + 1) * (env.pageSize ?? 4096),
     };
   }
 

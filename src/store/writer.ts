@@ -11,12 +11,16 @@
 //   update) becomes the instance's pending state: the latest record, kept in
 //   an arena, one per instance however many arrive (coalescing); the
 //   instance joins the persist queue; host/app counts change in memory;
-// - removals (--trim, DELETE), and clear, are resolved in memory too.
+// - removals (--trim, DELETE), and clear, are resolved in memory too;
+// - every first sight, version change and removal becomes a history entry
+//   (history.ts), and instances not updated for --stale seconds turn stale
+//   (up/stale counts in the summaries; fleet-counts.ts).
 //
 // commit() persists in one durable LMDB transaction: a clear, removals,
 // every priority instance (those an HTTP client waits for), then up to
-// PERSIST_BATCH queued instances in arrival order, the dirty app and host
-// summaries, and the clocks when due. A random B-tree write costs LMDB a few
+// PERSIST_BATCH queued instances in arrival order and as many history
+// entries, the dirty app and host summaries and app version counts, the
+// clocks when due, and a slice of history pruning. A random B-tree write costs LMDB a few
 // page writes, so during a storm of new or changed instances persistence
 // runs behind ingest (the backlog is /debug/vars `write_backlog`) instead of
 // ingest dropping updates; queries show the persisted state plus live
@@ -37,10 +41,13 @@ import {
   R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
 } from '../ingest/record.js';
 import { KeyIndex, SlotState } from './key-index.js';
-import { buildKey, encodeKeyPart } from './keys.js';
+import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
+import { historyKey, historyTime, historyValue, type HistoryEntry } from './history.js';
+import { APP_FRAG_HEAD, HOST_FRAG_HEAD, appSummaryValue, hostSummaryValue, summaryName, versionsJson } from './summaries.js';
+import { buildKey, encodeKeyPart, splitKey } from './keys.js';
 import {
-  CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SCHEMA_VERSION, SUMMARY_HEADER,
-  S_COUNT, S_NAME_LEN, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
+  CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, SCHEMA_VERSION,
+  S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
 } from './layout.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { decodeSelector, type Selector } from './selector.js';
@@ -49,6 +56,10 @@ export interface WriterOptions {
   path: string;
   /** Remove instances not updated for this many seconds (0 = keep forever). */
   trimSeconds: number;
+  /** An instance not updated for this many seconds is stale (0 = never). */
+  staleSeconds?: number;
+  /** Keep history entries this many days (0 = forever). */
+  historyDays?: number;
   /** How often the clocks (last_update of repeated updates) are persisted. */
   clockPersistMs?: number;
   /** Shortest time between two commits (group commit). */
@@ -67,12 +78,15 @@ export interface CommitResult {
   written: number;
   removed: number;
   events: ChangeEvent[];
+  /** [seq, instances removed] of the DELETE requests this commit acknowledges. */
+  results: [number, number][];
 }
 
 export type ChangeEvent =
   | { type: 'new'; version: Record<string, unknown> }
   | { type: 'changed'; version: Record<string, unknown>; old_ver: string }
   | { type: 'removed'; version: Record<string, unknown>; reason: 'trim' | 'delete' }
+  | { type: 'stale'; version: Record<string, unknown> }
   | { type: 'cleared' };
 
 // Instance columns.
@@ -84,25 +98,26 @@ const APP = 3;
 const PENDING = 4;
 /** Records coalesced into the pending state (they count as applied when it is written). */
 const PENDING_N = 5;
-/** Bit 1: the key is stored in LMDB. Bit 2: queued. Bit 4: in the priority queue. */
+/** Bit 1: the key is stored in LMDB. Bit 2: queued. Bit 4: in the priority queue. Bit 8: stale. */
 const FLAGS = 6;
 const STORED = 1;
 const QUEUED = 2;
 const PRIORITY = 4;
-// Host and app column: apps on the host / hosts running the app.
-const COUNT = 0;
+const STALE = 8;
+/** The instance's version id (fleet-counts.ts). */
+const VER = 7;
+const INSTANCE_COLUMNS = 8;
 
 /** Queued instances persisted per commit (besides priority ones). */
 const PERSIST_BATCH = 2048;
 // abortable, synchronous commit, flushed before returning (lmdb's TransactionFlags)
 const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
-const PAIR_SHIFT = 2 ** 22; // pair key = host slot * PAIR_SHIFT + app slot
 const EMPTY = Buffer.alloc(0);
 const KEY_SCRATCH = 8192;
 /** Arena size kept once the backlog is empty. */
 const ARENA_KEEP_BYTES = 1 << 20;
-const APP_FRAG_HEAD = Buffer.from('{"app":"');
-const HOST_FRAG_HEAD = Buffer.from('{"host":"');
+/** History entries pruning examines per commit. */
+const PRUNE_BATCH = 2000;
 
 const utf8 = new TextDecoder();
 
@@ -120,22 +135,32 @@ export class StoreWriter {
   readonly #hostsDb: Database<Buffer, Buffer>;
   readonly #clockDb: Database<Buffer, Buffer>;
   readonly #trimSeconds: number;
+  readonly #staleSeconds: number;
+  readonly #historySeconds: number;
+  readonly #historyDb: Database<Buffer, Buffer>;
+  readonly #appversDb: Database<Buffer, Buffer>;
   readonly #clockPersistMs: number;
   readonly #minCommitMs: number;
   readonly #instClock: SlotClock;
   readonly #hostClock: SlotClock;
   readonly #appClock: SlotClock;
 
-  #inst = new KeyIndex(7, 1 << 16);
-  #hosts = new KeyIndex(1);
-  #apps = new KeyIndex(1);
+  #inst = new KeyIndex(INSTANCE_COLUMNS, 1 << 16);
+  #hosts = new KeyIndex(SUMMARY_COLUMNS);
+  #apps = new KeyIndex(SUMMARY_COLUMNS);
+  #counts = new FleetCounts(this.#hosts, this.#apps);
   /** App display names (JSON string content) by app slot. */
   #appNames = new Map<number, Buffer>();
-  /** Instances per host/app pair. */
-  #pairs = new Map<number, number>();
-  /** Summaries to rewrite at the next commit; hosts map to a known name or null. */
-  #dirtyHosts = new Map<number, Buffer | null>();
-  #dirtyApps = new Set<number>();
+  /** History entries waiting to be persisted (key, value). */
+  #history: [Buffer, Buffer][] = [];
+  #historyHead = 0;
+  #historyBytes = 0;
+  /** Where history pruning resumes (null: from the start). */
+  #pruneFrom: Buffer | null = null;
+  /** Stale transitions (events) since the last commit. */
+  #staleEvents: ChangeEvent[] = [];
+  /** Results of DELETE requests absorbed since the last commit. */
+  #results: [number, number][] = [];
 
   /** Latest records of instances waiting to be persisted. */
   #arena = Buffer.alloc(ARENA_KEEP_BYTES);
@@ -165,6 +190,8 @@ export class StoreWriter {
 
   constructor(options: WriterOptions, clocks: ClockBuffers) {
     this.#trimSeconds = options.trimSeconds;
+    this.#staleSeconds = options.staleSeconds ?? 0;
+    this.#historySeconds = (options.historyDays ?? 0) * 86400;
     this.#clockPersistMs = options.clockPersistMs ?? 2000;
     this.#minCommitMs = options.minCommitMs ?? 10;
     this.#instClock = new SlotClock(ClockKind.instance, clocks.instance);
@@ -178,6 +205,8 @@ export class StoreWriter {
     this.#appsDb = this.#env.openDB<Buffer, Buffer>(DB.apps, bin);
     this.#hostsDb = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
     this.#clockDb = this.#env.openDB<Buffer, Buffer>(DB.clock, bin);
+    this.#historyDb = this.#env.openDB<Buffer, Buffer>(DB.history, bin);
+    this.#appversDb = this.#env.openDB<Buffer, Buffer>(DB.appvers, bin);
     const meta = this.#env.openDB<unknown, string>(DB.meta, { encoding: 'json' });
     const schema = meta.get('schema');
     if (schema === undefined) {
@@ -194,7 +223,7 @@ export class StoreWriter {
 
   /** Instances whose latest state is not persisted yet, and the bytes that holds. */
   get backlog(): { instances: number; bytes: number } {
-    return { instances: this.#pendingSlots, bytes: this.#arenaUsed - this.#arenaGarbage };
+    return { instances: this.#pendingSlots, bytes: this.#arenaUsed - this.#arenaGarbage + this.#historyBytes };
   }
 
   /** Turn change events on or off (off: no event work at all). */
@@ -204,12 +233,17 @@ export class StoreWriter {
 
   // --- loading --------------------------------------------------------------
 
-  /** Builds the in-memory state from LMDB (once, at startup). */
+  /**
+   * Builds the in-memory state from LMDB (once, at startup). Counts are
+   * recomputed from the instances, and every summary is rewritten at the
+   * first commit (so a data folder from an older layout heals itself).
+   */
   load(): void {
     const clock = this.#instClock;
     this.#loadSummaries(this.#hostsDb, this.#hosts, this.#hostClock, null);
     this.#loadSummaries(this.#appsDb, this.#apps, this.#appClock, this.#appNames);
     const inst = this.#inst;
+    const counts = this.#counts;
     for (const { key, value } of this.#instDb.getRange({})) {
       const slot = value.readUInt32LE(V_SLOT);
       inst.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
@@ -224,10 +258,13 @@ export class StoreWriter {
       const h = this.#findKey(this.#hosts, key.subarray(appEnd, key.length - 2));
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
-      const pair = h * PAIR_SHIFT + a;
-      this.#pairs.set(pair, (this.#pairs.get(pair) ?? 0) + 1);
+      const verAt = INSTANCE_HEADER + value.readUInt16LE(V_VER_OFF);
+      const v = counts.versionId(a, value.subarray(verAt, verAt + value.readUInt16LE(V_VER_LEN)));
+      inst.cols[VER]![slot] = v;
+      counts.add(h, a, v, null);
     }
     inst.collectFreeSlots();
+    counts.markAllDirty();
     for (const { key, value } of this.#clockDb.getRange({})) {
       const base = key.readUInt32BE(1) * CLOCK_CHUNK;
       const times = new Uint32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.length));
@@ -247,18 +284,14 @@ export class StoreWriter {
     this.#instDb.resetReadTxn();
   }
 
+  /** Adopts the stored summaries' slots and times (their counts are recomputed). */
   #loadSummaries(db: Database<Buffer, Buffer>, index: KeyIndex, clock: SlotClock, names: Map<number, Buffer> | null): void {
-    const headLen = names === null ? HOST_FRAG_HEAD.length : APP_FRAG_HEAD.length;
     for (const { key, value } of db.getRange({})) {
       const slot = value.readUInt32LE(S_SLOT);
       index.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
-      index.cols[COUNT]![slot] = value.readUInt32LE(S_COUNT);
       clock.ensure(slot);
       clock.ts[slot] = Math.max(clock.ts[slot]!, value.readUInt32LE(S_WRITTEN_AT));
-      if (names !== null) {
-        const at = SUMMARY_HEADER + headLen;
-        names.set(slot, Buffer.from(value.subarray(at, at + value.readUInt16LE(S_NAME_LEN))));
-      }
+      if (names !== null) names.set(slot, Buffer.from(summaryName(value, APP_FRAG_HEAD)));
     }
     index.collectFreeSlots();
   }
@@ -283,7 +316,8 @@ export class StoreWriter {
       this.#clearMemory();
     } else if (type === RecordType.remove) {
       const keyLen = get16(rec, off + R_KEY_LEN);
-      this.#removeSelected(decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen)));
+      const n = this.#removeSelected(decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen)));
+      this.#results.push([seq, n]);
     }
   }
 
@@ -304,6 +338,9 @@ export class StoreWriter {
       return;
     }
     const fragOff = keyOff + keyLen;
+    const verOff = fragOff + get16(rec, off + R_VER_OFF);
+    const verJson = rec.subarray(verOff, verOff + get16(rec, off + R_VER_LEN));
+    let prevVer: Buffer | null = null;
     if (slot < 0) {
       slot = inst.insert(rec, keyOff, keyLen, keyHash);
       this.#instClock.reset(slot);
@@ -311,9 +348,22 @@ export class StoreWriter {
       const hostOff = fragOff + get16(rec, off + R_HOST_OFF);
       const a = this.#summarySlot(this.#apps, this.#appClock, rec, keyOff, appIdLen + 1);
       const h = this.#summarySlot(this.#hosts, this.#hostClock, rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
+      const v = this.#counts.versionId(a, verJson);
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
-      this.#addToPair(h, a, rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)));
+      inst.cols[VER]![slot] = v;
+      this.#counts.add(h, a, v, rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)));
+      this.#recordHistory(rec.subarray(fragOff, fragOff + get16(rec, off + R_FRAG_LEN)), null, time);
+    } else {
+      const a = inst.cols[APP]![slot]!;
+      const from = inst.cols[VER]![slot]!;
+      const to = this.#counts.versionId(a, verJson);
+      if (to !== from) {
+        prevVer = this.#counts.version(from).json;
+        this.#counts.changeVersion(a, from, to, (inst.cols[FLAGS]![slot]! & STALE) !== 0);
+        inst.cols[VER]![slot] = to;
+        this.#recordHistory(rec.subarray(fragOff, fragOff + get16(rec, off + R_FRAG_LEN)), prevVer, time);
+      }
     }
     const a = inst.cols[APP]![slot]!;
     const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
@@ -321,7 +371,7 @@ export class StoreWriter {
     if (known === undefined || Buffer.compare(known, appName) !== 0) {
       // The app's display name follows its latest update.
       this.#appNames.set(a, Buffer.from(appName));
-      this.#dirtyApps.add(a);
+      this.#counts.dirtyApps.add(a);
     }
     inst.cols[FRAG_A]![slot] = fa;
     inst.cols[FRAG_B]![slot] = fb;
@@ -411,16 +461,23 @@ export class StoreWriter {
     return slot;
   }
 
-  #addToPair(h: number, a: number, hostName: Uint8Array): void {
-    const pair = h * PAIR_SHIFT + a;
-    const n = this.#pairs.get(pair) ?? 0;
-    this.#pairs.set(pair, n + 1);
-    if (n === 0) {
-      this.#hosts.cols[COUNT]![h]!++;
-      this.#apps.cols[COUNT]![a]!++;
-      this.#dirtyApps.add(a);
-      this.#dirtyHosts.set(h, Buffer.from(hostName));
-    }
+  /** Queues a history entry for a version object fragment (ver null: removed). */
+  #recordHistory(frag: Uint8Array, prevVer: Uint8Array | null, time: number, removed = false): void {
+    const v = versionOf(frag, time);
+    const entry: HistoryEntry = {
+      app: v.app as string,
+      app_id: v.app_id as string,
+      host: v.host as string,
+      instance: v.instance as number,
+      ver: removed ? null : (v.ver as string),
+      prev_ver: prevVer === null ? null : jsonString(prevVer),
+      host_ip: v.host_ip as string,
+      time,
+    };
+    const key = historyKey(buildKey([entry.app_id, entry.host], entry.instance), time);
+    const value = historyValue(entry);
+    this.#history.push([key, value]);
+    this.#historyBytes += key.length + value.length + 64;
   }
 
   /** Removes an instance in memory; its LMDB records go at the next commit. */
@@ -428,6 +485,9 @@ export class StoreWriter {
     const inst = this.#inst;
     const h = inst.cols[HOST]![slot]!;
     const a = inst.cols[APP]![slot]!;
+    const v = inst.cols[VER]![slot]!;
+    const stale = (inst.cols[FLAGS]![slot]! & STALE) !== 0;
+    this.#recordRemoval(slot, v);
     // Records it absorbed but never persisted were superseded by the removal:
     // they count as applied when the removal commits.
     this.#superseded += inst.cols[PENDING_N]![slot]!;
@@ -436,35 +496,45 @@ export class StoreWriter {
     this.#releaseAfterCommit.push({ index: inst, slot });
     if ((inst.cols[FLAGS]![slot]! & STORED) !== 0) this.#removals.push({ slot, reason });
     inst.cols[FLAGS]![slot] = 0;
-    const pair = h * PAIR_SHIFT + a;
-    const n = this.#pairs.get(pair) ?? 0;
-    if (n > 1) {
-      this.#pairs.set(pair, n - 1);
-      return;
-    }
-    this.#pairs.delete(pair);
-    const hosts = this.#hosts.cols[COUNT]!;
-    const apps = this.#apps.cols[COUNT]!;
-    hosts[h]!--;
-    apps[a]!--;
-    if (!this.#dirtyHosts.has(h)) this.#dirtyHosts.set(h, null);
-    this.#dirtyApps.add(a);
-    if (hosts[h] === 0) {
+    const { hostEmpty, appEmpty } = this.#counts.remove(h, a, v, stale);
+    if (hostEmpty) {
       this.#hosts.remove(h);
       this.#releaseAfterCommit.push({ index: this.#hosts, slot: h });
     }
-    if (apps[a] === 0) {
+    if (appEmpty) {
       this.#apps.remove(a);
       this.#releaseAfterCommit.push({ index: this.#apps, slot: a });
     }
   }
 
-  /** Removes every live instance a selector matches (DELETE endpoints). */
-  #removeSelected(sel: Selector): void {
+  /** The history entry of a removal, from what memory knows of the instance. */
+  #recordRemoval(slot: number, version: number): void {
+    const key = this.#inst.keyOf(slot);
+    const { parts: [appId, host] } = splitKey(key, 2);
+    const time = Math.max(Math.floor(Date.now() / 1000), this.#instClock.get(slot));
+    const entry: HistoryEntry = {
+      app: (this.#appNames.get(this.#inst.cols[APP]![slot]!) ?? EMPTY).toString('utf8'),
+      app_id: appId!,
+      host: host!,
+      instance: (key[key.length - 2]! << 8) | key[key.length - 1]!,
+      ver: null,
+      prev_ver: jsonString(this.#counts.version(version).json),
+      host_ip: null,
+      time,
+    };
+    const hkey = historyKey(key, time);
+    const value = historyValue(entry);
+    this.#history.push([hkey, value]);
+    this.#historyBytes += hkey.length + value.length + 64;
+  }
+
+  /** Removes every live instance a selector matches (DELETE endpoints); returns how many. */
+  #removeSelected(sel: Selector): number {
     const inst = this.#inst;
     const a = sel.appId === undefined ? -1 : this.#findKey(this.#apps, buildKey([sel.appId]));
     const h = sel.host === undefined ? -1 : this.#findKey(this.#hosts, buildKey([sel.host]));
-    if ((sel.appId !== undefined && a < 0) || (sel.host !== undefined && h < 0)) return;
+    if ((sel.appId !== undefined && a < 0) || (sel.host !== undefined && h < 0)) return 0;
+    let n = 0;
     for (let s = 0; s < inst.highWater; s++) {
       if (inst.state[s] !== SlotState.live) continue;
       if (a >= 0 && inst.cols[APP]![s] !== a) continue;
@@ -474,12 +544,18 @@ export class StoreWriter {
         if (((key[key.length - 2]! << 8) | key[key.length - 1]!) !== sel.instance) continue;
       }
       this.#forgetInstance(s, 'delete');
+      n++;
     }
+    return n;
   }
 
   /** Moves an instance's clock (and its host's and app's) forward to time. */
   #touch(slot: number, time: number): void {
     const inst = this.#inst;
+    if ((inst.cols[FLAGS]![slot]! & STALE) !== 0) {
+      inst.cols[FLAGS]![slot]! &= ~STALE;
+      this.#counts.setStale(inst.cols[HOST]![slot]!, inst.cols[APP]![slot]!, inst.cols[VER]![slot]!, false);
+    }
     this.#instClock.advance(slot, time);
     this.#hostClock.advance(inst.cols[HOST]![slot]!, time);
     this.#appClock.advance(inst.cols[APP]![slot]!, time);
@@ -490,16 +566,18 @@ export class StoreWriter {
     // Records absorbed but never persisted count as applied when the clear commits.
     const inst = this.#inst;
     for (let s = 0; s < inst.highWater; s++) this.#superseded += inst.cols[PENDING_N]![s]!;
-    this.#inst = new KeyIndex(7, 1 << 16);
-    this.#hosts = new KeyIndex(1);
-    this.#apps = new KeyIndex(1);
+    this.#inst = new KeyIndex(INSTANCE_COLUMNS, 1 << 16);
+    this.#hosts = new KeyIndex(SUMMARY_COLUMNS);
+    this.#apps = new KeyIndex(SUMMARY_COLUMNS);
+    this.#counts = new FleetCounts(this.#hosts, this.#apps);
     this.#instClock.clear();
     this.#hostClock.clear();
     this.#appClock.clear();
     this.#appNames = new Map();
-    this.#pairs = new Map();
-    this.#dirtyHosts = new Map();
-    this.#dirtyApps = new Set();
+    this.#history = [];
+    this.#historyHead = 0;
+    this.#historyBytes = 0;
+    this.#staleEvents = [];
     this.#arenaUsed = 0;
     this.#arenaGarbage = 0;
     this.#pendingSlots = 0;
@@ -513,22 +591,47 @@ export class StoreWriter {
 
 
   /**
-   * Removes, in memory, every instance whose last_update is older than the
-   * trim window. Returns how many.
+   * Once a second: removes (in memory) every instance older than the trim
+   * window, and marks stale every instance not updated for --stale seconds.
+   * Returns how many instances changed.
    */
   sweep(nowSeconds: number): number {
-    if (this.#trimSeconds <= 0) return 0;
-    const cutoff = nowSeconds - this.#trimSeconds;
+    const trimCutoff = this.#trimSeconds > 0 ? nowSeconds - this.#trimSeconds : -1;
+    const staleCutoff = this.#staleSeconds > 0 ? nowSeconds - this.#staleSeconds : -1;
+    if (trimCutoff < 0 && staleCutoff < 0) return 0;
     const inst = this.#inst;
     const ts = this.#instClock.ts;
+    const flags = inst.cols[FLAGS]!;
     let n = 0;
     for (let s = 0; s < inst.highWater; s++) {
-      if (inst.state[s] === SlotState.live && ts[s]! < cutoff) {
+      if (inst.state[s] !== SlotState.live) continue;
+      const t = ts[s]!;
+      if (t < trimCutoff) {
         this.#forgetInstance(s, 'trim');
+        n++;
+      } else if (t < staleCutoff && (flags[s]! & STALE) === 0) {
+        flags[s]! |= STALE;
+        this.#counts.setStale(inst.cols[HOST]![s]!, inst.cols[APP]![s]!, inst.cols[VER]![s]!, true);
+        if (this.#eventsWanted) this.#staleEvents.push({ type: 'stale', version: this.#memoryVersion(s) });
         n++;
       }
     }
     return n;
+  }
+
+  /** What memory knows of an instance as a version-object-like event payload. */
+  #memoryVersion(slot: number): Record<string, unknown> {
+    const key = this.#inst.keyOf(slot);
+    const { parts: [appId, host] } = splitKey(key, 2);
+    return {
+      app: (this.#appNames.get(this.#inst.cols[APP]![slot]!) ?? EMPTY).toString('utf8'),
+      app_id: appId,
+      host,
+      instance: (key[key.length - 2]! << 8) | key[key.length - 1]!,
+      ver: jsonString(this.#counts.version(this.#inst.cols[VER]![slot]!).json),
+      last_update: this.#instClock.get(slot),
+      status: 'stale',
+    };
   }
 
   // --- persisting ---------------------------------------------------------------
@@ -543,7 +646,7 @@ export class StoreWriter {
 
   #structuralPending(): boolean {
     return this.#queueHead < this.#queue.length || this.#removals.length > 0 || this.#urgent() ||
-      this.#dirtyApps.size > 0 || this.#dirtyHosts.size > 0;
+      this.#historyHead < this.#history.length || this.#counts.dirtyApps.size > 0 || this.#counts.dirtyHosts.size > 0;
   }
 
   /** Milliseconds until a commit is due: 0 = now (how long the writer may sleep). */
@@ -572,14 +675,16 @@ export class StoreWriter {
       if (!prioritized.has(slot)) batch.push(slot);
     }
     const removals = this.#removals;
+    const historyEnd = final ? this.#history.length : Math.min(this.#history.length, this.#historyHead + PERSIST_BATCH);
     const events: ChangeEvent[] = [];
     let written = 0;
     let removed = 0;
+    let pruned: Buffer | null | undefined;
     const writtenSlots: number[] = [];
 
     this.#env.transactionSync(() => {
       if (this.#clearPending) {
-        for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb]) db.clearSync();
+        for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb, this.#historyDb, this.#appversDb]) db.clearSync();
         if (this.#eventsWanted) events.push({ type: 'cleared' });
       }
       for (const r of removals) if (this.#deleteInstance(inst.keyOf(r.slot), r.reason, events)) removed++;
@@ -589,8 +694,10 @@ export class StoreWriter {
         writtenSlots.push(slot);
         written++;
       }
+      for (let i = this.#historyHead; i < historyEnd; i++) this.#historyDb.putSync(this.#history[i]![0], this.#history[i]![1]);
       this.#writeSummaries();
       if (persistClock) this.#writeClocks();
+      if (this.#historySeconds > 0) pruned = this.#pruneHistory(Math.floor(nowMs / 1000) - this.#historySeconds);
     }, SYNC_FLAGS);
 
     // Committed: now memory may move on.
@@ -619,6 +726,15 @@ export class StoreWriter {
     for (const slot of this.#priority) inst.cols[FLAGS]![slot]! &= ~PRIORITY;
     this.#priority = [];
     this.#removals = [];
+    for (let i = this.#historyHead; i < historyEnd; i++) this.#historyBytes -= this.#history[i]![0].length + this.#history[i]![1].length + 64;
+    this.#historyHead = historyEnd;
+    if (this.#historyHead === this.#history.length) {
+      this.#history = [];
+      this.#historyHead = 0;
+    }
+    if (pruned !== undefined) this.#pruneFrom = pruned;
+    if (this.#eventsWanted) events.push(...this.#staleEvents);
+    this.#staleEvents = [];
     if (persistClock) {
       applied += this.#pendingClockOnly;
       this.#pendingClockOnly = 0;
@@ -627,11 +743,13 @@ export class StoreWriter {
     this.#lastCommit = nowMs;
     for (const { index, slot } of this.#releaseAfterCommit) index.release(slot);
     this.#releaseAfterCommit = [];
-    this.#dirtyApps.clear();
-    this.#dirtyHosts.clear();
+    this.#counts.dirtyApps.clear();
+    this.#counts.dirtyHosts.clear();
     const ackSeq = this.#ackSeq;
     this.#ackSeq = 0;
-    return { applied, ackSeq, written, removed, events };
+    const results = this.#results;
+    this.#results = [];
+    return { applied, ackSeq, written, removed, events, results };
   }
 
   // --- inside the write transaction (no memory changes here) ---------------
@@ -704,48 +822,53 @@ export class StoreWriter {
     return true;
   }
 
+  /** Rewrites the dirty app and host summaries (and app version counts); deletes emptied ones. */
   #writeSummaries(): void {
-    for (const a of this.#dirtyApps) {
-      const key = this.#apps.keyOf(a);
-      if (this.#apps.state[a] !== SlotState.live) {
-        this.#appsDb.removeSync(Buffer.from(key));
+    const apps = this.#apps;
+    const hosts = this.#hosts;
+    for (const a of this.#counts.dirtyApps) {
+      const key = Buffer.from(apps.keyOf(a));
+      if (apps.state[a] !== SlotState.live) {
+        this.#appsDb.removeSync(key);
+        this.#appversDb.removeSync(key);
         continue;
       }
-      const name = this.#appNames.get(a) ?? EMPTY;
-      const count = this.#apps.cols[COUNT]![a]!;
-      const appId = Buffer.from(key.subarray(0, key.length - 1)).toString('latin1');
-      const frag = Buffer.concat([APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}","host_count":${count},"last_update":`)]);
-      this.#putSummary(this.#appsDb, key, a, count, this.#appClock.get(a), name.length, frag);
+      const counts = { peers: apps.cols[PEERS]![a]!, instances: apps.cols[INSTANCES]![a]!, stale: apps.cols[STALE_COUNT]![a]! };
+      const appId = key.subarray(0, key.length - 1).toString('latin1');
+      this.#appsDb.putSync(key, appSummaryValue(a, this.#appNames.get(a) ?? EMPTY, appId, counts, this.#appClock.get(a)));
+      this.#appversDb.putSync(key, versionsJson(this.#counts.versionsOf(a)));
     }
-    for (const [h, knownName] of this.#dirtyHosts) {
-      const key = Buffer.from(this.#hosts.keyOf(h));
-      if (this.#hosts.state[h] !== SlotState.live) {
+    for (const [h, knownName] of this.#counts.dirtyHosts) {
+      const key = Buffer.from(hosts.keyOf(h));
+      if (hosts.state[h] !== SlotState.live) {
         this.#hostsDb.removeSync(key);
         continue;
       }
-      const name = knownName ?? this.#storedHostName(key);
-      const count = this.#hosts.cols[COUNT]![h]!;
-      const frag = Buffer.concat([HOST_FRAG_HEAD, name, Buffer.from(`","app_count":${count},"last_update":`)]);
-      this.#putSummary(this.#hostsDb, key, h, count, this.#hostClock.get(h), name.length, frag);
+      const stored = knownName === null ? this.#hostsDb.getBinary(key) : undefined;
+      const name = knownName ?? (stored === undefined ? EMPTY : Buffer.from(summaryName(stored, HOST_FRAG_HEAD)));
+      const counts = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
+      this.#hostsDb.putSync(key, hostSummaryValue(h, name, counts, this.#hostClock.get(h)));
     }
   }
 
-  #storedHostName(key: Buffer): Buffer {
-    const stored = this.#hostsDb.getBinary(key);
-    if (stored === undefined) return EMPTY;
-    const at = SUMMARY_HEADER + HOST_FRAG_HEAD.length;
-    return Buffer.from(stored.subarray(at, at + stored.readUInt16LE(S_NAME_LEN)));
-  }
-
-  #putSummary(db: Database<Buffer, Buffer>, key: Uint8Array, slot: number, count: number, t: number, nameLen: number, frag: Buffer): void {
-    const value = Buffer.allocUnsafe(SUMMARY_HEADER + frag.length);
-    value.writeUInt32LE(slot, S_SLOT);
-    value.writeUInt32LE(count, S_COUNT);
-    value.writeUInt32LE(t, S_WRITTEN_AT);
-    value.writeUInt16LE(nameLen, S_NAME_LEN);
-    value.writeUInt16LE(0, S_NAME_LEN + 2);
-    value.set(frag, SUMMARY_HEADER);
-    db.putSync(Buffer.from(key), value);
+  /**
+   * Deletes history entries older than cutoff, examining at most
+   * PRUNE_BATCH entries from where the last call stopped. Returns where the
+   * next call resumes (null: start over).
+   */
+  #pruneHistory(cutoff: number): Buffer | null {
+    let examined = 0;
+    let last: Buffer | null = null;
+    const old: Buffer[] = [];
+    for (const key of this.#historyDb.getKeys({ start: this.#pruneFrom ?? undefined, limit: PRUNE_BATCH })) {
+      examined++;
+      last = key;
+      if (historyTime(key) < cutoff) old.push(Buffer.from(key));
+    }
+    for (const key of old) this.#historyDb.removeSync(key);
+    if (examined < PRUNE_BATCH || last === null) return null;
+    // Resume just after the last key examined.
+    return Buffer.concat([last, Buffer.from([0])]);
   }
 
   #writeClocks(): void {

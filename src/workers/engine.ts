@@ -25,6 +25,8 @@ export interface EngineOptions {
   port: number;
   workers: number;
   trimSeconds: number;
+  staleSeconds: number;
+  historyDays: number;
   rcvbufBytes: number;
   ringBytes: number;
   /** Bytes of the ring that carries HTTP updates and control records. */
@@ -37,7 +39,8 @@ export type Logger = (line: string) => void;
 
 interface Pending {
   seq: number;
-  resolve: () => void;
+  /** Resolved with the request's result (instances removed by a DELETE; 0 otherwise). */
+  resolve: (result: number) => void;
   reject: (err: Error) => void;
 }
 
@@ -129,6 +132,8 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     const data: WriterThreadData = {
       path: this.options.dataDir,
       trimSeconds: this.options.trimSeconds,
+      staleSeconds: this.options.staleSeconds,
+      historyDays: this.options.historyDays,
       rings: this.#rings,
       control: this.control.buffer as SharedArrayBuffer,
       stats: this.statsBuffer,
@@ -197,7 +202,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
         break;
       case 'COMMITTED':
         this.#lastCommitError = null;
-        if (msg.ackSeq > 0) this.#acknowledge(msg.ackSeq);
+        if (msg.ackSeq > 0) this.#acknowledge(msg.ackSeq, new Map(msg.results));
         if (msg.events.length > 0) this.emit('events', msg.events);
         break;
       case 'COMMIT_ERROR':
@@ -213,9 +218,12 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     }
   }
 
-  #acknowledge(ackSeq: number): void {
+  #acknowledge(ackSeq: number, results: Map<number, number>): void {
     let n = 0;
-    while (n < this.#pending.length && this.#pending[n]!.seq <= ackSeq) this.#pending[n++]!.resolve();
+    while (n < this.#pending.length && this.#pending[n]!.seq <= ackSeq) {
+      const p = this.#pending[n++]!;
+      p.resolve(results.get(p.seq) ?? 0);
+    }
     if (n > 0) this.#pending.splice(0, n);
   }
 
@@ -238,7 +246,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
    * Queues an encoded HTTP record (its seq from nextSeq()) for the writer.
    * Resolves once it is committed; rejects at once if the ring is full.
    */
-  submit(record: Uint8Array, length: number, seq: number): Promise<void> {
+  submit(record: Uint8Array, length: number, seq: number): Promise<number> {
     if (this.#stopping) return Promise.reject(new EngineError('STOPPING', 'server is shutting down'));
     if (!this.#httpRing.tryPush(record, 0, length)) {
       this.httpStats[Stat.ringFull]!++;
@@ -250,7 +258,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
   }
 
   /** Queues a control operation (clear, remove) and resolves after its commit. */
-  submitControl(type: (typeof RecordType)['clear' | 'remove'], payload: Uint8Array = new Uint8Array(0)): Promise<void> {
+  submitControl(type: (typeof RecordType)['clear' | 'remove'], payload: Uint8Array = new Uint8Array(0)): Promise<number> {
     const seq = this.nextSeq();
     const len = encodeControl(type, seq, Math.floor(Date.now() / 1000), payload, this.#scratch);
     return this.submit(this.#scratch, len, seq);

@@ -12,7 +12,7 @@ export type WriterMessage =
   /** The index is rebuilt from LMDB; records are being drained. */
   | { type: 'READY'; instances: number; hosts: number; apps: number; loadMs: number }
   /** A commit that acknowledges HTTP/control records up to ackSeq, or carries events. */
-  | { type: 'COMMITTED'; ackSeq: number; events: ChangeEvent[] }
+  | { type: 'COMMITTED'; ackSeq: number; events: ChangeEvent[]; results: [number, number][] }
   /** A commit failed; pending work is kept and retried. */
   | { type: 'COMMIT_ERROR'; message: string; code: string | undefined }
   /** Stopped after draining every ring; drained = records read after the stop request. */
@@ -21,6 +21,8 @@ export type WriterMessage =
 export interface WriterThreadData {
   path: string;
   trimSeconds: number;
+  staleSeconds: number;
+  historyDays: number;
   /** Ingest rings, then the HTTP ring (last). */
   rings: SharedArrayBuffer[];
   control: SharedArrayBuffer;

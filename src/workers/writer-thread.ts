@@ -40,7 +40,14 @@ function run(data: WriterThreadData): void {
   const stats = statRegion(data.stats, WRITER_REGION);
   const started = performance.now();
   const writer = new StoreWriter(
-    { path: data.path, trimSeconds: data.trimSeconds, clockPersistMs: data.clockPersistMs, minCommitMs: data.minCommitMs },
+    {
+      path: data.path,
+      trimSeconds: data.trimSeconds,
+      staleSeconds: data.staleSeconds,
+      historyDays: data.historyDays,
+      clockPersistMs: data.clockPersistMs,
+      minCommitMs: data.minCommitMs,
+    },
     data.clocks,
   );
   post({ type: 'OPENED' });
@@ -75,7 +82,7 @@ function run(data: WriterThreadData): void {
       stats[Stat.removed]! += r.removed;
       publish();
       lastError = '';
-      if (r.ackSeq > 0 || r.events.length > 0) post({ type: 'COMMITTED', ackSeq: r.ackSeq, events: r.events });
+      if (r.ackSeq > 0 || r.events.length > 0) post({ type: 'COMMITTED', ackSeq: r.ackSeq, events: r.events, results: r.results });
       return true;
     } catch (err) {
       // Nothing changed in memory: the same work is retried after a pause.

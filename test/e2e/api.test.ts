@@ -26,8 +26,8 @@ async function sendExampleFleet(): Promise<void> {
 }
 
 function strip(rows: Record<string, unknown>[]): Record<string, unknown>[] {
-  // last_update is "now"; checked separately.
-  return rows.map(({ last_update: _, ...rest }) => rest);
+  // last_update and since are "now"; checked separately.
+  return rows.map(({ last_update: _, since: __, ...rest }) => rest);
 }
 
 describe('queries', () => {
@@ -45,14 +45,16 @@ describe('queries', () => {
     await sendExampleFleet();
     const res = await server.get('/api/v1/version/');
     expect(strip(res.body.data)).toEqual([
-      { app: 'Demo App A', app_id: 'demo_app_a', host: 'host1.example.com', host_ip: '127.0.0.1', instance: 0, ver: '1.0' },
-      { app: 'Demo App A', app_id: 'demo_app_a', host: 'host2.example.com', host_ip: '127.0.0.1', instance: 0, ver: '2.0' },
-      { app: 'Demo App B', app_id: 'demo_app_b', host: 'host1.example.com', host_ip: '127.0.0.1', instance: 0, ver: '1.0' },
-      { app: 'Demo App B', app_id: 'demo_app_b', host: 'host2.example.com', host_ip: '127.0.0.1', instance: 0, ver: '2.0' },
+      { app: 'Demo App A', app_id: 'demo_app_a', host: 'host1.example.com', host_ip: '127.0.0.1', instance: 0, ver: '1.0', status: 'up' },
+      { app: 'Demo App A', app_id: 'demo_app_a', host: 'host2.example.com', host_ip: '127.0.0.1', instance: 0, ver: '2.0', status: 'up' },
+      { app: 'Demo App B', app_id: 'demo_app_b', host: 'host1.example.com', host_ip: '127.0.0.1', instance: 0, ver: '1.0', status: 'up' },
+      { app: 'Demo App B', app_id: 'demo_app_b', host: 'host2.example.com', host_ip: '127.0.0.1', instance: 0, ver: '2.0', status: 'up' },
     ]);
     for (const row of res.body.data) {
       expect(row.last_update).toBeGreaterThanOrEqual(before);
       expect(row.last_update).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+      // First seen with this version just now.
+      expect(row.since).toBe(row.last_update);
     }
   });
 
@@ -76,13 +78,13 @@ describe('queries', () => {
   test('app/ and host/ summarize, counting distinct hosts and apps', async () => {
     const apps = (await server.get('/api/v1/app/')).body.data;
     expect(apps.map(({ last_update: _, ...r }: Record<string, unknown>) => r)).toEqual([
-      { app: 'Demo App A', app_id: 'demo_app_a', host_count: 2 },
-      { app: 'Demo App B', app_id: 'demo_app_b', host_count: 2 },
+      { app: 'Demo App A', app_id: 'demo_app_a', host_count: 2, instance_count: 2, up_count: 2, stale_count: 0 },
+      { app: 'Demo App B', app_id: 'demo_app_b', host_count: 2, instance_count: 2, up_count: 2, stale_count: 0 },
     ]);
     const hosts = (await server.get('/api/v1/host/')).body.data;
     expect(hosts.map(({ last_update: _, ...r }: Record<string, unknown>) => r)).toEqual([
-      { host: 'host1.example.com', app_count: 2 },
-      { host: 'host2.example.com', app_count: 2 },
+      { host: 'host1.example.com', app_count: 2, instance_count: 2, up_count: 2, stale_count: 0 },
+      { host: 'host2.example.com', app_count: 2, instance_count: 2, up_count: 2, stale_count: 0 },
     ]);
     for (const row of [...apps, ...hosts]) expect(typeof row.last_update).toBe('number');
   });
@@ -120,7 +122,7 @@ describe('updates', () => {
     expect(res.body.data[0]).toMatchObject({ app: 'updatenator', app_id: 'updatenator', host: 'terminal.example.com', host_ip: '127.0.0.1', instance: 7, ver: '1.0' });
     // Committed before the answer: visible at once, without waiting.
     const rows = (await server.get('/api/v1/version/?app_id=updatenator')).body.data;
-    expect(rows).toEqual([res.body.data[0]]);
+    expect(rows).toEqual([{ ...res.body.data[0], status: 'up', since: res.body.data[0].last_update }]);
   });
 
   test.each([

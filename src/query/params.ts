@@ -1,0 +1,62 @@
+// Query parameters: one place that reads and validates them. A value that
+// cannot be right gets 400 with a message naming the parameter; an empty
+// value means "not given" (Go's FormValue, as the original used).
+
+import { MAX_FIELD_CHARS } from '../ingest/limits.js';
+import type { Page, VersionFilter } from '../store/reader.js';
+
+export class BadRequest extends Error {
+  override name = 'BadRequest';
+}
+
+/** The first value of a parameter; undefined when absent or empty. */
+export function param(q: URLSearchParams, name: string): string | undefined {
+  const v = q.get(name);
+  return v === null || v === '' ? undefined : v;
+}
+
+/** A stored field is at most 50 characters: a longer filter matches nothing. */
+export function tooLong(v: string): boolean {
+  return v.length > MAX_FIELD_CHARS * 2 || [...v].length > MAX_FIELD_CHARS;
+}
+
+export function intParam(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const v = param(q, name);
+  if (v === undefined) return undefined;
+  const n = /^-?\d{1,15}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new BadRequest(`${name} must be an integer ${min}-${max}`);
+  return n;
+}
+
+export const MAX_LIMIT = 1_000_000;
+
+export function pageParams(q: URLSearchParams): Page {
+  const page: Page = {};
+  const limit = intParam(q, 'limit', 1, MAX_LIMIT);
+  if (limit !== undefined) page.limit = limit;
+  const cursor = param(q, 'cursor');
+  if (cursor !== undefined) {
+    if (cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new BadRequest('cursor is not one this server returned');
+    page.cursor = cursor;
+  }
+  return page;
+}
+
+/** The filters of GET version/; null when a filter is longer than any stored value (no match). */
+export function versionFilter(q: URLSearchParams): VersionFilter | null {
+  const filter: VersionFilter = {};
+  for (const [name, key] of [['app_id', 'appId'], ['host', 'host'], ['ver', 'ver']] as const) {
+    const v = param(q, name);
+    if (v === undefined) continue;
+    if (tooLong(v)) return null;
+    filter[key] = v;
+  }
+  const status = param(q, 'status');
+  if (status !== undefined) {
+    if (status !== 'up' && status !== 'stale') throw new BadRequest('status must be "up" or "stale"');
+    filter.status = status;
+  }
+  const since = intParam(q, 'since', 0, 2 ** 32 - 1);
+  if (since !== undefined) filter.since = since;
+  return filter;
+}

@@ -1,0 +1,30 @@
+// The query pool: a small piscina pool for bulk reads (whole-fleet and
+// whole-app lists, history, rollouts). Small selective queries stay on the
+// HTTP thread, where a pool round trip would cost more than the query.
+
+import { Piscina } from 'piscina';
+import type { QueryPoolData, QueryTask } from '../workers/query-task.js';
+
+export class QueryPool {
+  readonly #pool: Piscina;
+
+  constructor(data: QueryPoolData, threads = 1) {
+    this.#pool = new Piscina({
+      filename: new URL('../workers/query-task.js', import.meta.url).href,
+      workerData: data,
+      minThreads: threads,
+      maxThreads: threads,
+      // Keep the threads (and their open store) between queries.
+      idleTimeout: Infinity,
+    });
+  }
+
+  async run(task: QueryTask): Promise<Buffer> {
+    const out = (await this.#pool.run(task)) as ArrayBuffer;
+    return Buffer.from(out);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}

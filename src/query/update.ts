@@ -1,0 +1,98 @@
+// POST update/: an update over HTTP, answered once committed, and the other
+// writes a client waits for (DELETE, _danger/clear/). They all go through
+// the engine's HTTP ring to the writer, like UDP updates go through theirs.
+
+import type { HttpResponse } from 'uWebSockets.js';
+import { MAX_HTTP_BODY_BYTES } from '../ingest/limits.js';
+import { MAX_RECORD_BYTES, RecordFlag, RecordType, encodeUpdate, recordToVersion } from '../ingest/record.js';
+import { Reason, reasonMessage } from '../ingest/reasons.js';
+import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
+import { encodeSelector, type Selector } from '../store/selector.js';
+import { EngineError, Stat } from '../workers/engine.js';
+import type { HttpContext, Request } from './context.js';
+import { error, json, type Reply } from './respond.js';
+
+// Scratch for the synchronous part of submitUpdate (nothing awaits in between).
+const parsed = new ParsedUpdate();
+const record = new Uint8Array(MAX_RECORD_BYTES);
+
+const tooLarge = (): Reply => ({ ...error(413, `ERROR: ApiUpdate: body larger than ${MAX_HTTP_BODY_BYTES} bytes`), close: true });
+
+/** Reads the body (at most MAX_HTTP_BODY_BYTES), then validates and submits it. */
+export function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): Promise<Reply> | Reply {
+  if (req.contentLength > MAX_HTTP_BODY_BYTES) {
+    countRejected(ctx, Reason.oversize);
+    return tooLarge();
+  }
+  return new Promise<Reply>((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      size += chunk.byteLength;
+      if (size > MAX_HTTP_BODY_BYTES) {
+        done = true;
+        countRejected(ctx, Reason.oversize);
+        resolve(tooLarge());
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        done = true;
+        resolve(submitUpdate(ctx, req, Buffer.concat(chunks, size)));
+      }
+    });
+  });
+}
+
+function countRejected(ctx: HttpContext, reason: number): void {
+  ctx.engine.countHttp(Stat.rejected);
+  ctx.engine.countHttp(Stat.rejectBase + reason);
+}
+
+async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promise<Reply> {
+  const engine = ctx.engine;
+  const reason = parseUpdate(body, 0, body.length, parsed);
+  if (reason !== Reason.ok) {
+    countRejected(ctx, reason);
+    return error(415, `ERROR: ApiUpdate: parsePacket: ${reasonMessage(reason)}`);
+  }
+  const ip = Buffer.from(req.remoteIp, 'latin1');
+  const seq = engine.nextSeq();
+  const len = encodeUpdate(parsed, ip, 0, ip.length, Math.floor(Date.now() / 1000), seq, RecordFlag.http, record);
+  const version = recordToVersion(record);
+  try {
+    await engine.submit(record, len, seq);
+  } catch (err) {
+    return unavailable(err, 'ApiUpdate');
+  }
+  engine.countHttp(Stat.httpUpdates);
+  return json(200, { data: [version] });
+}
+
+function unavailable(err: unknown, name: string): Reply {
+  if (err instanceof EngineError) return error(503, `ERROR: ${name}: ${err.message}`);
+  throw err;
+}
+
+/** Removes what the selector matches; answers with how many instances went. */
+export async function removeInstances(ctx: HttpContext, selector: Selector, name: string): Promise<Reply> {
+  try {
+    const removed = await ctx.engine.submitControl(RecordType.remove, encodeSelector(selector));
+    return json(200, { removed });
+  } catch (err) {
+    return unavailable(err, name);
+  }
+}
+
+export async function dangerClear(ctx: HttpContext): Promise<Reply> {
+  ctx.log('WARNING: version database cleared via _danger/clear/');
+  try {
+    await ctx.engine.submitControl(RecordType.clear);
+  } catch (err) {
+    return unavailable(err, 'ApiClear');
+  }
+  return json(200, {});
+}

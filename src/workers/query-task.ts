@@ -1,0 +1,56 @@
+// Query pool task (piscina): heavy, finite read work off the HTTP thread,
+// so a bulk answer never stalls the small queries the front serves inline.
+// Each pool thread opens the store once (lmdb-js shares the process's
+// environment) and reads the engine's shared clocks.
+
+import { move, workerData } from 'piscina';
+import { StoreReader, type Page, type VersionFilter } from '../store/reader.js';
+import type { ClockBuffers } from '../store/slot-clock.js';
+import { rollout, stepTimes } from '../query/rollout.js';
+
+export interface QueryPoolData {
+  path: string;
+  clocks: ClockBuffers;
+  staleSeconds: number;
+}
+
+export type QueryTask =
+  | { kind: 'versions'; filter: VersionFilter; page: Page }
+  | { kind: 'hosts'; page: Page }
+  | { kind: 'history'; appId?: string; host?: string; instance?: number; since?: number; limit?: number }
+  | { kind: 'rollout'; appId: string; since: number; step: number; now: number };
+
+const data = workerData as QueryPoolData;
+const reader = new StoreReader(data.path, data.clocks, data.staleSeconds);
+
+/** Runs one query; the answer's bytes are moved (not copied) back. */
+export default function run(task: QueryTask): ArrayBuffer {
+  try {
+    return move(answer(task)) as unknown as ArrayBuffer;
+  } finally {
+    reader.release();
+  }
+}
+
+function answer(task: QueryTask): ArrayBuffer {
+  let body: Buffer;
+  switch (task.kind) {
+    case 'versions':
+      body = reader.versions(task.filter, task.page).view();
+      break;
+    case 'hosts':
+      body = reader.hostList(task.page).view();
+      break;
+    case 'history':
+      body = reader.history(task).view();
+      break;
+    case 'rollout': {
+      const steps = rollout(reader.appHistory(task.appId), stepTimes(task.since, task.step, task.now));
+      body = Buffer.from(JSON.stringify({ data: steps }));
+      break;
+    }
+  }
+  const out = new ArrayBuffer(body.length);
+  new Uint8Array(out).set(body);
+  return out;
+}
