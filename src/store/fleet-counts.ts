@@ -66,8 +66,11 @@ export class FleetCounts {
     return this.#versions.filter((v): v is VersionCount => v !== undefined && v.app === app && v.count > 0);
   }
 
-  /** Counts a new instance. hostName (JSON content) names a host seen for the first time. */
-  add(host: number, app: number, version: number, hostName: Uint8Array | null): void {
+  /**
+   * Counts a new instance. hostName (JSON content) names a host seen for
+   * the first time. Returns whether the host/app pair is new.
+   */
+  add(host: number, app: number, version: number, hostName: Uint8Array | null): boolean {
     const pair = host * PAIR_SHIFT + app;
     const n = this.#pairs.get(pair) ?? 0;
     this.#pairs.set(pair, n + 1);
@@ -79,6 +82,7 @@ export class FleetCounts {
     this.apps.cols[INSTANCES]![app]!++;
     this.#versions[version]!.count++;
     this.#dirty(host, app, hostName);
+    return n === 0;
   }
 
   /** Uncounts an instance. Returns whether its host and its app are now empty. */

@@ -10,6 +10,7 @@
 // hosts   host|                      -> SUMMARY value ({host, app_count})
 // clock   kind u8, chunk u32 BE      -> CLOCK_CHUNK x u32 last_update times
 // history app_id|host|instance ~time ~seq -> JSON entry (history.ts)
+// histhost host|app_id|               -> empty   (the apps a host ever had: its history)
 // appvers app_id|                    -> JSON [{ver, count, up_count, stale_count}]
 // meta    string                     -> JSON
 //
@@ -28,6 +29,7 @@ export const DB = {
   hosts: 'hosts',
   clock: 'clock',
   history: 'history',
+  histhost: 'histhost',
   appvers: 'appvers',
   meta: 'meta',
 } as const;

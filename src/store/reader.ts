@@ -75,6 +75,7 @@ export class StoreReader {
   readonly #hosts: Database<Buffer, Buffer>;
   readonly #history: Database<Buffer, Buffer>;
   readonly #appvers: Database<Buffer, Buffer>;
+  readonly #histhost: Database<Buffer, Buffer>;
   readonly #instClock: Uint32Array;
   readonly #hostClock: Uint32Array;
   readonly #appClock: Uint32Array;
@@ -95,6 +96,7 @@ export class StoreReader {
     this.#hosts = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
     this.#history = this.#env.openDB<Buffer, Buffer>(DB.history, bin);
     this.#appvers = this.#env.openDB<Buffer, Buffer>(DB.appvers, bin);
+    this.#histhost = this.#env.openDB<Buffer, Buffer>(DB.histhost, bin);
   }
 
   // --- summaries ------------------------------------------------------------
@@ -245,14 +247,12 @@ export class StoreReader {
     if (filter.appId !== undefined) {
       prefixes.push(filter.host === undefined ? buildKey([filter.appId]) : buildKey([filter.appId, filter.host], filter.instance));
     } else if (filter.host !== undefined) {
-      // The host's apps, from the byhost index.
+      // Every app the host ever had (histhost: host| app_id|).
       const hostKey = buildKey([filter.host]);
-      const apps = new Set<string>();
-      for (const key of this.#byhost.getKeys({ start: hostKey, end: prefixEnd(hostKey) })) {
-        const rest = key.subarray(hostKey.length);
-        apps.add(rest.subarray(0, rest.indexOf(0)).toString('latin1'));
+      for (const key of this.#histhost.getKeys({ start: hostKey, end: prefixEnd(hostKey) })) {
+        const app = key.subarray(hostKey.length, key.length - 1).toString('latin1');
+        prefixes.push(buildKey([app, filter.host], filter.instance));
       }
-      for (const app of apps) prefixes.push(buildKey([app, filter.host], filter.instance));
     }
     const since = filter.since ?? -1;
     const entries: { time: number; value: Buffer }[] = [];

@@ -138,6 +138,7 @@ export class StoreWriter {
   readonly #staleSeconds: number;
   readonly #historySeconds: number;
   readonly #historyDb: Database<Buffer, Buffer>;
+  readonly #histhostDb: Database<Buffer, Buffer>;
   readonly #appversDb: Database<Buffer, Buffer>;
   readonly #clockPersistMs: number;
   readonly #minCommitMs: number;
@@ -151,6 +152,8 @@ export class StoreWriter {
   #counts = new FleetCounts(this.#hosts, this.#apps);
   /** App display names (JSON string content) by app slot. */
   #appNames = new Map<number, Buffer>();
+  /** histhost keys waiting to be persisted. */
+  #hostApps: Buffer[] = [];
   /** History entries waiting to be persisted (key, value). */
   #history: [Buffer, Buffer][] = [];
   #historyHead = 0;
@@ -206,6 +209,7 @@ export class StoreWriter {
     this.#hostsDb = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
     this.#clockDb = this.#env.openDB<Buffer, Buffer>(DB.clock, bin);
     this.#historyDb = this.#env.openDB<Buffer, Buffer>(DB.history, bin);
+    this.#histhostDb = this.#env.openDB<Buffer, Buffer>(DB.histhost, bin);
     this.#appversDb = this.#env.openDB<Buffer, Buffer>(DB.appvers, bin);
     const meta = this.#env.openDB<unknown, string>(DB.meta, { encoding: 'json' });
     const schema = meta.get('schema');
@@ -352,8 +356,13 @@ export class StoreWriter {
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
       inst.cols[VER]![slot] = v;
-      this.#counts.add(h, a, v, rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)));
+      const newPair = this.#counts.add(h, a, v, rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)));
       this.#recordHistory(rec.subarray(fragOff, fragOff + get16(rec, off + R_FRAG_LEN)), null, time);
+      if (newPair) {
+        // host|app_id| : lets a host's history be found after its instances are gone.
+        const hostKey = rec.subarray(keyOff + appIdLen + 1, keyOff + keyLen - 2);
+        this.#hostApps.push(Buffer.concat([hostKey, rec.subarray(keyOff, keyOff + appIdLen + 1)]));
+      }
     } else {
       const a = inst.cols[APP]![slot]!;
       const from = inst.cols[VER]![slot]!;
@@ -577,6 +586,7 @@ export class StoreWriter {
     this.#history = [];
     this.#historyHead = 0;
     this.#historyBytes = 0;
+    this.#hostApps = [];
     this.#staleEvents = [];
     this.#arenaUsed = 0;
     this.#arenaGarbage = 0;
@@ -684,7 +694,7 @@ export class StoreWriter {
 
     this.#env.transactionSync(() => {
       if (this.#clearPending) {
-        for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb, this.#historyDb, this.#appversDb]) db.clearSync();
+        for (const db of [this.#instDb, this.#byhostDb, this.#byverDb, this.#appsDb, this.#hostsDb, this.#clockDb, this.#historyDb, this.#histhostDb, this.#appversDb]) db.clearSync();
         if (this.#eventsWanted) events.push({ type: 'cleared' });
       }
       for (const r of removals) if (this.#deleteInstance(inst.keyOf(r.slot), r.reason, events)) removed++;
@@ -695,6 +705,7 @@ export class StoreWriter {
         written++;
       }
       for (let i = this.#historyHead; i < historyEnd; i++) this.#historyDb.putSync(this.#history[i]![0], this.#history[i]![1]);
+      for (const key of this.#hostApps) this.#histhostDb.putSync(key, EMPTY);
       this.#writeSummaries();
       if (persistClock) this.#writeClocks();
       if (this.#historySeconds > 0) pruned = this.#pruneHistory(Math.floor(nowMs / 1000) - this.#historySeconds);
@@ -728,6 +739,7 @@ export class StoreWriter {
     this.#removals = [];
     for (let i = this.#historyHead; i < historyEnd; i++) this.#historyBytes -= this.#history[i]![0].length + this.#history[i]![1].length + 64;
     this.#historyHead = historyEnd;
+    this.#hostApps = [];
     if (this.#historyHead === this.#history.length) {
       this.#history = [];
       this.#historyHead = 0;

@@ -112,6 +112,10 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
    * too); the writer goes on rebuilding its index in the background.
    */
   static async start(options: EngineOptions, log: Logger): Promise<Engine> {
+    // SO_REUSEPORT lets any process of the same user join the port, so a
+    // second partiscid would silently share it: first bind without it, which
+    // fails if anyone holds the port.
+    if (options.port !== 0) udp.udpClose(udp.udpOpen(options.listenIp, options.port, {}).fd);
     const sockets: OpenedSocket[] = [];
     try {
       for (let i = 0; i < options.workers; i++) {
