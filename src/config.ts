@@ -4,6 +4,7 @@
 // service files keep working.
 
 import { availableParallelism } from 'node:os';
+import { CidrError, parseCidrs } from './ingest/cidr.js';
 
 export interface ServerConfig {
   port: number;
@@ -21,6 +22,8 @@ export interface ServerConfig {
   dataDir: string;
   /** When set, HTTP writes need "Authorization: Bearer <token>". */
   writeToken: string;
+  /** When set, UDP updates only from these networks (comma-separated CIDR blocks). */
+  allow: string;
   /** UDP ingest worker threads. */
   workers: number;
   /** UDP receive buffer to ask the kernel for, per socket. */
@@ -41,6 +44,7 @@ export const DEFAULTS: Readonly<ServerConfig> = {
   verbose: false,
   dataDir: './data',
   writeToken: process.env.PARTISCI_WRITE_TOKEN ?? '',
+  allow: '',
   workers: availableParallelism(),
   rcvbufBytes: 8 * 1024 * 1024,
   ringBytes: 8 * 1024 * 1024,
@@ -53,7 +57,7 @@ export class UsageError extends Error {
 
 interface FlagSpec {
   key: keyof ServerConfig;
-  kind: 'int' | 'string' | 'bool' | 'ip';
+  kind: 'int' | 'string' | 'bool' | 'ip' | 'cidrs';
   min?: number;
   max?: number;
   pow2?: boolean;
@@ -71,6 +75,7 @@ const FLAGS: Record<string, FlagSpec> = {
   verbose: { key: 'verbose', kind: 'bool', help: 'same as -v' },
   data: { key: 'dataDir', kind: 'string', help: 'LMDB data folder (default ./data)' },
   'write-token': { key: 'writeToken', kind: 'string', help: 'require "Authorization: Bearer TOKEN" for HTTP writes (default: $PARTISCI_WRITE_TOKEN)' },
+  allow: { key: 'allow', kind: 'cidrs', help: 'accept UDP updates only from these networks, e.g. 10.0.0.0/8,192.0.2.7' },
   workers: { key: 'workers', kind: 'int', min: 1, max: 64, help: 'UDP ingest worker threads (default: number of cores)' },
   rcvbuf: { key: 'rcvbufBytes', kind: 'int', min: 65536, max: 1 << 30, help: 'UDP receive buffer to request per socket, bytes (default 8 MiB)' },
   'ring-bytes': { key: 'ringBytes', kind: 'int', min: 65536, max: 1 << 30, pow2: true, help: 'bytes per ingest ring, a power of two (default 8 MiB)' },
@@ -81,7 +86,7 @@ const FLAGS: Record<string, FlagSpec> = {
 export function usage(): string {
   const lines = ['Usage: partiscid [options]', '', 'Options (GNU --flag value or Go-style -flag=value):'];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const arg = spec.kind === 'bool' ? '' : spec.kind === 'int' ? ' N' : spec.key === 'dataDir' ? ' DIR' : ' IP';
+    const arg = spec.kind === 'bool' ? '' : spec.kind === 'int' ? ' N' : spec.kind === 'cidrs' ? ' CIDR,...' : spec.kind === 'ip' ? ' IP' : spec.key === 'dataDir' ? ' DIR' : ' TOKEN';
     lines.push(`  ${name.length === 1 ? '-' : '--'}${name}${arg}`.padEnd(26) + spec.help);
   }
   return lines.join('\n');
@@ -124,6 +129,13 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
         throw new UsageError(`${flag} must be ${what} (got "${value}")`);
       }
       (config[spec.key] as number) = n;
+    } else if (spec.kind === 'cidrs') {
+      try {
+        if (parseCidrs(value).length === 0) throw new CidrError('no network given');
+      } catch (err) {
+        throw new UsageError(`${flag}: ${(err as Error).message}`);
+      }
+      (config[spec.key] as string) = value;
     } else if (spec.kind === 'ip') {
       if (value !== '' && !isIp(value)) throw new UsageError(`${flag} must be an IP address (got "${value}")`);
       (config[spec.key] as string) = value;

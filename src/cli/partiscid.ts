@@ -58,6 +58,8 @@ async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   log(`partiscid ${version} starting (node ${process.version}), data: ${dataDir}`);
   if (config.danger) log('WARNING: --danger is on: POST /api/v1/_danger/clear/ erases everything');
+  if (config.allow !== '') log(`UDP updates accepted only from: ${config.allow}`);
+  if (config.writeToken !== '') log('HTTP writes need the write token');
 
   let engine: Engine;
   try {
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
         staleSeconds: config.staleSeconds,
         historyDays: config.historyDays,
         rcvbufBytes: config.rcvbufBytes,
+        allow: config.allow,
         ringBytes: config.ringBytes,
       },
       log,

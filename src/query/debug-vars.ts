@@ -12,6 +12,8 @@ export interface Counters {
   rejected: number;
   rejected_by_reason: Record<string, number>;
   ring_full_drops: number;
+  /** UDP datagrams from senders outside --allow. */
+  refused: number;
   applied: number;
   kernel_drops: number;
   commits: number;
@@ -77,12 +79,14 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
   let queued = http[Stat.accepted]!;
   let rejected = http[Stat.rejected]!;
   let ringFull = 0;
+  let refused = 0;
   const workers = engine.sockets.map((socket, i) => {
     const w = statRegion(sab, ingestRegion(i));
     datagrams += w[Stat.datagrams]!;
     queued += w[Stat.accepted]!;
     rejected += w[Stat.rejected]!;
     ringFull += w[Stat.ringFull]!;
+    refused += w[Stat.refused]!;
     for (let code = 1; code <= REASON_NAMES.length; code++) byReason[REASON_NAMES[code - 1]!]! += w[Stat.rejectBase + code]!;
     return {
       datagrams: w[Stat.datagrams]!,
@@ -99,6 +103,7 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
     rejected,
     rejected_by_reason: byReason,
     ring_full_drops: ringFull + http[Stat.ringFull]!,
+    refused,
     applied: writer[Stat.applied]!,
     kernel_drops: drops.reduce((a, b) => a + b, 0),
     commits: writer[Stat.commits]!,

@@ -17,6 +17,7 @@ import { openApiDocument } from './openapi.js';
 import { dangerClear, postUpdate } from './update.js';
 import { error, json, type Reply } from './respond.js';
 import { StaticFiles } from './static.js';
+import { intParam } from './params.js';
 
 export type Method = 'get' | 'post' | 'delete';
 
@@ -134,6 +135,23 @@ export const ROUTES: Route[] = [
     methods: { post: { handler: postUpdate, summary: 'accepts a version update body; answers once it is committed', write: true, errors: [401, 413, 415, 503] } },
   },
   { path: '/api/v1/_danger/clear/', name: 'ApiClear', danger: true, methods: { post: { handler: dangerClear, summary: 'clear the entire version database (only with --danger)', write: true, errors: [401] } } },
+  {
+    path: '/api/v1/_danger/crash-worker/',
+    name: 'ApiCrash',
+    danger: true,
+    methods: {
+      post: {
+        handler: (ctx, req) => {
+          const n = intParam(req.query, 'worker', 0, 63) ?? 0;
+          return ctx.engine.crashIngestWorker(n) ? json(200, { crashed: `ingest-${n}` }) : error(404, `ERROR: ApiCrash: no ingest worker ${n}`);
+        },
+        summary: 'end an ingest worker thread abruptly, to test that it is restarted (only with --danger)',
+        params: [q('worker', 'the worker number', 'integer')],
+        write: true,
+        errors: [401, 404],
+      },
+    },
+  },
   { path: '/api/v1/_partisci/', name: 'ApiInfo', methods: { get: { handler: (ctx) => json(200, { version: ctx.version }), summary: 'server version' } } },
   { path: '/api/v1/openapi.json', name: 'ApiDoc', methods: { get: { handler: (ctx) => json(200, openApiDocument(ROUTES, ctx.config, ctx.version)), summary: 'this document' } } },
   { path: '/debug/vars', name: 'DebugVars', methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },

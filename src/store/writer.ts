@@ -230,6 +230,21 @@ export class StoreWriter {
     return { instances: this.#pendingSlots, bytes: this.#arenaUsed - this.#arenaGarbage + this.#historyBytes };
   }
 
+  /**
+   * A generous bound on the bytes the next commit may write: a full disk
+   * is then noticed before LMDB fails halfway through a commit (which can
+   * leave its environment unusable until the process restarts).
+   */
+  nextCommitBytes(batch = PERSIST_BATCH): number {
+    const instances = this.#priority.length + Math.min(this.#queue.length - this.#queueHead, batch) + this.#removals.length;
+    const history = Math.min(this.#history.length - this.#historyHead, batch);
+    const clockChunks = this.#instClock.dirtyCount + this.#hostClock.dirtyCount + this.#appClock.dirtyCount;
+    const summaries = this.#counts.dirtyApps.size + this.#counts.dirtyHosts.size;
+    // A random B-tree write dirties about a page per tree; summaries are
+    // small and share pages; a clock chunk is a page.
+    return (instances * 4 + history + clockChunks) * 4096 + summaries * 512 + (1 << 20);
+  }
+
   /** Turn change events on or off (off: no event work at all). */
   set eventsWanted(on: boolean) {
     this.#eventsWanted = on;
@@ -669,23 +684,23 @@ export class StoreWriter {
 
   /**
    * Persists, in one durable transaction: a pending clear, removals, every
-   * priority instance, up to PERSIST_BATCH queued instances, the dirty
-   * summaries, and (when due, or `final`) the clocks. If LMDB refuses, this
-   * throws and nothing changes: the next commit tries again.
+   * priority instance, up to `size` queued instances and history entries,
+   * the dirty summaries, and (when due, or `final`) the clocks. If LMDB
+   * refuses, this throws and nothing changes: the next commit tries again.
    */
-  commit(nowMs: number, final = false): CommitResult {
+  commit(nowMs: number, final = false, size = PERSIST_BATCH): CommitResult {
     const inst = this.#inst;
     const persistClock = final || nowMs - this.#lastClockPersist >= this.#clockPersistMs;
     const batch = this.#priority.slice();
     const prioritized = new Set(batch);
     let take = this.#queueHead;
-    const end = final ? this.#queue.length : Math.min(this.#queue.length, this.#queueHead + PERSIST_BATCH);
+    const end = Math.min(this.#queue.length, this.#queueHead + size);
     for (; take < end; take++) {
       const slot = this.#queue[take]!;
       if (!prioritized.has(slot)) batch.push(slot);
     }
     const removals = this.#removals;
-    const historyEnd = final ? this.#history.length : Math.min(this.#history.length, this.#historyHead + PERSIST_BATCH);
+    const historyEnd = Math.min(this.#history.length, this.#historyHead + size);
     const events: ChangeEvent[] = [];
     let written = 0;
     let removed = 0;

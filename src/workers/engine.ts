@@ -29,6 +29,8 @@ export interface EngineOptions {
   historyDays: number;
   rcvbufBytes: number;
   ringBytes: number;
+  /** --allow CIDR list for UDP senders ('' = everyone). */
+  allow?: string;
   /** Bytes of the ring that carries HTTP updates and control records. */
   httpRingBytes?: number;
   clockPersistMs?: number;
@@ -184,6 +186,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
       ring: this.#rings[i]!,
       control: this.control.buffer as SharedArrayBuffer,
       stats: this.statsBuffer,
+      allow: this.options.allow ?? '',
     };
     const worker = new Worker(INGEST_WORKER, { workerData: data, name: `partisci-ingest-${i}` });
     this.#workers[i] = worker;
@@ -252,6 +255,8 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
    */
   submit(record: Uint8Array, length: number, seq: number): Promise<number> {
     if (this.#stopping) return Promise.reject(new EngineError('STOPPING', 'server is shutting down'));
+    // While commits fail (a full disk), say so at once rather than wait.
+    if (this.#lastCommitError !== null) return Promise.reject(new EngineError('STORAGE', `storage unavailable: ${this.#lastCommitError}`));
     if (!this.#httpRing.tryPush(record, 0, length)) {
       this.httpStats[Stat.ringFull]!++;
       return Promise.reject(new EngineError('BUSY', 'update queue is full, try again'));
@@ -293,6 +298,14 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     for (const p of this.#pending) p.reject(new EngineError('STOPPING', 'server stopped before committing'));
     this.#pending = [];
     return drained;
+  }
+
+  /** Ends an ingest worker thread abruptly (testing, with --danger): it is restarted like one that crashed. */
+  crashIngestWorker(i: number): boolean {
+    const worker = this.#workers[i];
+    if (worker === undefined || worker === null) return false;
+    void worker.terminate();
+    return true;
   }
 
   /** Counts HTTP-front statistics (the main thread's region). */

@@ -13,6 +13,7 @@ import { MAX_DATAGRAM_BYTES } from '../ingest/limits.js';
 import { MAX_RECORD_BYTES, encodeUpdate } from '../ingest/record.js';
 import { Reason } from '../ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
+import { AllowList, parseCidrs } from '../ingest/cidr.js';
 import { RingProducer } from './ring.js';
 import { Ctl, Stat, ingestRegion, statRegion } from './shared-layout.js';
 
@@ -22,6 +23,8 @@ export interface IngestWorkerData {
   ring: SharedArrayBuffer;
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** --allow: CIDR blocks UDP senders must be in ('' = everyone). */
+  allow: string;
 }
 
 /** Datagrams per recvmmsg call. */
@@ -50,6 +53,7 @@ function run(data: IngestWorkerData): void {
   const record = new Uint8Array(MAX_RECORD_BYTES);
   const parsed = new ParsedUpdate();
   const nap = new Int32Array(new SharedArrayBuffer(4));
+  const allow = data.allow === '' ? null : new AllowList(parseCidrs(data.allow));
 
   while (Atomics.load(control, Ctl.STOP_INGEST) === 0) {
     const n = udp.udpRecv(data.fd, buf, slot, lengths, addrs, BATCH);
@@ -59,6 +63,11 @@ function run(data: IngestWorkerData): void {
     for (let i = 0; i < n; i++) {
       const len = lengths[i]!;
       const start = i * slot;
+      const a = i * ADDR_SLOT_SIZE;
+      if (allow !== null && !allow.allows(Buffer.from(addrs.buffer, a + 1, addrs[a]!).toString('latin1'))) {
+        stats[Stat.refused]!++;
+        continue;
+      }
       let reason: number;
       if (len > MAX_DATAGRAM_BYTES) reason = Reason.oversize;
       else reason = parseUpdate(buf, start, start + len, parsed);
@@ -67,7 +76,6 @@ function run(data: IngestWorkerData): void {
         stats[Stat.rejectBase + reason]!++;
         continue;
       }
-      const a = i * ADDR_SLOT_SIZE;
       const recLen = encodeUpdate(parsed, addrs, a + 1, a + 1 + addrs[a]!, now, 0, 0, record);
       if (ring.tryPush(record, 0, recLen)) {
         pushed++;

@@ -44,6 +44,8 @@ export const Stat = {
   rejectBase: 16,
   /** Writer: records read from the rings (compare with the producers' `accepted`). */
   drained: 28,
+  /** Ingest: datagrams refused because the sender is outside --allow. */
+  refused: 29,
 } as const;
 export const STAT_REGION = 32;
 if (Stat.rejectBase + REASON_SLOTS > Stat.drained) throw new Error('statistics slots overlap: the reasons reach `drained`');

@@ -15,6 +15,7 @@
 // the rings fill, and ingest workers drop and count, rather than memory
 // growing without bound.
 
+import { statfsSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { RingConsumer } from './ring.js';
 import { Ctl, Stat, WRITER_REGION, statRegion } from './shared-layout.js';
@@ -23,6 +24,11 @@ import { StoreWriter } from '../store/writer.js';
 
 /** Most records taken from one ring per pass. */
 const MAX_PER_RING = 4096;
+/** Instances persisted per commit; fewer when the disk is nearly full. */
+const PERSIST_BATCH = 2048;
+const MIN_BATCH = 16;
+/** How long a stopping writer keeps retrying failed commits. */
+const STOP_GIVE_UP_MS = 10_000;
 /** Pause after a failed commit before retrying. */
 const RETRY_MS = 500;
 /** Sleep between polls while records flow, and when idle. */
@@ -72,17 +78,42 @@ function run(data: WriterThreadData): void {
   let drainedAfterStop = 0;
   let idlePasses = 0;
   let lastError = '';
+  let stopDeadline = 0;
+
+  /** Free bytes where the data lives (null if the system cannot tell). */
+  const freeBytes = (): number | null => {
+    try {
+      const s = statfsSync(data.path);
+      return s.bavail * s.bsize;
+    } catch {
+      return null;
+    }
+  };
 
   const commit = (nowMs: number, final: boolean): boolean => {
+    // Size the batch to the free disk space, and refuse before LMDB fails
+    // halfway through a commit (which can need a restart to recover from).
+    const free = freeBytes();
+    let size = PERSIST_BATCH;
+    while (free !== null && size > MIN_BATCH && writer.nextCommitBytes(size) > free) size >>= 1;
+    if (free !== null && writer.nextCommitBytes(size) > free) {
+      stats[Stat.commitErrors]!++;
+      retryAt = nowMs + RETRY_MS;
+      const message = `disk full: ${(free / 2 ** 20).toFixed(1)} MiB free in ${data.path}`;
+      if (message !== lastError) post({ type: 'COMMIT_ERROR', message, code: 'ENOSPC' });
+      lastError = message;
+      return false;
+    }
     try {
-      const r = writer.commit(nowMs, final);
+      const r = writer.commit(nowMs, final, size);
       stats[Stat.applied]! += r.applied;
       stats[Stat.commits]!++;
       stats[Stat.written]! += r.written;
       stats[Stat.removed]! += r.removed;
       publish();
+      // After a failure, the first success is news too: writes may resume.
+      if (r.ackSeq > 0 || r.events.length > 0 || lastError !== '') post({ type: 'COMMITTED', ackSeq: r.ackSeq, events: r.events, results: r.results });
       lastError = '';
-      if (r.ackSeq > 0 || r.events.length > 0) post({ type: 'COMMITTED', ackSeq: r.ackSeq, events: r.events, results: r.results });
       return true;
     } catch (err) {
       // Nothing changed in memory: the same work is retried after a pause.
@@ -118,7 +149,15 @@ function run(data: WriterThreadData): void {
     if (nowMs >= retryAt && writer.msUntilDue(nowMs) === 0) commit(nowMs, false);
 
     if (stopping && n === 0 && rings.every((r) => r.pending() === 0)) {
-      if (commit(Date.now(), true)) break;
+      // Persist the whole backlog, a batch at a time; give up if the disk
+      // stays full, rather than never exit.
+      stopDeadline ||= Date.now() + STOP_GIVE_UP_MS;
+      if (commit(Date.now(), true) && writer.backlog.instances === 0) break;
+      if (Date.now() > stopDeadline) {
+        post({ type: 'COMMIT_ERROR', message: `stopping without persisting ${writer.backlog.instances} instances: ${lastError}`, code: 'STOP' });
+        break;
+      }
+      continue;
     }
     if (n < MAX_PER_RING) {
       // Idle for a while: sleep longer, but never past a due commit.

@@ -144,10 +144,12 @@ export class Server {
     }
   }
 
+  /** Stops the process with signal; resolves with its exit code (null if a signal ended it). */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.proc.exitCode === null) {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      const exited = once(this.proc, 'exit');
       this.proc.kill(signal);
-      await once(this.proc, 'exit');
+      await exited;
     }
     return this.proc.exitCode;
   }
