@@ -27,6 +27,8 @@ interface UdpAddon {
   udpRecv(fd: number, data: Uint8Array, slotSize: number, lengths: Int32Array, addrText: Uint8Array, maxMsgs: number): number;
   udpSend(fd: number, data: Uint8Array, lengths: Int32Array, count: number, ip: string, port: number): number;
   udpClose(fd: number): void;
+  /** Returns freed heap memory to the kernel (glibc malloc_trim). */
+  trimMemory(): boolean;
   addrSlotSize: number;
   maxBatch: number;
 }

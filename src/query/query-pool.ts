@@ -16,6 +16,9 @@ export class QueryPool {
       maxThreads: threads,
       // Keep the threads (and their open store) between queries.
       idleTimeout: Infinity,
+      // A query's garbage is short-lived: a small young generation keeps
+      // the thread's resident memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
   }
 

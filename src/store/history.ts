@@ -50,3 +50,71 @@ export function historyInstance(key: Uint8Array): Uint8Array {
 export function historyValue(e: HistoryEntry): Buffer {
   return Buffer.from(JSON.stringify(e));
 }
+
+/**
+ * History entries waiting to be persisted, packed in one growable buffer
+ * ([u16 key length][u32 value length][key][value] each): a storm of first
+ * sights makes hundreds of thousands of them, which as separate Buffers
+ * would bloat the writer's heap long after they are written.
+ */
+export class HistoryQueue {
+  #buf = Buffer.alloc(1 << 16);
+  #head = 0;
+  #tail = 0;
+  #count = 0;
+
+  get length(): number {
+    return this.#count;
+  }
+
+  get bytes(): number {
+    return this.#tail - this.#head;
+  }
+
+  push(key: Uint8Array, value: Uint8Array): void {
+    const need = 6 + key.length + value.length;
+    if (this.#tail + need > this.#buf.length) {
+      const live = this.#tail - this.#head;
+      const next = live + need > this.#buf.length / 2 ? Buffer.alloc(Math.max(this.#buf.length * 2, live + need)) : this.#buf;
+      this.#buf.copy(next, 0, this.#head, this.#tail);
+      this.#buf = next;
+      this.#head = 0;
+      this.#tail = live;
+    }
+    const b = this.#buf;
+    b.writeUInt16LE(key.length, this.#tail);
+    b.writeUInt32LE(value.length, this.#tail + 2);
+    b.set(key, this.#tail + 6);
+    b.set(value, this.#tail + 6 + key.length);
+    this.#tail += need;
+    this.#count++;
+  }
+
+  /** Calls put(key, value) for the first n entries, without removing them. */
+  peek(n: number, put: (key: Buffer, value: Buffer) => void): void {
+    let at = this.#head;
+    for (let i = 0; i < n && i < this.#count; i++) {
+      const kl = this.#buf.readUInt16LE(at);
+      const vl = this.#buf.readUInt32LE(at + 2);
+      put(this.#buf.subarray(at + 6, at + 6 + kl), this.#buf.subarray(at + 6 + kl, at + 6 + kl + vl));
+      at += 6 + kl + vl;
+    }
+  }
+
+  /** Removes the first n entries (after they are committed). */
+  drop(n: number): void {
+    for (let i = 0; i < n && this.#count > 0; i++) {
+      this.#head += 6 + this.#buf.readUInt16LE(this.#head) + this.#buf.readUInt32LE(this.#head + 2);
+      this.#count--;
+    }
+    if (this.#count === 0) {
+      this.#head = this.#tail = 0;
+      if (this.#buf.length > 1 << 20) this.#buf = Buffer.alloc(1 << 16);
+    }
+  }
+
+  clear(): void {
+    this.#head = this.#tail = this.#count = 0;
+    this.#buf = Buffer.alloc(1 << 16);
+  }
+}

@@ -42,7 +42,7 @@ import {
 } from '../ingest/record.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
-import { historyKey, historyTime, historyValue, type HistoryEntry } from './history.js';
+import { HistoryQueue, historyKey, historyTime, historyValue, type HistoryEntry } from './history.js';
 import { APP_FRAG_HEAD, HOST_FRAG_HEAD, appSummaryValue, hostSummaryValue, summaryName, versionsJson } from './summaries.js';
 import { buildKey, encodeKeyPart, splitKey } from './keys.js';
 import {
@@ -154,10 +154,8 @@ export class StoreWriter {
   #appNames = new Map<number, Buffer>();
   /** histhost keys waiting to be persisted. */
   #hostApps: Buffer[] = [];
-  /** History entries waiting to be persisted (key, value). */
-  #history: [Buffer, Buffer][] = [];
-  #historyHead = 0;
-  #historyBytes = 0;
+  /** History entries waiting to be persisted. */
+  #history = new HistoryQueue();
   /** Where history pruning resumes (null: from the start). */
   #pruneFrom: Buffer | null = null;
   /** Stale transitions (events) since the last commit. */
@@ -227,7 +225,7 @@ export class StoreWriter {
 
   /** Instances whose latest state is not persisted yet, and the bytes that holds. */
   get backlog(): { instances: number; bytes: number } {
-    return { instances: this.#pendingSlots, bytes: this.#arenaUsed - this.#arenaGarbage + this.#historyBytes };
+    return { instances: this.#pendingSlots, bytes: this.#arenaUsed - this.#arenaGarbage + this.#history.bytes };
   }
 
   /**
@@ -237,7 +235,7 @@ export class StoreWriter {
    */
   nextCommitBytes(batch = PERSIST_BATCH): number {
     const instances = this.#priority.length + Math.min(this.#queue.length - this.#queueHead, batch) + this.#removals.length;
-    const history = Math.min(this.#history.length - this.#historyHead, batch);
+    const history = Math.min(this.#history.length, batch);
     const clockChunks = this.#instClock.dirtyCount + this.#hostClock.dirtyCount + this.#appClock.dirtyCount;
     const summaries = this.#counts.dirtyApps.size + this.#counts.dirtyHosts.size;
     // A random B-tree write dirties about a page per tree; summaries are
@@ -498,10 +496,7 @@ export class StoreWriter {
       host_ip: v.host_ip as string,
       time,
     };
-    const key = historyKey(buildKey([entry.app_id, entry.host], entry.instance), time);
-    const value = historyValue(entry);
-    this.#history.push([key, value]);
-    this.#historyBytes += key.length + value.length + 64;
+    this.#history.push(historyKey(buildKey([entry.app_id, entry.host], entry.instance), time), historyValue(entry));
   }
 
   /** Removes an instance in memory; its LMDB records go at the next commit. */
@@ -546,10 +541,7 @@ export class StoreWriter {
       host_ip: null,
       time,
     };
-    const hkey = historyKey(key, time);
-    const value = historyValue(entry);
-    this.#history.push([hkey, value]);
-    this.#historyBytes += hkey.length + value.length + 64;
+    this.#history.push(historyKey(key, time), historyValue(entry));
   }
 
   /** Removes every live instance a selector matches (DELETE endpoints); returns how many. */
@@ -598,9 +590,7 @@ export class StoreWriter {
     this.#hostClock.clear();
     this.#appClock.clear();
     this.#appNames = new Map();
-    this.#history = [];
-    this.#historyHead = 0;
-    this.#historyBytes = 0;
+    this.#history.clear();
     this.#hostApps = [];
     this.#staleEvents = [];
     this.#arenaUsed = 0;
@@ -671,7 +661,7 @@ export class StoreWriter {
 
   #structuralPending(): boolean {
     return this.#queueHead < this.#queue.length || this.#removals.length > 0 || this.#urgent() ||
-      this.#historyHead < this.#history.length || this.#counts.dirtyApps.size > 0 || this.#counts.dirtyHosts.size > 0;
+      this.#history.length > 0 || this.#counts.dirtyApps.size > 0 || this.#counts.dirtyHosts.size > 0;
   }
 
   /** Milliseconds until a commit is due: 0 = now (how long the writer may sleep). */
@@ -700,7 +690,7 @@ export class StoreWriter {
       if (!prioritized.has(slot)) batch.push(slot);
     }
     const removals = this.#removals;
-    const historyEnd = Math.min(this.#history.length, this.#historyHead + size);
+    const historyCount = Math.min(this.#history.length, size);
     const events: ChangeEvent[] = [];
     let written = 0;
     let removed = 0;
@@ -719,7 +709,7 @@ export class StoreWriter {
         writtenSlots.push(slot);
         written++;
       }
-      for (let i = this.#historyHead; i < historyEnd; i++) this.#historyDb.putSync(this.#history[i]![0], this.#history[i]![1]);
+      this.#history.peek(historyCount, (key, value) => this.#historyDb.putSync(key, value));
       for (const key of this.#hostApps) this.#histhostDb.putSync(key, EMPTY);
       this.#writeSummaries();
       if (persistClock) this.#writeClocks();
@@ -752,13 +742,8 @@ export class StoreWriter {
     for (const slot of this.#priority) inst.cols[FLAGS]![slot]! &= ~PRIORITY;
     this.#priority = [];
     this.#removals = [];
-    for (let i = this.#historyHead; i < historyEnd; i++) this.#historyBytes -= this.#history[i]![0].length + this.#history[i]![1].length + 64;
-    this.#historyHead = historyEnd;
+    this.#history.drop(historyCount);
     this.#hostApps = [];
-    if (this.#historyHead === this.#history.length) {
-      this.#history = [];
-      this.#historyHead = 0;
-    }
     if (pruned !== undefined) this.#pruneFrom = pruned;
     if (this.#eventsWanted) events.push(...this.#staleEvents);
     this.#staleEvents = [];

@@ -57,6 +57,12 @@ export class EngineError extends Error {
 
 const INGEST_WORKER = new URL('./ingest-worker.js', import.meta.url);
 const WRITER_THREAD = new URL('./writer-thread.js', import.meta.url);
+/**
+ * V8's default young generation is sized for allocation-heavy apps (tens
+ * of MiB per thread); these threads allocate little, and every thread's
+ * heap counts in the resident memory.
+ */
+const YOUNG_GENERATION_MB = 4;
 /** A socket wakes from recvmmsg at least this often to notice a stop request. */
 const RECV_TIMEOUT_MS = 100;
 
@@ -147,7 +153,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
       clockPersistMs: this.options.clockPersistMs,
       minCommitMs: this.options.minCommitMs,
     };
-    const writer = new Worker(WRITER_THREAD, { workerData: data, name: 'partisci-writer' });
+    const writer = new Worker(WRITER_THREAD, { workerData: data, name: 'partisci-writer', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.#writer = writer;
     return new Promise((resolve, reject) => {
       let opened = false;
@@ -188,7 +194,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
       stats: this.statsBuffer,
       allow: this.options.allow ?? '',
     };
-    const worker = new Worker(INGEST_WORKER, { workerData: data, name: `partisci-ingest-${i}` });
+    const worker = new Worker(INGEST_WORKER, { workerData: data, name: `partisci-ingest-${i}`, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.#workers[i] = worker;
     worker.on('error', (err) => this.#log(`ingest worker ${i} failed: ${err.message}`));
     worker.on('exit', (code) => {

@@ -21,12 +21,16 @@ import { RingConsumer } from './ring.js';
 import { Ctl, Stat, WRITER_REGION, statRegion } from './shared-layout.js';
 import type { WriterMessage, WriterThreadData } from './messages.js';
 import { StoreWriter } from '../store/writer.js';
+import { udp } from '../ingest/native.js';
 
 /** Most records taken from one ring per pass. */
 const MAX_PER_RING = 4096;
 /** Instances persisted per commit; fewer when the disk is nearly full. */
 const PERSIST_BATCH = 2048;
 const MIN_BATCH = 16;
+/** Trim the C heap after this many instance writes, at most this often. */
+const TRIM_AFTER_WRITES = 10_000;
+const TRIM_EVERY_MS = 5_000;
 /** How long a stopping writer keeps retrying failed commits. */
 const STOP_GIVE_UP_MS = 10_000;
 /** Pause after a failed commit before retrying. */
@@ -79,6 +83,8 @@ function run(data: WriterThreadData): void {
   let idlePasses = 0;
   let lastError = '';
   let stopDeadline = 0;
+  let lastTrim = 0;
+  let writtenSinceTrim = 0;
 
   /** Free bytes where the data lives (null if the system cannot tell). */
   const freeBytes = (): number | null => {
@@ -109,6 +115,7 @@ function run(data: WriterThreadData): void {
       stats[Stat.applied]! += r.applied;
       stats[Stat.commits]!++;
       stats[Stat.written]! += r.written;
+      writtenSinceTrim += r.written;
       stats[Stat.removed]! += r.removed;
       publish();
       // After a failure, the first success is news too: writes may resume.
@@ -158,6 +165,12 @@ function run(data: WriterThreadData): void {
         break;
       }
       continue;
+    }
+    if (writtenSinceTrim > TRIM_AFTER_WRITES && nowMs - lastTrim > TRIM_EVERY_MS && writer.backlog.instances === 0) {
+      // A storm's transactions are over: hand their malloc'd pages back.
+      udp.trimMemory();
+      lastTrim = nowMs;
+      writtenSinceTrim = 0;
     }
     if (n < MAX_PER_RING) {
       // Idle for a while: sleep longer, but never past a due commit.

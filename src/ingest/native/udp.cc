@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -290,6 +291,14 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sent);
 }
 
+// trimMemory() -> whether memory was returned. glibc keeps memory freed by a
+// thread in that thread's arena; after a large LMDB transaction (whose dirty
+// pages are malloc'd) that can be tens of MiB of resident memory doing
+// nothing. malloc_trim hands the free parts back to the kernel.
+Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+}
+
 Napi::Value UdpClose(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   close(fd);
@@ -301,6 +310,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpRecv", Napi::Function::New(env, UdpRecv));
   exports.Set("udpSend", Napi::Function::New(env, UdpSend));
   exports.Set("udpClose", Napi::Function::New(env, UdpClose));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
   exports.Set("addrSlotSize", Napi::Number::New(env, kAddrSlot));
   exports.Set("maxBatch", Napi::Number::New(env, kMaxBatch));
   return exports;
