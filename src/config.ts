@@ -3,6 +3,7 @@
 // original Go server's (-port=7777, -danger, -trim=3600, -v), so existing
 // service files keep working.
 
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { CidrError, parseCidrs } from './ingest/cidr.js';
 
@@ -92,9 +93,6 @@ export function usage(): string {
   return lines.join('\n');
 }
 
-function isIp(s: string): boolean {
-  return /^(\d{1,3})(\.\d{1,3}){3}$/.test(s) ? s.split('.').every((p) => Number(p) <= 255) : /^[0-9a-fA-F:.]+$/.test(s) && s.includes(':');
-}
 
 /** Parses argv (without node and script). Throws UsageError with a one-line message. */
 export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConfig> = DEFAULTS): ServerConfig {
@@ -102,19 +100,19 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const m = /^--?([a-zA-Z][a-zA-Z0-9-]*)(?:=(.*))?$/s.exec(arg);
-    if (m === null) throw new UsageError(`unexpected argument "${arg}" (see --help)`);
+    if (m === null) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (see --help)`);
     const name = m[1]!;
     let value = m[2];
     if (name === 'sqlite') {
       throw new UsageError('-sqlite is replaced by --data DIR (an LMDB folder); see --help');
     }
     const spec = FLAGS[name];
-    if (spec === undefined) throw new UsageError(`unknown flag "${arg}" (see --help)`);
+    if (spec === undefined) throw new UsageError(`unknown flag ${JSON.stringify(arg)} (see --help)`);
     const flag = `--${name}`;
     if (spec.kind === 'bool') {
       if (value === undefined || value === 'true' || value === '1') (config[spec.key] as boolean) = true;
       else if (value === 'false' || value === '0') (config[spec.key] as boolean) = false;
-      else throw new UsageError(`${flag} takes no value or true/false (got "${value}")`);
+      else throw new UsageError(`${flag} takes no value or true/false (got ${JSON.stringify(value)})`);
       continue;
     }
     if (value === undefined) {
@@ -126,7 +124,7 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
       const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
       if (!Number.isSafeInteger(n) || n < min || n > max || (spec.pow2 === true && (n & (n - 1)) !== 0)) {
         const what = spec.pow2 === true ? `a power of two ${min}-${max}` : `an integer ${min}-${max}`;
-        throw new UsageError(`${flag} must be ${what} (got "${value}")`);
+        throw new UsageError(`${flag} must be ${what} (got ${JSON.stringify(value)})`);
       }
       (config[spec.key] as number) = n;
     } else if (spec.kind === 'cidrs') {
@@ -137,7 +135,7 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
       }
       (config[spec.key] as string) = value;
     } else if (spec.kind === 'ip') {
-      if (value !== '' && !isIp(value)) throw new UsageError(`${flag} must be an IP address (got "${value}")`);
+      if (value !== '' && isIP(value) === 0) throw new UsageError(`${flag} must be an IP address (got ${JSON.stringify(value)})`);
       (config[spec.key] as string) = value;
     } else {
       if (value === '') throw new UsageError(`${flag} must not be empty`);
