@@ -101,7 +101,8 @@ export class Server {
   }
 
   async request(method: string, path: string, body?: string | Uint8Array, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }> {
-    const res = await fetch(this.url(path), { method, body, headers });
+    // A copy: fetch takes ArrayBuffer-backed bytes only.
+    const res = await fetch(this.url(path), { method, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body), headers });
     const text = await res.text();
     let parsed: unknown = null;
     try {
