@@ -1,11 +1,13 @@
 // A growable byte buffer for building JSON responses out of stored
-// fragments without creating strings.
+// fragments without creating strings: a bulk answer appends hundreds of
+// thousands of fragments, numbers and punctuation, so each append must not
+// allocate.
 
 export class JsonBytes {
   #buf: Buffer;
   #len = 0;
 
-  constructor(initial = 16 * 1024) {
+  constructor(initial = 64 * 1024) {
     this.#buf = Buffer.allocUnsafe(initial);
   }
 
@@ -20,17 +22,22 @@ export class JsonBytes {
     this.#buf = grown;
   }
 
-  bytes(src: Uint8Array): this {
-    this.#room(src.length);
-    this.#buf.set(src, this.#len);
-    this.#len += src.length;
+  /** Appends src[start, end). */
+  bytes(src: Uint8Array, start = 0, end = src.length): this {
+    this.#room(end - start);
+    if (src instanceof Buffer) src.copy(this.#buf, this.#len, start, end);
+    else this.#buf.set(src.subarray(start, end), this.#len);
+    this.#len += end - start;
     return this;
   }
 
-  /** Appends an ASCII string (JSON punctuation, numbers, keys). */
+  /** Appends an ASCII string (JSON punctuation and keys). */
   ascii(s: string): this {
     this.#room(s.length);
-    this.#len += this.#buf.write(s, this.#len, 'latin1');
+    const buf = this.#buf;
+    let o = this.#len;
+    for (let i = 0; i < s.length; i++) buf[o++] = s.charCodeAt(i);
+    this.#len = o;
     return this;
   }
 
@@ -41,9 +48,20 @@ export class JsonBytes {
     return this;
   }
 
-  /** Appends a non-negative integer in decimal. */
+  /** Appends a non-negative integer (below 2^53) in decimal. */
   uint(n: number): this {
-    return this.ascii(String(n));
+    this.#room(16);
+    const buf = this.#buf;
+    if (n < 10) {
+      buf[this.#len++] = 48 + n;
+      return this;
+    }
+    let digits = 0;
+    for (let v = n; v >= 1; v = Math.floor(v / 10)) digits++;
+    let o = this.#len + digits;
+    this.#len = o;
+    for (let v = n; v >= 1; v = Math.floor(v / 10)) buf[--o] = 48 + (v % 10);
+    return this;
   }
 
   /** The bytes written so far (a view; valid until the next append). */

@@ -131,7 +131,7 @@ export class StoreReader {
 
   #summary(value: Buffer, clock: Uint32Array, out: JsonBytes): JsonBytes {
     const t = Math.max(value.readUInt32LE(S_WRITTEN_AT), clock[value.readUInt32LE(S_SLOT)] ?? 0);
-    return out.bytes(value.subarray(SUMMARY_HEADER)).uint(t);
+    return out.bytes(value, SUMMARY_HEADER).uint(t);
   }
 
   /** GET app/A: the app's summary with its versions, or null if unknown. */
@@ -187,7 +187,7 @@ export class StoreReader {
       if (since !== undefined && t <= since) return;
       if (n > 0) out.ascii(',');
       n++;
-      out.bytes(value.subarray(INSTANCE_HEADER)).uint(t).ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":');
+      out.bytes(value, INSTANCE_HEADER).uint(t).ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":');
       out.uint(value.readUInt32LE(V_SINCE)).ascii('}');
     };
     /** Scans keys of db under prefix (from the cursor on), resolving each to an instance value. */
