@@ -1,0 +1,81 @@
+// Client-side routes on real paths (/, /app/<app_id>, /host/<host>), so a
+// page can be bookmarked and reloaded: partiscid answers those paths with
+// index.html. App filters live in the query string (?ver=…&status=…).
+
+import { useEffect, useState } from 'preact/hooks';
+
+export type Route =
+  | { page: 'overview' }
+  | { page: 'app'; appId: string; ver?: string; status?: 'up' | 'stale' }
+  | { page: 'host'; host: string }
+  | { page: 'missing'; path: string };
+
+export function parse(path: string, search: string): Route {
+  const q = new URLSearchParams(search);
+  const m = /^\/(app|host)\/(.+)$/.exec(path);
+  if (path === '/' || path === '') return { page: 'overview' };
+  if (m === null) return { page: 'missing', path };
+  let name: string;
+  try {
+    name = decodeURIComponent(m[2]!);
+  } catch {
+    return { page: 'missing', path };
+  }
+  if (m[1] === 'host') return { page: 'host', host: name };
+  const status = q.get('status');
+  return {
+    page: 'app',
+    appId: name,
+    ver: q.get('ver') ?? undefined,
+    status: status === 'up' || status === 'stale' ? status : undefined,
+  };
+}
+
+export function appHref(appId: string, filter: { ver?: string; status?: string } = {}): string {
+  const q = new URLSearchParams();
+  if (filter.ver !== undefined) q.set('ver', filter.ver);
+  if (filter.status !== undefined) q.set('status', filter.status);
+  const s = q.toString();
+  return `/app/${encodeURIComponent(appId)}${s === '' ? '' : `?${s}`}`;
+}
+
+export function hostHref(host: string): string {
+  return `/host/${encodeURIComponent(host)}`;
+}
+
+const CHANGE = 'partisci:navigate';
+
+/** Goes to a dashboard URL without reloading; filter changes keep the scroll position. */
+export function navigate(href: string, { keepScroll = false } = {}): void {
+  if (href === location.pathname + location.search) return;
+  history.pushState(null, '', href);
+  window.dispatchEvent(new Event(CHANGE));
+  if (!keepScroll) window.scrollTo(0, 0);
+}
+
+export function useRoute(): Route {
+  const read = (): Route => parse(location.pathname, location.search);
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const update = (): void => setRoute(read());
+    window.addEventListener('popstate', update);
+    window.addEventListener(CHANGE, update);
+    return () => {
+      window.removeEventListener('popstate', update);
+      window.removeEventListener(CHANGE, update);
+    };
+  }, []);
+  return route;
+}
+
+/** Follows same-origin links in the page without reloading it (modified clicks open tabs as usual). */
+export function interceptLinks(): void {
+  document.addEventListener('click', (e) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const a = (e.target as Element).closest?.('a');
+    if (a === null || a === undefined || a.target !== '' || a.origin !== location.origin || a.hasAttribute('download')) return;
+    if (!/^\/(app\/|host\/|$)/.test(a.pathname)) return;
+    e.preventDefault();
+    navigate(a.pathname + a.search);
+  });
+}
