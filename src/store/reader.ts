@@ -21,6 +21,7 @@ import {
 } from './layout.js';
 import type { ClockBuffers } from './slot-clock.js';
 import { historyTime } from './history.js';
+import { RowStream, u16, u32 } from './row-stream.js';
 
 export interface VersionFilter {
   appId?: string;
@@ -69,13 +70,16 @@ function decodeCursor(cursor: string, tag: number): Buffer {
 export class StoreReader {
   readonly #env: RootDatabase;
   readonly #inst: Database<Buffer, Buffer>;
-  readonly #byhost: Database<Buffer, Buffer>;
-  readonly #byver: Database<Buffer, Buffer>;
   readonly #apps: Database<Buffer, Buffer>;
   readonly #hosts: Database<Buffer, Buffer>;
   readonly #history: Database<Buffer, Buffer>;
   readonly #appvers: Database<Buffer, Buffer>;
   readonly #histhost: Database<Buffer, Buffer>;
+  readonly #instRows: RowStream;
+  readonly #byhostRows: RowStream;
+  readonly #byverRows: RowStream;
+  readonly #appsRows: RowStream;
+  readonly #hostsRows: RowStream;
   readonly #instClock: Uint32Array;
   readonly #hostClock: Uint32Array;
   readonly #appClock: Uint32Array;
@@ -90,48 +94,56 @@ export class StoreReader {
     this.#staleSeconds = staleSeconds;
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#inst = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
-    this.#byhost = this.#env.openDB<Buffer, Buffer>(DB.byhost, bin);
-    this.#byver = this.#env.openDB<Buffer, Buffer>(DB.byver, bin);
     this.#apps = this.#env.openDB<Buffer, Buffer>(DB.apps, bin);
     this.#hosts = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
     this.#history = this.#env.openDB<Buffer, Buffer>(DB.history, bin);
     this.#appvers = this.#env.openDB<Buffer, Buffer>(DB.appvers, bin);
     this.#histhost = this.#env.openDB<Buffer, Buffer>(DB.histhost, bin);
+    this.#instRows = new RowStream(this.#env, DB.inst);
+    this.#byhostRows = new RowStream(this.#env, DB.byhost);
+    this.#byverRows = new RowStream(this.#env, DB.byver);
+    this.#appsRows = new RowStream(this.#env, DB.apps);
+    this.#hostsRows = new RowStream(this.#env, DB.hosts);
   }
 
   // --- summaries ------------------------------------------------------------
 
   /** GET app/: {"data":[{app, app_id, host_count, instance_count, up_count, stale_count, last_update}]} */
   appList(page: Page = {}, out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#apps, this.#appClock, Tag.apps, page, out);
+    return this.#summaries(this.#appsRows, this.#appClock, Tag.apps, page, out);
   }
 
   /** GET host/: {"data":[{host, app_count, instance_count, up_count, stale_count, last_update}]} */
   hostList(page: Page = {}, out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#hosts, this.#hostClock, Tag.hosts, page, out);
+    return this.#summaries(this.#hostsRows, this.#hostClock, Tag.hosts, page, out);
   }
 
-  #summaries(db: Database<Buffer, Buffer>, clock: Uint32Array, tag: number, page: Page, out: JsonBytes): JsonBytes {
+  #summaries(rows: RowStream, clock: Uint32Array, tag: number, page: Page, out: JsonBytes): JsonBytes {
     const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, tag);
     const limit = page.limit ?? Infinity;
     out.ascii(DATA_OPEN);
     let n = 0;
     let last: Buffer | null = null;
-    for (const { key, value } of db.getRange({ start, exclusiveStart: start !== undefined })) {
+    let next: string | null = null;
+    rows.each(start, undefined, start !== undefined, (key, keyLength, value, size) => {
       if (n === limit) {
-        return out.ascii(']').ascii(`,"next":"${encodeCursor(tag, last!)}"}`);
+        next = encodeCursor(tag, last!);
+        return false;
       }
       if (n > 0) out.ascii(',');
-      this.#summary(value, clock, out).ascii('}');
-      last = key;
+      this.#summary(value, size, clock, out).ascii('}');
       n++;
-    }
-    return out.ascii(']}');
+      if (n === limit) last = Buffer.from(key.subarray(0, keyLength));
+      return true;
+    });
+    out.ascii(']');
+    if (next !== null) out.ascii(`,"next":"${next}"`);
+    return out.ascii('}');
   }
 
-  #summary(value: Buffer, clock: Uint32Array, out: JsonBytes): JsonBytes {
-    const t = Math.max(value.readUInt32LE(S_WRITTEN_AT), clock[value.readUInt32LE(S_SLOT)] ?? 0);
-    return out.bytes(value, SUMMARY_HEADER).uint(t);
+  #summary(value: Uint8Array, size: number, clock: Uint32Array, out: JsonBytes): JsonBytes {
+    const t = Math.max(u32(value, S_WRITTEN_AT), clock[u32(value, S_SLOT)] ?? 0);
+    return out.bytes(value, SUMMARY_HEADER, size).uint(t);
   }
 
   /** GET app/A: the app's summary with its versions, or null if unknown. */
@@ -140,7 +152,7 @@ export class StoreReader {
     const value = this.#apps.getBinary(key);
     if (value === undefined) return null;
     out.ascii(DATA_OPEN);
-    this.#summary(value, this.#appClock, out).ascii(',"versions":');
+    this.#summary(value, value.length, this.#appClock, out).ascii(',"versions":');
     out.bytes(this.#appvers.getBinary(key) ?? Buffer.from('[]'));
     return out.ascii('}]}');
   }
@@ -150,7 +162,7 @@ export class StoreReader {
     const value = this.#hosts.getBinary(buildKey([host]));
     if (value === undefined) return null;
     out.ascii(DATA_OPEN);
-    return this.#summary(value, this.#hostClock, out).ascii('}]}');
+    return this.#summary(value, value.length, this.#hostClock, out).ascii('}]}');
   }
 
   /** Per app: its versions' counts (for /metrics). */
@@ -174,62 +186,77 @@ export class StoreReader {
     let n = 0;
     let next: string | null = null;
 
-    /** Emits one instance; false when the page is full (the caller stops). */
-    const emit = (value: Buffer): void => {
+    /** Emits one instance (unless a filter drops it). */
+    const emit = (value: Uint8Array, size: number): void => {
       if (verJson !== null) {
-        const at = INSTANCE_HEADER + value.readUInt16LE(V_VER_OFF);
-        const len = value.readUInt16LE(V_VER_LEN);
-        if (len !== verJson.length || verJson.compare(value, at, at + len) !== 0) return;
+        const at = INSTANCE_HEADER + u16(value, V_VER_OFF);
+        const len = u16(value, V_VER_LEN);
+        if (len !== verJson.length) return;
+        for (let i = 0; i < len; i++) if (value[at + i] !== verJson[i]) return;
       }
-      const t = Math.max(value.readUInt32LE(V_WRITTEN_AT), clock[value.readUInt32LE(V_SLOT)] ?? 0);
+      const t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
       const stale = t < staleBefore;
       if (status !== undefined && stale !== (status === 'stale')) return;
       if (since !== undefined && t <= since) return;
       if (n > 0) out.ascii(',');
       n++;
-      out.bytes(value, INSTANCE_HEADER).uint(t).ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":');
-      out.uint(value.readUInt32LE(V_SINCE)).ascii('}');
+      out.bytes(value, INSTANCE_HEADER, size).uint(t).ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":');
+      out.uint(u32(value, V_SINCE)).ascii('}');
     };
-    /** Scans keys of db under prefix (from the cursor on), resolving each to an instance value. */
-    const scan = (db: Database<Buffer, Buffer>, tag: number, prefix: Buffer, resolve: ((key: Buffer) => Buffer | undefined) | null): void => {
+    /**
+     * Scans a table under prefix (from the cursor on). Rows of inst are
+     * instances; rows of an index are resolved (by key) to one.
+     */
+    const scan = (rows: RowStream, tag: number, prefix: Buffer, resolve: ((key: Uint8Array, keyLength: number) => Buffer | undefined) | null): void => {
       const from = page.cursor === undefined ? prefix : decodeCursor(page.cursor, tag);
       const end = prefix.length === 0 ? undefined : prefixEnd(prefix);
-      const range = resolve === null
-        ? db.getRange({ start: from, end, exclusiveStart: page.cursor !== undefined })
-        : db.getKeys({ start: from, end, exclusiveStart: page.cursor !== undefined });
-      for (const item of range as Iterable<{ key: Buffer; value: Buffer } | Buffer>) {
-        const key = resolve === null ? (item as { key: Buffer }).key : (item as Buffer);
+      let lastKey: Uint8Array | null = null;
+      let lastLength = 0;
+      rows.each(from, end, page.cursor !== undefined, (key, keyLength, value, size) => {
         if (n === limit) {
-          next = encodeCursor(tag, last);
-          return;
+          next = encodeCursor(tag, lastKey!.subarray(0, lastLength));
+          return false;
         }
-        const value = resolve === null ? (item as { value: Buffer }).value : resolve(key);
-        if (value !== undefined) emit(value);
-        last = key;
-      }
+        if (resolve === null) {
+          emit(value, size);
+        } else {
+          const inst = resolve(key, keyLength);
+          if (inst !== undefined) emit(inst, inst.length);
+        }
+        // The key buffer is reused for the next row: keep a copy only at a page's end.
+        if (n === limit) {
+          lastKey = Buffer.from(key.subarray(0, keyLength));
+          lastLength = keyLength;
+        }
+        return true;
+      });
     };
-    let last: Buffer = Buffer.alloc(0);
 
     out.ascii(DATA_OPEN);
     if (appId !== undefined && host !== undefined) {
-      scan(this.#inst, Tag.inst, buildKey([appId, host]), null);
+      scan(this.#instRows, Tag.inst, buildKey([appId, host]), null);
     } else if (appId !== undefined && ver !== undefined) {
       // byver: app_id| ver| host| instance -> inst: app_id| host| instance
       const appPrefix = buildKey([appId]);
       const prefix = buildKey([appId, ver]);
-      scan(this.#byver, Tag.byver, prefix, (key) => this.#inst.getBinary(Buffer.concat([appPrefix, key.subarray(prefix.length)])));
+      const instKey = Buffer.alloc(4096);
+      instKey.set(appPrefix, 0);
+      scan(this.#byverRows, Tag.byver, prefix, (key, keyLength) => {
+        instKey.set(key.subarray(prefix.length, keyLength), appPrefix.length);
+        return this.#inst.getBinaryFast(instKey.subarray(0, appPrefix.length + keyLength - prefix.length));
+      });
     } else if (appId !== undefined) {
-      scan(this.#inst, Tag.inst, buildKey([appId]), null);
+      scan(this.#instRows, Tag.inst, buildKey([appId]), null);
     } else if (host !== undefined) {
       // byhost: host| app_id| instance -> inst: app_id| host| instance
       const prefix = buildKey([host]);
-      scan(this.#byhost, Tag.byhost, prefix, (key) => {
-        const rest = key.subarray(prefix.length);
+      scan(this.#byhostRows, Tag.byhost, prefix, (key, keyLength) => {
+        const rest = Buffer.from(key.subarray(prefix.length, keyLength));
         const appEnd = rest.indexOf(0) + 1;
-        return this.#inst.getBinary(Buffer.concat([rest.subarray(0, appEnd), prefix, rest.subarray(appEnd)]));
+        return this.#inst.getBinaryFast(Buffer.concat([rest.subarray(0, appEnd), prefix, rest.subarray(appEnd)]));
       });
     } else {
-      scan(this.#inst, Tag.inst, Buffer.alloc(0), null);
+      scan(this.#instRows, Tag.inst, Buffer.alloc(0), null);
     }
     out.ascii(']');
     if (next !== null) out.ascii(`,"next":"${next}"`);
