@@ -126,7 +126,8 @@ describe('engine', () => {
     const s = await start();
     await s.sendUdp(Array.from({ length: 50 }, (_, i) => update('drain', '1', `h${i}`)), 8);
     await sleep(100);
-    expect(await s.stop('SIGTERM')).toBe(0);
+    const code = await s.stop('SIGTERM');
+    expect({ code, signal: s.proc.signalCode }, s.log).toEqual({ code: 0, signal: null });
     expect(s.log).toMatch(/stopped; drained \d+ updates from the rings before exit/);
   });
 
