@@ -78,25 +78,19 @@ export class KeyIndex {
   insert(src: Uint8Array, off: number, len: number, hash: number): number {
     const slot = this.#free.length > 0 ? this.#free.pop()! : this.#highWater++;
     if (slot >= this.state.length) this.#growSlots();
-    if (this.#arenaUsed + len > this.#arena.length) this.#growArena(len);
-    this.#arena.set(src.subarray(off, off + len), this.#arenaUsed);
-    this.#keyOff[slot] = this.#arenaUsed;
-    this.#keyLen[slot] = len;
-    this.#arenaUsed += len;
-    this.#keyHash[slot] = hash;
-    for (const col of this.cols) col[slot] = 0;
-    this.state[slot] = SlotState.live;
-    this.#live++;
-    if (this.#live * 2 > this.#table.length) this.#rehash(this.#table.length * 2);
-    else this.#place(slot);
+    this.#occupy(slot, src, off, len, hash);
     return slot;
   }
 
-  /** Places a slot at a given position (used when loading from LMDB). */
+  /** Places a key at a given slot (loading from LMDB, before collectFreeSlots). */
   insertAt(slot: number, src: Uint8Array, off: number, len: number, hash: number): void {
     while (slot >= this.state.length) this.#growSlots();
     if (this.state[slot] !== SlotState.free) throw new Error(`slot ${slot} is already in use`);
     if (slot >= this.#highWater) this.#highWater = slot + 1;
+    this.#occupy(slot, src, off, len, hash);
+  }
+
+  #occupy(slot: number, src: Uint8Array, off: number, len: number, hash: number): void {
     if (this.#arenaUsed + len > this.#arena.length) this.#growArena(len);
     this.#arena.set(src.subarray(off, off + len), this.#arenaUsed);
     this.#keyOff[slot] = this.#arenaUsed;
