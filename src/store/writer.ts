@@ -724,7 +724,8 @@ export class StoreWriter {
     for (const slot of writtenSlots) {
       applied += inst.cols[PENDING_N]![slot]!;
       this.#dropPending(slot);
-      inst.cols[FLAGS]![slot] = STORED;
+      // Stored now; no longer queued. Staleness is not about storage: it stays.
+      inst.cols[FLAGS]![slot] = STORED | (inst.cols[FLAGS]![slot]! & STALE);
     }
     // Queue entries taken but not written (removed meanwhile) just leave.
     for (let i = this.#queueHead; i < take; i++) inst.cols[FLAGS]![this.#queue[i]!]! &= ~QUEUED;
