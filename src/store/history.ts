@@ -71,8 +71,11 @@ export class HistoryQueue {
     return this.#tail - this.#head;
   }
 
-  push(key: Uint8Array, value: Uint8Array): void {
-    const need = 6 + key.length + value.length;
+  /** Queues an entry whose value is the concatenation of parts. */
+  push(key: Uint8Array, ...parts: Uint8Array[]): void {
+    let valueLength = 0;
+    for (const p of parts) valueLength += p.length;
+    const need = 6 + key.length + valueLength;
     if (this.#tail + need > this.#buf.length) {
       const live = this.#tail - this.#head;
       const next = live + need > this.#buf.length / 2 ? Buffer.alloc(Math.max(this.#buf.length * 2, live + need)) : this.#buf;
@@ -83,9 +86,13 @@ export class HistoryQueue {
     }
     const b = this.#buf;
     b.writeUInt16LE(key.length, this.#tail);
-    b.writeUInt32LE(value.length, this.#tail + 2);
+    b.writeUInt32LE(valueLength, this.#tail + 2);
     b.set(key, this.#tail + 6);
-    b.set(value, this.#tail + 6 + key.length);
+    let o = this.#tail + 6 + key.length;
+    for (const p of parts) {
+      b.set(p, o);
+      o += p.length;
+    }
     this.#tail += need;
     this.#count++;
   }

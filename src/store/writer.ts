@@ -120,6 +120,9 @@ const ARENA_KEEP_BYTES = 1 << 20;
 const PRUNE_BATCH = 2000;
 
 const utf8 = new TextDecoder();
+const LAST_UPDATE_TAIL = Buffer.from('"last_update":');
+const PREV_NULL = Buffer.from('"prev_ver":null');
+const PREV_OPEN = Buffer.from('"prev_ver":"');
 
 interface Removal {
   slot: number;
@@ -370,7 +373,7 @@ export class StoreWriter {
       inst.cols[HOST]![slot] = h;
       inst.cols[VER]![slot] = v;
       const newPair = this.#counts.add(h, a, v, rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)));
-      this.#recordHistory(rec.subarray(fragOff, fragOff + get16(rec, off + R_FRAG_LEN)), null, time);
+      this.#recordHistory(rec.subarray(keyOff, keyOff + keyLen), rec.subarray(fragOff, fragOff + get16(rec, off + R_FRAG_LEN)), null, time);
       if (newPair) {
         // host|app_id| : lets a host's history be found after its instances are gone.
         const hostKey = rec.subarray(keyOff + appIdLen + 1, keyOff + keyLen - 2);
@@ -384,7 +387,7 @@ export class StoreWriter {
         prevVer = this.#counts.version(from).json;
         this.#counts.changeVersion(a, from, to, (inst.cols[FLAGS]![slot]! & STALE) !== 0);
         inst.cols[VER]![slot] = to;
-        this.#recordHistory(rec.subarray(fragOff, fragOff + get16(rec, off + R_FRAG_LEN)), prevVer, time);
+        this.#recordHistory(rec.subarray(keyOff, keyOff + keyLen), rec.subarray(fragOff, fragOff + get16(rec, off + R_FRAG_LEN)), prevVer, time);
       }
     }
     const a = inst.cols[APP]![slot]!;
@@ -413,8 +416,13 @@ export class StoreWriter {
   #setPending(slot: number, rec: Uint8Array, off: number, len: number): void {
     const inst = this.#inst;
     const previous = inst.cols[PENDING]![slot]!;
-    if (previous !== 0) this.#arenaGarbage += this.#arenaRecordLength(previous - 1);
-    else this.#pendingSlots++;
+    if (previous !== 0) {
+      this.#arenaGarbage += this.#arenaRecordLength(previous - 1);
+      // Garbage now: a compaction while growing must not keep it.
+      inst.cols[PENDING]![slot] = 0;
+    } else {
+      this.#pendingSlots++;
+    }
     if (this.#arenaUsed + len > this.#arena.length) this.#growArena(len);
     const at = this.#arenaUsed;
     this.#arena.set(rec.subarray(off, off + len), at);
@@ -483,20 +491,17 @@ export class StoreWriter {
     return slot;
   }
 
-  /** Queues a history entry for a version object fragment (ver null: removed). */
-  #recordHistory(frag: Uint8Array, prevVer: Uint8Array | null, time: number, removed = false): void {
-    const v = versionOf(frag, time);
-    const entry: HistoryEntry = {
-      app: v.app as string,
-      app_id: v.app_id as string,
-      host: v.host as string,
-      instance: v.instance as number,
-      ver: removed ? null : (v.ver as string),
-      prev_ver: prevVer === null ? null : jsonString(prevVer),
-      host_ip: v.host_ip as string,
-      time,
-    };
-    this.#history.push(historyKey(buildKey([entry.app_id, entry.host], entry.instance), time), historyValue(entry));
+  /**
+   * Queues the history entry of a first sight (prevVer null) or a version
+   * change, from the record: the value is the stored fragment, whose tail
+   * `"last_update":` gives way to `"prev_ver":…,"time":T}`. No parsing: a
+   * storm of first sights makes one per update.
+   */
+  #recordHistory(key: Uint8Array, frag: Uint8Array, prevVer: Uint8Array | null, time: number): void {
+    const head = frag.subarray(0, frag.length - LAST_UPDATE_TAIL.length);
+    const tail = Buffer.from(`","time":${time}}`);
+    if (prevVer === null) this.#history.push(historyKey(key, time), head, PREV_NULL, tail.subarray(1));
+    else this.#history.push(historyKey(key, time), head, PREV_OPEN, prevVer, tail);
   }
 
   /** Removes an instance in memory; its LMDB records go at the next commit. */

@@ -52,10 +52,8 @@ export class RingProducer {
     data[at + 3] = len >>> 24;
     at = (at + LENGTH_PREFIX) & this.#mask;
     const first = Math.min(len, this.#cap - at);
-    // A byte loop: records are a few hundred bytes, where subarray()+set()
-    // costs more in allocation than it saves in copying.
-    for (let i = 0; i < first; i++) data[at + i] = src[start + i]!;
-    for (let i = first; i < len; i++) data[i - first] = src[start + i]!;
+    data.set(src.subarray(start, start + first), at);
+    if (first < len) data.set(src.subarray(start + first, start + len), 0);
     Atomics.store(this.#ctrl, WRITE_POS, (write + span) | 0);
     return true;
   }
