@@ -1,0 +1,215 @@
+// The printed tables, and the JSON file with the same figures (and more)
+// under bench/results/, named by the run's start time so runs sort and
+// compare.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { E2eReport } from './e2e/index.js';
+import type { MicroReport } from './micro/index.js';
+import type { MicroResult } from './micro/harness.js';
+import { RESULTS_DIR } from './paths.js';
+import { fmt, mib, pct } from './stats.js';
+import type { TargetResult } from './targets.js';
+
+export interface Environment {
+  started_at: string;
+  node: string;
+  cpu: string;
+  cores: number;
+  memory_gib: number;
+  git_commit: string | null;
+  git_dirty: boolean | null;
+  /** 1-minute load average when the run started and ended (other work on the machine skews everything). */
+  load_start: number;
+  load_end?: number;
+  argv: string[];
+}
+
+export interface BenchReport {
+  environment: Environment;
+  cache: { key: string; built_at: number; build_ms: number };
+  targets: TargetResult[];
+  micro: MicroReport | null;
+  e2e: E2eReport | null;
+  total_seconds: number;
+}
+
+type Align = 'l' | 'r';
+
+/** A plain-text table: header, a rule, rows; columns padded to fit. */
+export function table(header: string[], rows: string[][], align: Align[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => ((align[i] ?? (i === 0 ? 'l' : 'r')) === 'l' ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function section(title: string, body: string): string {
+  return `\n== ${title} ==\n${body}\n`;
+}
+
+function rate(r: number | null): string {
+  return r === null ? 'max' : fmt(r);
+}
+
+function perItem(r: MicroResult): string {
+  if (r.unit === 'query') return r.median_ms >= 1 ? `${fmt(r.median_ms)} ms` : `${fmt(r.median_ms * 1000)} µs`;
+  return r.per_item_ns >= 1000 ? `${fmt(r.per_item_ns / 1000)} µs` : `${fmt(r.per_item_ns)} ns`;
+}
+
+export function formatReport(report: BenchReport): string {
+  const out: string[] = [];
+  const env = report.environment;
+  out.push(
+    `Partisci benchmark, ${env.started_at}: node ${env.node}, ${env.cores} x ${env.cpu}, ${env.memory_gib} GiB; ` +
+      `commit ${env.git_commit?.slice(0, 10) ?? '?'}${env.git_dirty ? ' (+ uncommitted changes)' : ''}; ${report.total_seconds.toFixed(0)} s; ` +
+      `load average ${env.load_start.toFixed(2)} at start, ${env.load_end?.toFixed(2) ?? '?'} at end`,
+  );
+
+  const e2e = report.e2e;
+  if (e2e !== null) {
+    out.push(
+      section(
+        'Targets',
+        table(
+          ['target', 'goal', 'measured', ''],
+          report.targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '-' : t.pass ? 'PASS' : 'MISS']),
+          ['l', 'l', 'l', 'l'],
+        ),
+      ),
+    );
+
+    out.push(
+      section(
+        `UDP ladder: repeats of the 1,000,000-instance fleet, ${e2e.options.stepSeconds} s per step, 1 sender thread (server idle: ${(e2e.idle_cpu_cores * 100).toFixed(1)}% of a core)`,
+        table(
+          ['rate', 'offered/s', 'applied/s', 'loss', 'ring drops', 'kernel drops', 'server µs/update', 'ingest+writer+main+other µs', 'server cores', 'sender cores', 'other cores', 'RssAnon peak', 'RssFile peak', 'written'],
+          e2e.ladder.map((s) => [
+            rate(s.target_rate),
+            fmt(s.offered_rate),
+            fmt(s.applied_rate),
+            pct(s.loss),
+            fmt(s.ring_full_drops),
+            fmt(s.kernel_drops),
+            `${s.server_cpu_us_per_update.toFixed(2)} (${s.server_cpu_us_per_update_gross.toFixed(2)} gross)`,
+            [s.cpu_split_us_per_update.ingest, s.cpu_split_us_per_update.writer, s.cpu_split_us_per_update.main, s.cpu_split_us_per_update.other].map((v) => v.toFixed(2)).join(' + '),
+            s.server_cores.toFixed(2),
+            s.sender_cores.toFixed(2),
+            s.other_cores.toFixed(2),
+            mib(s.rss_anon_peak),
+            mib(s.rss_file_peak),
+            fmt(s.written),
+          ]),
+        ),
+      ),
+    );
+
+    const f = e2e.first_sight;
+    out.push(
+      section(
+        `First sight: ${fmt(f.sent)} updates of new instances at ${fmt(f.rate)}/s into the 1,000,000 (fuzz --seed 2)`,
+        table(
+          ['offered/s', 'new instances', 'loss', 'ring drops', 'kernel drops', 'backlog peak', 'backlog bytes peak', 'persisted in', 'after send end', 'persist rate', 'server µs/new', 'RssAnon peak', 'RssAnon after'],
+          [
+            [
+              fmt(f.offered_rate),
+              fmt(f.new_instances),
+              pct(f.loss),
+              fmt(f.ring_full_drops),
+              fmt(f.kernel_drops),
+              fmt(f.backlog_peak),
+              mib(f.backlog_bytes_peak),
+              `${f.persist_s.toFixed(1)} s${f.settled ? '' : ' (timed out)'}`,
+              `${f.persist_after_send_s.toFixed(1)} s`,
+              `${fmt(f.persist_rate)}/s`,
+              fmt(f.server_cpu_us_per_new_instance),
+              mib(f.rss_anon_peak),
+              mib(f.rss_anon_end),
+            ],
+          ],
+          ['r'],
+        ),
+      ),
+    );
+
+    const q = e2e.queries;
+    out.push(
+      section(
+        `Queries during a ${fmt(q.storm_rate)}/s storm (${fmt(q.instances)} instances, ${fmt(q.hosts)} hosts, ${fmt(q.apps)} apps; storm loss ${pct(q.storm_loss)}, server ${q.server_cores.toFixed(2)} cores)`,
+        table(
+          ['query', 'rows/answer', 'KiB/answer', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'requests', 'rows/s (p50)'],
+          q.kinds.map((k) => [
+            k.name,
+            fmt(k.rows_per_answer),
+            fmt(k.bytes_per_answer / 1024),
+            fmt(k.p50_ms),
+            fmt(k.p90_ms),
+            fmt(k.p99_ms),
+            fmt(k.max_ms),
+            fmt(k.requests),
+            k.bulk ? fmt(k.rows_per_s) : '',
+          ]),
+        ),
+      ),
+    );
+
+    const r = e2e.restart;
+    out.push(
+      section(
+        'Start-up with 1,000,000 instances in LMDB',
+        table(
+          ['', 'serving (first HTTP answer)', 'writer loaded', 'writer load (its log)', 'stop before'],
+          [
+            ['start on the copied store, quiet', `${fmt(e2e.start.serving_ms)} ms`, `${fmt(e2e.start.loaded_ms)} ms`, `${fmt(e2e.start.writer_load_ms)} ms`, ''],
+            [`restart during a ${fmt(r.storm_rate)}/s storm`, `${fmt(r.serving_ms)} ms`, `${fmt(r.loaded_ms)} ms`, `${fmt(r.writer_load_ms)} ms`, `${fmt(r.stop_ms)} ms`],
+          ],
+        ),
+      ) +
+        `the storm across the restart: ${fmt(r.sent)} sent, ${fmt(r.applied)} applied, loss ${pct(r.loss)} ` +
+        `(ring full ${fmt(r.ring_full_drops)}, kernel ${fmt(r.kernel_drops)}, before the port was open ${fmt(r.lost_before_open)})\n`,
+    );
+  }
+
+  const micro = report.micro;
+  if (micro !== null) {
+    out.push(
+      section(
+        `Micro (tinybench medians; "vs baseline" = baseline time / this time; parseUpdate fast path share ${(micro.fast_path_share * 100).toFixed(0)}%)`,
+        table(
+          ['suite', 'task', 'median', 'per', 'per second', 'vs baseline', 'samples', 'notes'],
+          micro.results.map((r) => [
+            r.suite,
+            r.name,
+            perItem(r),
+            r.unit,
+            r.unit === 'query' && r.extra?.rows_per_s !== undefined && (r.extra.rows_per_answer ?? 0) > 100 ? `${fmt(r.extra.rows_per_s)} rows` : `${fmt(r.items_per_s)}`,
+            r.speedup === undefined ? '' : `${r.speedup.toFixed(2)}x`,
+            String(r.samples),
+            notes(r),
+          ]),
+          ['l', 'l', 'r', 'l', 'r', 'r', 'r', 'l'],
+        ),
+      ),
+    );
+  }
+  return out.join('\n');
+}
+
+function notes(r: MicroResult): string {
+  const parts: string[] = [];
+  if (r.note !== undefined) parts.push(r.note);
+  const x = r.extra ?? {};
+  if (x.push_ns_per_record !== undefined) parts.push(`push ${fmt(x.push_ns_per_record)} ns + drain ${fmt(x.drain_ns_per_record)} ns`);
+  if (x.commit_ms !== undefined) parts.push(`commits ${fmt(x.commit_ms)} ms/batch (${fmt(x.commits_per_batch)} txns), ${fmt(x.commit_us_per_instance_written)} µs per instance written`);
+  return parts.join('; ');
+}
+
+export function saveReport(report: BenchReport): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${report.environment.started_at.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}

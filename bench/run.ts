@@ -1,0 +1,118 @@
+// npm run bench: the micro-benchmarks, then the end-to-end run against a
+// real partiscid; prints the tables and writes the same figures as JSON to
+// bench/results/<time>.json. Progress goes to stderr, the tables to stdout.
+//
+//   node dist/bench/run.js [--quick] [--micro-only | --e2e-only] [--rebuild-cache]
+//                          [--step-seconds N]
+
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { cleanUp, installCleanup } from './cleanup.js';
+import { FULL, QUICK, runE2e, type E2eReport } from './e2e/index.js';
+import { runMicro, type MicroReport } from './micro/index.js';
+import { REPO_ROOT } from './paths.js';
+import { formatReport, saveReport, type BenchReport, type Environment } from './report.js';
+import { ensureStore } from './store-cache.js';
+import { evaluateTargets } from './targets.js';
+
+const USAGE = `Usage: node dist/bench/run.js [options]
+
+  --quick            shorter steps and time budgets (for development; figures are rougher)
+  --micro-only       only the micro-benchmarks
+  --e2e-only         only the end-to-end run
+  --step-seconds N   seconds per ladder step (default ${FULL.stepSeconds}, --quick ${QUICK.stepSeconds})
+  --rebuild-cache    rebuild bench/.cache/ (the 1,000,000-instance store) even if it is current
+  -h, --help         this help
+`;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function git(args: string[]): string | null {
+  try {
+    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function environment(argv: string[]): Environment {
+  const status = git(['status', '--porcelain']);
+  return {
+    started_at: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model.trim() ?? '?',
+    cores: cpus().length,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    git_commit: git(['rev-parse', 'HEAD']),
+    git_dirty: status === null ? null : status !== '',
+    load_start: loadavg()[0]!,
+    argv,
+  };
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      'micro-only': { type: 'boolean' },
+      'e2e-only': { type: 'boolean' },
+      'step-seconds': { type: 'string' },
+      'rebuild-cache': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values['micro-only'] && values['e2e-only']) throw new Error('--micro-only and --e2e-only exclude each other');
+  const quick = values.quick ?? false;
+  const e2eOptions = { ...(quick ? QUICK : FULL) };
+  if (values['step-seconds'] !== undefined) {
+    const s = Number(values['step-seconds']);
+    if (!(s > 0)) throw new Error('--step-seconds must be a positive number');
+    e2eOptions.stepSeconds = s;
+  }
+
+  installCleanup();
+  const started = performance.now();
+  const env = environment(argv);
+  const store = await ensureStore(log, values['rebuild-cache'] ?? false);
+
+  let micro: MicroReport | null = null;
+  let e2e: E2eReport | null = null;
+  if (!values['e2e-only']) micro = await runMicro(store, quick, log);
+  if (!values['micro-only']) e2e = await runE2e(store, e2eOptions, log);
+
+  env.load_end = loadavg()[0]!;
+  const report: BenchReport = {
+    environment: env,
+    cache: { key: store.key, built_at: store.builtAt, build_ms: store.buildMs },
+    targets: evaluateTargets(e2e),
+    micro,
+    e2e,
+    total_seconds: (performance.now() - started) / 1000,
+  };
+  const file = saveReport(report);
+  process.stdout.write(`${formatReport(report)}\n`);
+  process.stdout.write(`\nresults: ${file}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    cleanUp();
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    cleanUp();
+    process.exit(1);
+  },
+);
