@@ -74,6 +74,13 @@ export class KeyIndex {
     return true;
   }
 
+  /** Makes room for n keys at once (before a load: no repeated growing and rehashing). */
+  reserve(n: number, keyBytes = n * 48): void {
+    while (this.state.length < n) this.#growSlots();
+    if (this.#table.length < n * 2) this.#rehash(nextPow2(n * 2));
+    if (this.#arena.length < keyBytes) this.#growArena(keyBytes - this.#arenaUsed);
+  }
+
   /** Adds a key that find() did not find; returns its new slot, every column 0. */
   insert(src: Uint8Array, off: number, len: number, hash: number): number {
     const slot = this.#free.length > 0 ? this.#free.pop()! : this.#highWater++;

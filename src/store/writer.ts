@@ -50,6 +50,7 @@ import {
   S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
 } from './layout.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
+import { RowStream, u16, u32 } from './row-stream.js';
 import { decodeSelector, type Selector } from './selector.js';
 
 export interface WriterOptions {
@@ -264,25 +265,34 @@ export class StoreWriter {
     this.#loadSummaries(this.#appsDb, this.#apps, this.#appClock, this.#appNames);
     const inst = this.#inst;
     const counts = this.#counts;
-    for (const { key, value } of this.#instDb.getRange({})) {
-      const slot = value.readUInt32LE(V_SLOT);
-      inst.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
-      hashBytes(value, INSTANCE_HEADER, value.length);
+    const apps = this.#apps;
+    const hosts = this.#hosts;
+    // A million instances load in a few seconds, during which the rings
+    // fill: rows are read straight from lmdb-js's buffers (RowStream), into
+    // an index sized for them up front.
+    inst.reserve((this.#instDb.getStats() as { entryCount: number }).entryCount);
+    new RowStream(this.#env, DB.inst).each(undefined, undefined, false, (key, keyLength, value, size) => {
+      const slot = u32(value, V_SLOT);
+      inst.insertAt(slot, key, 0, keyLength, hash32(key, 0, keyLength));
+      hashBytes(value, INSTANCE_HEADER, size);
       inst.cols[FRAG_A]![slot] = hashOut[0]!;
       inst.cols[FRAG_B]![slot] = hashOut[1]!;
       inst.cols[FLAGS]![slot] = STORED;
       clock.ensure(slot);
-      clock.ts[slot] = Math.max(clock.ts[slot]!, value.readUInt32LE(V_WRITTEN_AT));
-      const appEnd = key.indexOf(0) + 1;
-      const a = this.#findKey(this.#apps, key.subarray(0, appEnd));
-      const h = this.#findKey(this.#hosts, key.subarray(appEnd, key.length - 2));
+      clock.ts[slot] = Math.max(clock.ts[slot]!, u32(value, V_WRITTEN_AT));
+      let appEnd = 0;
+      while (key[appEnd] !== 0) appEnd++;
+      appEnd++;
+      const a = apps.find(key, 0, appEnd, hash32(key, 0, appEnd));
+      const h = hosts.find(key, appEnd, keyLength - 2 - appEnd, hash32(key, appEnd, keyLength - 2));
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
-      const verAt = INSTANCE_HEADER + value.readUInt16LE(V_VER_OFF);
-      const v = counts.versionId(a, value.subarray(verAt, verAt + value.readUInt16LE(V_VER_LEN)));
+      const verAt = INSTANCE_HEADER + u16(value, V_VER_OFF);
+      const v = counts.versionId(a, value.subarray(verAt, verAt + u16(value, V_VER_LEN)));
       inst.cols[VER]![slot] = v;
       counts.add(h, a, v, null);
-    }
+      return true;
+    });
     inst.collectFreeSlots();
     counts.markAllDirty();
     for (const { key, value } of this.#clockDb.getRange({})) {
