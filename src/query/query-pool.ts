@@ -23,8 +23,8 @@ export class QueryPool {
   }
 
   async run(task: QueryTask): Promise<Buffer> {
-    const out = (await this.#pool.run(task)) as ArrayBuffer;
-    return Buffer.from(out);
+    const out = (await this.#pool.run(task)) as Uint8Array;
+    return Buffer.from(out.buffer, out.byteOffset, out.length);
   }
 
   async close(): Promise<void> {

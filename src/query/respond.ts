@@ -38,6 +38,11 @@ export interface Negotiation {
 }
 
 const GZIP_MIN_BYTES = 1024;
+/**
+ * Hashing a whole-fleet answer for its ETag costs more than it saves: a
+ * client polling that much data pages it (limit/cursor) or watches the feed.
+ */
+const ETAG_MAX_BYTES = 1 << 20;
 
 export function json(status: number, value: unknown): Reply {
   return { status, body: JSON.stringify(value) };
@@ -59,10 +64,10 @@ export function send(res: HttpResponse, reply: Reply, req?: Negotiation): void {
   let status = reply.status;
   if (reply.cacheable === true && status === 200 && req !== undefined) {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-    const etag = etagOf(bytes);
-    headers.ETag = etag;
+    const etag = bytes.length <= ETAG_MAX_BYTES ? etagOf(bytes) : null;
+    if (etag !== null) headers.ETag = etag;
     headers.Vary = 'Accept-Encoding';
-    if (req.ifNoneMatch !== '' && req.ifNoneMatch.split(',').some((t) => t.trim() === etag)) {
+    if (etag !== null && req.ifNoneMatch !== '' && req.ifNoneMatch.split(',').some((t) => t.trim() === etag)) {
       status = 304;
       body = '';
     } else if (bytes.length >= GZIP_MIN_BYTES && /\bgzip\b/.test(req.acceptEncoding)) {

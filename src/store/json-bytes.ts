@@ -8,7 +8,7 @@ export class JsonBytes {
   #len = 0;
 
   constructor(initial = 64 * 1024) {
-    this.#buf = Buffer.allocUnsafe(initial);
+    this.#buf = Buffer.allocUnsafeSlow(initial);
   }
 
   get length(): number {
@@ -17,7 +17,9 @@ export class JsonBytes {
 
   #room(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n));
+    // allocUnsafeSlow: a buffer of its own (not a slice of Node's pool), so
+    // a finished answer can be moved to another thread without a copy.
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#len + n));
     this.#buf.copy(grown, 0, 0, this.#len);
     this.#buf = grown;
   }

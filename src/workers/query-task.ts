@@ -24,15 +24,20 @@ const data = workerData as QueryPoolData;
 const reader = new StoreReader(data.path, data.clocks, data.staleSeconds);
 
 /** Runs one query; the answer's bytes are moved (not copied) back. */
-export default function run(task: QueryTask): ArrayBuffer {
+export default function run(task: QueryTask): Uint8Array {
   try {
-    return move(answer(task)) as unknown as ArrayBuffer;
+    const body = answer(task);
+    // JsonBytes answers own their ArrayBuffer (offset 0): move it whole,
+    // with a view saying how much of it is the answer.
+    const own = body.byteOffset === 0 && body.buffer instanceof ArrayBuffer;
+    const view = own ? new Uint8Array(body.buffer, 0, body.length) : new Uint8Array(body);
+    return move(view) as unknown as Uint8Array;
   } finally {
     reader.release();
   }
 }
 
-function answer(task: QueryTask): ArrayBuffer {
+function answer(task: QueryTask): Buffer {
   let body: Buffer;
   switch (task.kind) {
     case 'versions':
@@ -50,7 +55,5 @@ function answer(task: QueryTask): ArrayBuffer {
       break;
     }
   }
-  const out = new ArrayBuffer(body.length);
-  new Uint8Array(out).set(body);
-  return out;
+  return body;
 }
