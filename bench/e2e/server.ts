@@ -3,31 +3,13 @@
 // with SIGTERM (SIGKILL if it hangs).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
+import { freePort } from '../../tools/free-port.js';
 import { once } from 'node:events';
 import http from 'node:http';
-import net from 'node:net';
 import { trackChild } from '../cleanup.js';
 import { PARTISCID } from '../paths.js';
 import { sleep } from '../stats.js';
 
-/** A port free for both TCP and UDP right now (partiscid uses one port for both). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise((resolve) => srv.close(resolve));
-    const sock = dgram.createSocket('udp6');
-    const ok = await new Promise<boolean>((resolve) => {
-      sock.once('error', () => resolve(false));
-      sock.bind(port, '::', () => resolve(true));
-    });
-    sock.close();
-    if (ok) return port;
-  }
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 
@@ -174,3 +156,5 @@ export class Server {
     return performance.now() - started;
   }
 }
+
+export { freePort };

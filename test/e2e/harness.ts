@@ -2,10 +2,10 @@
 // port with a fresh data folder, and talks to it over real UDP and HTTP.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort } from '../../tools/free-port.js';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,23 +13,6 @@ import { fileURLToPath } from 'node:url';
 export const PARTISCID = fileURLToPath(new URL('../../dist/src/cli/partiscid.js', import.meta.url));
 export const PARTISCI = fileURLToPath(new URL('../../dist/src/cli/partisci.js', import.meta.url));
 
-/** A port free for both TCP and UDP right now. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1');
-    await once(srv, 'listening');
-    const port = (srv.address() as net.AddressInfo).port;
-    srv.close();
-    const sock = dgram.createSocket('udp6');
-    const ok = await new Promise<boolean>((resolve) => {
-      sock.once('error', () => resolve(false));
-      sock.bind(port, '::', () => resolve(true));
-    });
-    sock.close();
-    if (ok) return port;
-  }
-}
 
 export function tempDir(prefix = 'partisci-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -181,3 +164,5 @@ export function update(app: string, ver: string, host?: string, instance?: numbe
   if (instance !== undefined) u.instance = instance;
   return JSON.stringify(u);
 }
+
+export { freePort };
