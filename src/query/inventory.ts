@@ -67,8 +67,8 @@ export async function getHistory(ctx: HttpContext, req: Request): Promise<Reply>
   if ((appId !== undefined && tooLong(appId)) || (host !== undefined && tooLong(host))) return EMPTY();
   const instance = intParam(q, 'instance', 0, 65535);
   const since = intParam(q, 'since', 0, 2 ** 32 - 1);
-  const limit = intParam(q, 'limit', 1, 1_000_000);
-  return ok(await ctx.pool.run({ kind: 'history', appId, host, instance, since, limit }));
+  const { limit, cursor } = pageParams(q);
+  return ok(await ctx.pool.run({ kind: 'history', appId, host, instance, since, limit, cursor }));
 }
 
 export async function getRollout(ctx: HttpContext, req: Request): Promise<Reply> {

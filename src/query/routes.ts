@@ -124,7 +124,7 @@ export const ROUTES: Route[] = [
       get: {
         handler: inv.getHistory,
         summary: 'version changes (first sight, changes, removals), newest first',
-        params: [q('app_id', 'the application (app_id or host is required)'), q('host', 'the host'), q('instance', 'the instance', 'integer'), q('since', 'only entries after this unix time', 'integer'), q('limit', 'at most this many entries', 'integer')],
+        params: [q('app_id', 'the application (app_id or host is required)'), q('host', 'the host'), q('instance', 'the instance', 'integer'), q('since', 'only entries after this unix time', 'integer'), ...PAGE],
         errors: [400],
       },
     },

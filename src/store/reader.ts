@@ -43,6 +43,7 @@ export interface HistoryFilter {
   instance?: number;
   since?: number;
   limit?: number;
+  cursor?: string;
 }
 
 export class CursorError extends Error {
@@ -52,7 +53,7 @@ export class CursorError extends Error {
 const DATA_OPEN = '{"data":[';
 
 /** Cursor tags: which table's key a cursor holds. */
-const Tag = { inst: 105, byhost: 104, byver: 118, apps: 97, hosts: 115 } as const;
+const Tag = { inst: 105, byhost: 104, byver: 118, apps: 97, hosts: 115, history: 72 } as const;
 
 function encodeCursor(tag: number, key: Uint8Array): string {
   const b = Buffer.allocUnsafe(key.length + 1);
@@ -282,7 +283,10 @@ export class StoreReader {
       }
     }
     const since = filter.since ?? -1;
-    const entries: { time: number; value: Buffer }[] = [];
+    // Newest first across instances; ties in time by key, so the order is
+    // total and a cursor (the last entry's key) says where a page ended.
+    const after = filter.cursor === undefined ? null : decodeCursor(filter.cursor, Tag.history);
+    const entries: { time: number; key: Buffer; value: Buffer }[] = [];
     for (const prefix of prefixes) {
       for (const { key, value } of this.#history.getRange({ start: prefix, end: prefixEnd(prefix) })) {
         if (filter.instance !== undefined && filter.appId !== undefined && filter.host === undefined) {
@@ -290,17 +294,25 @@ export class StoreReader {
           if (((key[at]! << 8) | key[at + 1]!) !== filter.instance) continue;
         }
         const time = historyTime(key);
-        if (time > since) entries.push({ time, value });
+        if (time > since) entries.push({ time, key, value });
       }
     }
-    entries.sort((a, b) => b.time - a.time);
-    const limit = Math.min(filter.limit ?? Infinity, entries.length);
+    const order = (a: { time: number; key: Buffer }, b: { time: number; key: Buffer }): number => b.time - a.time || Buffer.compare(a.key, b.key);
+    entries.sort(order);
+    let first = 0;
+    if (after !== null) {
+      const at = { time: historyTime(after), key: after };
+      while (first < entries.length && order(entries[first]!, at) <= 0) first++;
+    }
+    const end = Math.min(first + (filter.limit ?? Infinity), entries.length);
     out.ascii(DATA_OPEN);
-    for (let i = 0; i < limit; i++) {
-      if (i > 0) out.ascii(',');
+    for (let i = first; i < end; i++) {
+      if (i > first) out.ascii(',');
       out.bytes(entries[i]!.value);
     }
-    return out.ascii(']}');
+    out.ascii(']');
+    if (end < entries.length && end > first) out.ascii(`,"next":"${encodeCursor(Tag.history, entries[end - 1]!.key)}"`);
+    return out.ascii('}');
   }
 
   /** Every history entry of an app, as parsed objects (for the rollout). */

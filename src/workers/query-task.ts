@@ -17,7 +17,7 @@ export interface QueryPoolData {
 export type QueryTask =
   | { kind: 'versions'; filter: VersionFilter; page: Page }
   | { kind: 'hosts'; page: Page }
-  | { kind: 'history'; appId?: string; host?: string; instance?: number; since?: number; limit?: number }
+  | { kind: 'history'; appId?: string; host?: string; instance?: number; since?: number; limit?: number; cursor?: string }
   | { kind: 'rollout'; appId: string; since: number; step: number; now: number };
 
 const data = workerData as QueryPoolData;

@@ -56,7 +56,10 @@ describe('history', () => {
     expect(rows[1]).toMatchObject({ app: 'hist', app_id: 'hist', host: 'h1', instance: 0, host_ip: '127.0.0.1' });
     expect(rows[1].time).toBeGreaterThan(rows[2].time);
     expect((await server.get(`/api/v1/history/?app_id=hist&since=${rows[1].time - 1}`)).body.data).toHaveLength(2);
-    expect((await server.get('/api/v1/history/?app_id=hist&limit=1')).body.data).toEqual([rows[0]]);
+    const page1 = (await server.get('/api/v1/history/?app_id=hist&limit=2')).body;
+    expect(page1.data).toEqual(rows.slice(0, 2));
+    const page2 = (await server.get(`/api/v1/history/?app_id=hist&limit=2&cursor=${page1.next}`)).body;
+    expect(page2).toEqual({ data: rows.slice(2) });
     expect((await server.get('/api/v1/history/?host=h1')).body.data).toEqual(rows);
     expect((await server.get('/api/v1/history/')).status).toBe(400);
   });
