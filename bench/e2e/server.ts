@@ -3,6 +3,7 @@
 // with SIGTERM (SIGKILL if it hangs).
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Counters } from '../../src/query/debug-vars.js';
 import { freePort } from '../../tools/free-port.js';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -34,23 +35,8 @@ export function getJson<T = Record<string, unknown>>(port: number, path: string,
   });
 }
 
-export interface Vars {
-  udp_datagrams: number;
-  applied: number;
-  rejected: number;
-  ring_full_drops: number;
-  kernel_drops: number;
-  commits: number;
-  written: number;
-  queued: number;
-  drained: number;
-  write_backlog: number;
-  write_backlog_bytes: number;
-  instances: number;
-  hosts: number;
-  apps: number;
-  memory: { rss_anon: number; rss_file: number };
-}
+/** What /debug/vars answers (the server's own type), as far as the benchmark reads it. */
+export type Vars = Counters & { memory: { rss_anon: number; rss_file: number } };
 
 export interface Startup {
   /** From spawn to the first 200 answer to GET /api/v1/app/. */

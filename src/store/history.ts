@@ -42,11 +42,6 @@ export function historyTime(key: Uint8Array): number {
   return INVERT - (((key[at]! << 24) | (key[at + 1]! << 16) | (key[at + 2]! << 8) | key[at + 3]!) >>> 0);
 }
 
-/** The instance part of an entry's key. */
-export function historyInstance(key: Uint8Array): Uint8Array {
-  return key.subarray(0, key.length - 8);
-}
-
 export function historyValue(e: HistoryEntry): Buffer {
   return Buffer.from(JSON.stringify(e));
 }

@@ -43,13 +43,6 @@ export class JsonBytes {
     return this;
   }
 
-  /** Appends any string as UTF-8 (already JSON-encoded text). */
-  text(s: string): this {
-    this.#room(Buffer.byteLength(s));
-    this.#len += this.#buf.write(s, this.#len, 'utf8');
-    return this;
-  }
-
   /** Appends a non-negative integer (below 2^53) in decimal. */
   uint(n: number): this {
     this.#room(16);
@@ -69,9 +62,5 @@ export class JsonBytes {
   /** The bytes written so far (a view; valid until the next append). */
   view(): Buffer {
     return this.#buf.subarray(0, this.#len);
-  }
-
-  reset(): void {
-    this.#len = 0;
   }
 }
