@@ -1,5 +1,6 @@
 // The prebuilt store: the whole benchmark fleet (1,000,000 instances) in an
-// LMDB folder under bench/.cache/, written once with the real StoreWriter.
+// LMDB folder under bench/.cache/, written once with the real writer and
+// committer (DirectWriter).
 // The query micro-benchmarks read it, the writer micro-benchmarks and the
 // end-to-end run work on copies of it (copying ~800 MB takes about a second;
 // sending the fleet through partiscid takes minutes, because a first sight
@@ -24,13 +25,12 @@ import { RECORD_HEADER, R_KEY_LEN, encodeUpdate, MAX_RECORD_BYTES } from '../src
 import { Reason } from '../src/ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../src/ingest/update.js';
 import { MAX_CLOCK_SLOTS, createClockBuffer, type ClockBuffers } from '../src/store/slot-clock.js';
-import { StoreWriter } from '../src/store/writer.js';
+import { DirectWriter } from '../src/store/direct-writer.js';
 import { FLEET, FLEET_SIZE, SENDER_IP, trafficOf, unixNow } from './fleet.js';
-import { persistAll } from './persist.js';
 import { CACHE_DIR, DIST } from './paths.js';
 
 /** Bump when this builder changes what it writes. */
-const BUILDER_VERSION = 1;
+const BUILDER_VERSION = 2;
 const MAX_AGE_S = 20 * 3600;
 /** Records applied per durable transaction while building. */
 const BUILD_CHUNK = 100_000;
@@ -144,7 +144,7 @@ async function buildStore(dir: string, time: number): Promise<{ instances: numbe
   const order = Array.from({ length: FLEET_SIZE }, (_, i) => i);
   order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
 
-  const writer = new StoreWriter({ path: dir, trimSeconds: 0 }, newClocks());
+  const writer = new DirectWriter({ path: dir, trimSeconds: 0 }, newClocks());
   try {
     writer.load();
     for (let i = 0; i < FLEET_SIZE; i += BUILD_CHUNK) {
@@ -152,8 +152,8 @@ async function buildStore(dir: string, time: number): Promise<{ instances: numbe
         const n = order[j]!;
         writer.apply(buf, offsets[n]!, offsets[n + 1]! - offsets[n]!);
       }
-      // Final commits (clocks included), as large as the chunk: few, big transactions.
-      persistAll(writer, true, BUILD_CHUNK);
+      // One commit per chunk (clocks included): few, big transactions.
+      writer.commit();
     }
     return writer.counts;
   } finally {

@@ -1,5 +1,5 @@
 // A working copy of the cached 1,000,000-instance store, opened the way
-// partiscid opens it: a StoreWriter that has loaded it (which also fills
+// partiscid opens it: a DirectWriter (writer and committer in one thread) that has loaded it (which also fills
 // the shared clocks the readers use), and a StoreReader beside it. The
 // query suite reads it first; the writer suite then changes it, which is
 // why it is a copy.
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClockBuffers } from '../../src/store/slot-clock.js';
 import { StoreReader } from '../../src/store/reader.js';
-import { StoreWriter } from '../../src/store/writer.js';
+import { DirectWriter } from '../../src/store/direct-writer.js';
 import { removeDir, trackDir } from '../cleanup.js';
 import { copyStore, newClocks, type CachedStore } from '../store-cache.js';
 
@@ -19,7 +19,7 @@ export const SERVER_DEFAULTS = { staleSeconds: 25 * 3600, historyDays: 30 } as c
 export interface StoreFixture {
   dir: string;
   clocks: ClockBuffers;
-  writer: StoreWriter;
+  writer: DirectWriter;
   reader: StoreReader;
   copyMs: number;
   loadMs: number;
@@ -31,7 +31,7 @@ export async function openFixture(store: CachedStore): Promise<StoreFixture> {
   const copyMs = copyStore(store, dir);
   const clocks = newClocks();
   const started = performance.now();
-  const writer = new StoreWriter({ path: dir, trimSeconds: 0, ...SERVER_DEFAULTS }, clocks);
+  const writer = new DirectWriter({ path: dir, trimSeconds: 0, ...SERVER_DEFAULTS }, clocks);
   writer.load();
   const loadMs = performance.now() - started;
   const reader = new StoreReader(dir, clocks, SERVER_DEFAULTS.staleSeconds);

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { REASON_NAMES } from '../ingest/reasons.js';
 import type { Engine } from '../workers/engine.js';
-import { HTTP_REGION, Stat, WRITER_REGION, ingestRegion, statRegion } from '../workers/shared-layout.js';
+import { COMMIT_REGION, HTTP_REGION, Stat, WRITER_REGION, ingestRegion, statRegion } from '../workers/shared-layout.js';
 
 export interface Counters {
   udp_datagrams: number;
@@ -30,6 +30,15 @@ export interface Counters {
   hosts: number;
   apps: number;
   worker_restarts: number;
+  /** Writer threads restarted after dying, and why the last one died. */
+  writer_restarts: number;
+  writer_last_error: string | null;
+  /** Updates a dying writer had absorbed but not committed (UDP; its HTTP requests were answered 503). */
+  lost_on_writer_crash: number;
+  /** How long absorbed changes waited for their commit to be on disk, over the last minute (ms). */
+  persist_lag_ms: { p50: number; p99: number; max: number };
+  last_commit_ms: number;
+  history_blocks_pruned: number;
 }
 
 /** Per-socket kernel drops, from /proc/net/udp{,6} rows matching our sockets' inodes. */
@@ -71,6 +80,7 @@ export function rssBreakdown(pid: number | 'self' = 'self'): { rss_anon: number;
 export function engineCounters(engine: Engine): Counters & { workers: Record<string, number>[] } {
   const sab = engine.statsBuffer;
   const writer = statRegion(sab, WRITER_REGION);
+  const commit = statRegion(sab, COMMIT_REGION);
   const http = statRegion(sab, HTTP_REGION);
   const drops = kernelDrops(engine.sockets.map((s) => s.inode));
   const byReason: Record<string, number> = {};
@@ -104,12 +114,12 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
     rejected_by_reason: byReason,
     ring_full_drops: ringFull + http[Stat.ringFull]!,
     refused,
-    applied: writer[Stat.applied]!,
+    applied: commit[Stat.applied]!,
     kernel_drops: drops.reduce((a, b) => a + b, 0),
-    commits: writer[Stat.commits]!,
-    commit_errors: writer[Stat.commitErrors]!,
-    written: writer[Stat.written]!,
-    removed: writer[Stat.removed]!,
+    commits: commit[Stat.commits]!,
+    commit_errors: commit[Stat.commitErrors]!,
+    written: commit[Stat.written]!,
+    removed: commit[Stat.removed]!,
     queued,
     drained: writer[Stat.drained]!,
     write_backlog: writer[Stat.backlog]!,
@@ -118,6 +128,12 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
     hosts: writer[Stat.hosts]!,
     apps: writer[Stat.apps]!,
     worker_restarts: engine.restarts,
+    writer_restarts: engine.writerRestarts,
+    writer_last_error: engine.lastWriterError,
+    lost_on_writer_crash: engine.lostOnWriterCrash,
+    persist_lag_ms: { p50: commit[Stat.lagP50]!, p99: commit[Stat.lagP99]!, max: commit[Stat.lagMax]! },
+    last_commit_ms: commit[Stat.lastCommitMs]!,
+    history_blocks_pruned: commit[Stat.pruned]!,
     workers,
   };
 }

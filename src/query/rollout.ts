@@ -2,13 +2,9 @@
 // how many instances ran each version. Runs in the query pool (piscina),
 // because an app on 10,000 hosts has tens of thousands of entries.
 
-export interface HistoryPoint {
-  /** The instance's storage key (entries of one instance are contiguous, newest first). */
-  key: Uint8Array;
-  time: number;
-  /** null: removed. */
-  ver: string | null;
-}
+import type { HistoryPoint } from '../store/reader.js';
+
+export type { HistoryPoint };
 
 export interface RolloutStep {
   time: number;
@@ -24,31 +20,30 @@ export function stepTimes(since: number, step: number, now: number): number[] {
   return times;
 }
 
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Counts, at each time, the version each instance ran: the version of its
  * latest entry at or before that time (none before its first sight, none
- * after its removal).
+ * after its removal). One pass over the entries in time order.
  */
 export function rollout(points: readonly HistoryPoint[], times: readonly number[]): RolloutStep[] {
-  const counts = times.map(() => new Map<string, number>());
+  const ordered = [...points].sort((a, b) => a.time - b.time);
+  const current = new Map<string, string | null>();
+  const counts = new Map<string, number>();
+  const steps: RolloutStep[] = [];
   let i = 0;
-  while (i < points.length) {
-    let j = i;
-    while (j < points.length && sameKey(points[j]!.key, points[i]!.key)) j++;
-    // points[i..j) is one instance, newest first: walk it oldest first.
-    let k = j - 1;
-    let current: string | null = null;
-    for (let s = 0; s < times.length; s++) {
-      while (k >= i && points[k]!.time <= times[s]!) current = points[k--]!.ver;
-      if (current !== null) counts[s]!.set(current, (counts[s]!.get(current) ?? 0) + 1);
+  for (const time of times) {
+    for (; i < ordered.length && ordered[i]!.time <= time; i++) {
+      const p = ordered[i]!;
+      const before = current.get(p.id);
+      if (before !== undefined && before !== null) {
+        const n = counts.get(before)! - 1;
+        if (n === 0) counts.delete(before);
+        else counts.set(before, n);
+      }
+      current.set(p.id, p.ver);
+      if (p.ver !== null) counts.set(p.ver, (counts.get(p.ver) ?? 0) + 1);
     }
-    i = j;
+    steps.push({ time, counts: Object.fromEntries(counts) });
   }
-  return times.map((time, s) => ({ time, counts: Object.fromEntries(counts[s]!) }));
+  return steps;
 }

@@ -152,6 +152,19 @@ export const ROUTES: Route[] = [
       },
     },
   },
+  {
+    path: '/api/v1/_danger/crash-writer/',
+    name: 'ApiCrash',
+    danger: true,
+    methods: {
+      post: {
+        handler: (ctx) => (ctx.engine.crashWriter() ? json(200, { crashed: 'writer' }) : error(409, 'ERROR: ApiCrash: no writer is running')),
+        summary: 'end the writer thread abruptly, to test that it is restarted (only with --danger)',
+        write: true,
+        errors: [401, 409],
+      },
+    },
+  },
   { path: '/api/v1/_partisci/', name: 'ApiInfo', methods: { get: { handler: (ctx) => json(200, { version: ctx.version }), summary: 'server version' } } },
   { path: '/api/v1/openapi.json', name: 'ApiDoc', methods: { get: { handler: (ctx) => json(200, openApiDocument(ROUTES, ctx.config, ctx.version)), summary: 'this document' } } },
   { path: '/debug/vars', name: 'DebugVars', methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },

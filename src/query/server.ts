@@ -6,7 +6,7 @@
 
 import { createServer } from 'node:net';
 import type { HttpResponse, us_listen_socket } from 'uWebSockets.js';
-import { CursorError } from '../store/reader.js';
+import { CursorError } from '../store/cursor.js';
 import type { HttpContext, Request } from './context.js';
 import { BadRequest } from './params.js';
 import { error, send, type Reply } from './respond.js';

@@ -8,7 +8,8 @@ import { MAX_RECORD_BYTES, RecordFlag, RecordType, encodeUpdate, recordToVersion
 import { Reason, reasonMessage } from '../ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
 import { encodeSelector, type Selector } from '../store/selector.js';
-import { EngineError, Stat } from '../workers/engine.js';
+import { EngineError } from '../workers/engine.js';
+import { Stat } from '../workers/shared-layout.js';
 import type { HttpContext, Request } from './context.js';
 import { error, json, type Reply } from './respond.js';
 

@@ -5,7 +5,7 @@
 // at its backpressure limit: it never slows ingest or other subscribers.
 
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { ChangeEvent } from '../store/writer.js';
+import type { ChangeEvent } from '../store/changes.js';
 import type { Engine } from '../workers/engine.js';
 import { uWS } from './uws.js';
 

@@ -1,13 +1,15 @@
 // The writer's in-memory counts behind the app and host summaries:
 //
-// - per host: apps on it, instances, stale instances;
+// - per host: apps on it, instances, stale instances, and which apps (the
+//   host summary lists them, which is how version/?host=H finds the
+//   host's instances);
 // - per app: hosts running it, instances, stale instances, and per version
 //   the same two counts (what GET app/A and /metrics report);
 // - per host/app pair: instances (a pair appearing or vanishing changes a
 //   host's app_count and an app's host_count).
 //
 // Every change marks the summary dirty; the writer rewrites dirty summaries
-// at its next commit. Versions are interned per app (an instance keeps a
+// in its next batch. Versions are interned per app (an instance keeps a
 // small version id), so counting a change needs no string work.
 
 import type { KeyIndex } from './key-index.js';
@@ -17,7 +19,9 @@ import type { KeyIndex } from './key-index.js';
 export const PEERS = 0;
 export const INSTANCES = 1;
 export const STALE = 2;
-export const SUMMARY_COLUMNS = 3;
+/** Host: first pair node + 1 of its app list (0 = none). */
+export const PAIR_HEAD = 3;
+export const SUMMARY_COLUMNS = 4;
 
 const PAIR_SHIFT = 2 ** 22; // pair key = host slot * PAIR_SHIFT + app slot
 
@@ -29,13 +33,81 @@ export interface VersionCount {
   stale: number;
 }
 
+/**
+ * Host/app pairs: instance count per pair, and each host's pairs as a
+ * linked list of nodes in typed arrays (a Map of arrays would cost an
+ * object per host).
+ */
+class Pairs {
+  readonly #node = new Map<number, number>();
+  #app = new Int32Array(1024);
+  #count = new Int32Array(1024);
+  #next = new Int32Array(1024);
+  #free: number[] = [];
+  #used = 0;
+
+  /** Adds one instance to the pair; returns true if the pair is new. */
+  add(hosts: KeyIndex, host: number, app: number): boolean {
+    const key = host * PAIR_SHIFT + app;
+    const n = this.#node.get(key);
+    if (n !== undefined) {
+      this.#count[n]!++;
+      return false;
+    }
+    const node = this.#free.pop() ?? this.#used++;
+    if (node >= this.#app.length) this.#grow();
+    this.#app[node] = app;
+    this.#count[node] = 1;
+    this.#next[node] = hosts.cols[PAIR_HEAD]![host]!;
+    hosts.cols[PAIR_HEAD]![host] = node + 1;
+    this.#node.set(key, node);
+    return true;
+  }
+
+  /** Removes one instance from the pair; returns true if the pair is gone. */
+  remove(hosts: KeyIndex, host: number, app: number): boolean {
+    const key = host * PAIR_SHIFT + app;
+    const node = this.#node.get(key);
+    if (node === undefined) return false;
+    if (--this.#count[node]! > 0) return false;
+    this.#node.delete(key);
+    const head = hosts.cols[PAIR_HEAD]!;
+    if (head[host] === node + 1) {
+      head[host] = this.#next[node]!;
+    } else {
+      let at = head[host]! - 1;
+      while (this.#next[at] !== node + 1) at = this.#next[at]! - 1;
+      this.#next[at] = this.#next[node]!;
+    }
+    this.#free.push(node);
+    return true;
+  }
+
+  appsOf(hosts: KeyIndex, host: number): number[] {
+    const out: number[] = [];
+    for (let n = hosts.cols[PAIR_HEAD]![host]!; n !== 0; n = this.#next[n - 1]!) out.push(this.#app[n - 1]!);
+    return out;
+  }
+
+  #grow(): void {
+    const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.#app = grow(this.#app);
+    this.#count = grow(this.#count);
+    this.#next = grow(this.#next);
+  }
+}
+
 export class FleetCounts {
   readonly hosts: KeyIndex;
   readonly apps: KeyIndex;
-  /** Summaries to rewrite at the next commit; hosts map to a known name or null. */
-  readonly dirtyHosts = new Map<number, Buffer | null>();
+  /** Summaries to rewrite in the next batch. */
+  readonly dirtyHosts = new Set<number>();
   readonly dirtyApps = new Set<number>();
-  readonly #pairs = new Map<number, number>();
+  readonly #pairs = new Pairs();
   readonly #versionIds = new Map<string, number>();
   readonly #versions: (VersionCount | undefined)[] = [];
   readonly #freeVersionIds: number[] = [];
@@ -66,33 +138,28 @@ export class FleetCounts {
     return this.#versions.filter((v): v is VersionCount => v !== undefined && v.app === app && v.count > 0);
   }
 
-  /**
-   * Counts a new instance. hostName (JSON content) names a host seen for
-   * the first time. Returns whether the host/app pair is new.
-   */
-  add(host: number, app: number, version: number, hostName: Uint8Array | null): boolean {
-    const pair = host * PAIR_SHIFT + app;
-    const n = this.#pairs.get(pair) ?? 0;
-    this.#pairs.set(pair, n + 1);
-    if (n === 0) {
+  /** The app slots on a host (in no particular order). */
+  appsOf(host: number): number[] {
+    return this.#pairs.appsOf(this.hosts, host);
+  }
+
+  /** Counts a new instance. Returns whether the host/app pair is new. */
+  add(host: number, app: number, version: number): boolean {
+    const newPair = this.#pairs.add(this.hosts, host, app);
+    if (newPair) {
       this.hosts.cols[PEERS]![host]!++;
       this.apps.cols[PEERS]![app]!++;
     }
     this.hosts.cols[INSTANCES]![host]!++;
     this.apps.cols[INSTANCES]![app]!++;
     this.#versions[version]!.count++;
-    this.#dirty(host, app, hostName);
-    return n === 0;
+    this.#dirty(host, app);
+    return newPair;
   }
 
   /** Uncounts an instance. Returns whether its host and its app are now empty. */
   remove(host: number, app: number, version: number, stale: boolean): { hostEmpty: boolean; appEmpty: boolean } {
-    const pair = host * PAIR_SHIFT + app;
-    const n = this.#pairs.get(pair) ?? 0;
-    if (n > 1) {
-      this.#pairs.set(pair, n - 1);
-    } else {
-      this.#pairs.delete(pair);
+    if (this.#pairs.remove(this.hosts, host, app)) {
       this.hosts.cols[PEERS]![host]!--;
       this.apps.cols[PEERS]![app]!--;
     }
@@ -103,7 +170,7 @@ export class FleetCounts {
       this.apps.cols[STALE]![app]!--;
     }
     this.#uncountVersion(version, stale);
-    this.#dirty(host, app, null);
+    this.#dirty(host, app);
     return { hostEmpty: this.hosts.cols[INSTANCES]![host] === 0, appEmpty: this.apps.cols[INSTANCES]![app] === 0 };
   }
 
@@ -121,12 +188,12 @@ export class FleetCounts {
     this.hosts.cols[STALE]![host]! += d;
     this.apps.cols[STALE]![app]! += d;
     this.#versions[version]!.stale += d;
-    this.#dirty(host, app, null);
+    this.#dirty(host, app);
   }
 
   /** Marks every summary dirty (after loading: the stored counts are recomputed). */
   markAllDirty(): void {
-    for (let h = 0; h < this.hosts.highWater; h++) if (this.hosts.state[h] === 1 && !this.dirtyHosts.has(h)) this.dirtyHosts.set(h, null);
+    for (let h = 0; h < this.hosts.highWater; h++) if (this.hosts.state[h] === 1) this.dirtyHosts.add(h);
     for (let a = 0; a < this.apps.highWater; a++) if (this.apps.state[a] === 1) this.dirtyApps.add(a);
   }
 
@@ -141,9 +208,8 @@ export class FleetCounts {
     }
   }
 
-  #dirty(host: number, app: number, hostName: Uint8Array | null): void {
+  #dirty(host: number, app: number): void {
     this.dirtyApps.add(app);
-    if (hostName !== null) this.dirtyHosts.set(host, Buffer.from(hostName));
-    else if (!this.dirtyHosts.has(host)) this.dirtyHosts.set(host, null);
+    this.dirtyHosts.add(host);
   }
 }

@@ -3,49 +3,89 @@
 // headers followed by UTF-8 JSON fragments that the query side copies
 // straight into responses.
 //
-// inst    app_id|host|instance       -> INSTANCE value (the version object)
-// byhost  host|app_id|instance       -> empty   (version/?host=H)
-// byver   app_id|ver|host|instance   -> empty   (version/?app_id=A&ver=V)
-// apps    app_id|                    -> SUMMARY value ({app, app_id, host_count})
-// hosts   host|                      -> SUMMARY value ({host, app_count})
-// clock   kind u8, chunk u32 BE      -> CLOCK_CHUNK x u32 last_update times
-// history app_id|host|instance ~time ~seq -> JSON entry (history.ts)
-// histhost host|app_id|               -> empty   (the apps a host ever had: its history)
-// appvers app_id|                    -> JSON [{ver, count, up_count, stale_count}]
-// meta    string                     -> JSON
+// inst     app_id|host|instance        -> INSTANCE value (the version object)
+// apps     app_id|                     -> SUMMARY value ({app, app_id, host_count, …})
+// hosts    host|                       -> SUMMARY value ({host, app_count, …}) + the host's app_ids
+// appvers  app_id|                     -> JSON [{ver, count, up_count, stale_count}]
+// history  app_id| block(u64 BE)       -> history block: the app's entries of one commit
+// histhost host| block(u64 BE)         -> history block: the host's entries of one commit
+// clock    kind u8, chunk u32 BE       -> CLOCK_CHUNK x u32 last_update times
+// meta     string                      -> JSON (schema, next history block)
+//
+// One put per changed instance. A commit rewrites every B-tree page it
+// touches, and on this kind of machine touching a page costs far more than
+// the put itself (see ARCHITECTURE.md), so the layout keeps what a change
+// writes to a minimum: no secondary index per instance (a host's instances
+// are found through the app list in its summary, a version's through a scan
+// of its app's range), and history written as one block per app and per
+// host per commit instead of one entry per change.
 //
 // Why a separate clock: in a storm almost every update only moves
-// last_update. Rewriting a 150-byte record at a random place in a B-tree
-// for that costs ~10 µs; instead every instance, host and app has a slot
-// number, and its last_update lives in a dense array of u32 seconds that the
-// writer flushes in 4 KiB chunks a few times a second. A stored record also
-// keeps the time it was last written, and readers use the later of the two.
+// last_update. Every instance, host and app has a slot number, and its
+// last_update lives in a dense array of u32 seconds that the writer
+// persists in chunks every few seconds. A stored record also keeps the
+// time it was last written, and readers use the later of the two.
 
 export const DB = {
   inst: 'inst',
-  byhost: 'byhost',
-  byver: 'byver',
   apps: 'apps',
   hosts: 'hosts',
-  clock: 'clock',
+  appvers: 'appvers',
   history: 'history',
   histhost: 'histhost',
-  appvers: 'appvers',
+  clock: 'clock',
   meta: 'meta',
 } as const;
 
+export type DbName = (typeof DB)[keyof typeof DB];
+
+/** Database ids in a write batch (batch.ts), in one place with their names. */
+export const DB_IDS: readonly DbName[] = [DB.inst, DB.apps, DB.hosts, DB.appvers, DB.history, DB.histhost, DB.clock, DB.meta];
+export const DbId = { inst: 0, apps: 1, hosts: 2, appvers: 3, history: 4, histhost: 5, clock: 6, meta: 7 } as const;
+
 /**
- * Options for lmdb's open(). Within a process lmdb-js shares one
- * environment per path between threads (writer, HTTP front, query pool), so
- * every opener must pass the same ones. The map size is address space, not
- * disk: the file grows as data does.
+ * 16 KiB pages: a big commit touches most leaf pages of `inst` whatever
+ * their size, and with fewer, larger pages it touches fewer of them (each
+ * page touched costs page faults and a random write). Set when the store is
+ * created; an existing store keeps its own.
  */
-export function envOptions(path: string, mapSize = 2 ** 34): { path: string; maxDbs: number; mapSize: number } {
-  return { path, maxDbs: 16, mapSize };
+export const PAGE_SIZE = 16384;
+
+export interface EnvOptions {
+  path: string;
+  maxDbs: number;
+  mapSize: number;
+  pageSize: number;
+  useWritemap: boolean;
+  noSubdir: false;
 }
 
+/**
+ * Options for lmdb's open(). Within a process lmdb-js shares one
+ * environment per path between threads (committer, writer, HTTP front,
+ * query pool), so every opener must pass the same ones.
+ *
+ * - The map size is where the file starts: lmdb-js doubles it as the data
+ *   grows (with a writable map the file's length is the map's size, but it
+ *   is sparse: only what is used takes disk).
+ * - useWritemap: a commit writes into the map itself. Without it LMDB
+ *   copies every dirty page into malloc'd memory that it keeps for reuse
+ *   for the life of the process: a commit of 100,000 changes would pin
+ *   hundreds of MiB of heap. A writable map on a full disk can raise SIGBUS,
+ *   so the committer reserves the file's blocks before each commit
+ *   (reserve.ts) and refuses to commit when it cannot.
+ * - noSubdir false: the path is a folder even when its name has a dot
+ *   (lmdb-js would otherwise take `partisci.d` for a file name).
+ */
+export function envOptions(path: string, mapSize = 2 ** 28): EnvOptions {
+  return { path, maxDbs: 16, mapSize, pageSize: PAGE_SIZE, useWritemap: true, noSubdir: false };
+}
+
+/** The data file inside the folder. */
+export const DATA_FILE = 'data.mdb';
+
 /** Bumped when the layout changes incompatibly; checked at open. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 // Instance value header: [u32 slot][u32 since][u32 written_at][u16 verOff][u16 verLen]
 // then the fragment `{"app":…,"ver":"…","last_update":`.
@@ -58,21 +98,23 @@ export const V_VER_OFF = 12;
 export const V_VER_LEN = 14;
 export const INSTANCE_HEADER = 16;
 
-// Summary value header: [u32 slot][u32 count][u32 written_at][u16 nameLen][u16 0]
-// then the fragment `{"app":"…","app_id":"…","host_count":N,"last_update":`
-// or `{"host":"…","app_count":N,"last_update":`.
+// Summary value header: [u32 slot][u32 count][u32 written_at][u16 nameLen][u16 0][u32 fragLen]
+// then the fragment `{"app":"…","app_id":"…","host_count":N,…,"last_update":`
+// or `{"host":"…","app_count":N,…,"last_update":`, then (hosts only) the
+// app_id key parts of the apps on the host, in key order.
 export const S_SLOT = 0;
 export const S_COUNT = 4;
 export const S_WRITTEN_AT = 8;
 /** Length of the name's JSON content, which starts right after `{"app":"` or `{"host":"`. */
 export const S_NAME_LEN = 12;
-export const SUMMARY_HEADER = 16;
+export const S_FRAG_LEN = 16;
+export const SUMMARY_HEADER = 20;
 
 export const ClockKind = { instance: 1, host: 2, app: 3 } as const;
 export type ClockKindValue = (typeof ClockKind)[keyof typeof ClockKind];
 
-/** Slots per clock chunk: 1020 x 4 bytes fills one LMDB overflow page. */
-export const CLOCK_CHUNK = 1020;
+/** Slots per clock chunk (4 bytes each): a chunk of 16 KiB fills a page. */
+export const CLOCK_CHUNK = 4092;
 
 export function clockKey(kind: number, chunk: number): Buffer {
   const key = Buffer.allocUnsafe(5);
@@ -80,3 +122,6 @@ export function clockKey(kind: number, chunk: number): Buffer {
   key.writeUInt32BE(chunk, 1);
   return key;
 }
+
+/** meta keys. */
+export const META = { schema: 'schema', nextBlock: 'next_history_block' } as const;

@@ -10,18 +10,20 @@
 // covers the moment between its commit and the clock's. An instance's
 // status (up/stale) is decided here, from last_update and --stale.
 //
-// Lists take `limit` and an opaque `cursor` (the last key read, with a tag
-// naming the table it belongs to); an answer cut short carries `next`.
+// Lists take `limit` and an opaque `cursor` (cursor.ts); an answer cut
+// short carries `next`.
 
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { buildKey, prefixEnd } from './keys.js';
+import { CursorError, Tag, decodeCursor, encodeCursor } from './cursor.js';
+import { blockNewest, entryOffsets, newEntryView, readEntry, type EntryView } from './history.js';
 import { JsonBytes } from './json-bytes.js';
-import {
-  DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions,
-} from './layout.js';
-import type { ClockBuffers } from './slot-clock.js';
-import { historyTime } from './history.js';
+import { buildKey, prefixEnd } from './keys.js';
+import { DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions } from './layout.js';
 import { RowStream, u16, u32 } from './row-stream.js';
+import type { ClockBuffers } from './slot-clock.js';
+import { summaryAppKeys, summaryFragEnd } from './summaries.js';
+
+export { CursorError };
 
 export interface VersionFilter {
   appId?: string;
@@ -46,39 +48,27 @@ export interface HistoryFilter {
   cursor?: string;
 }
 
-export class CursorError extends Error {
-  override name = 'CursorError';
+/** One history entry, for the rollout: who, when, which version (null: removed). */
+export interface HistoryPoint {
+  /** host (JSON content) and instance: the same string for the same instance. */
+  id: string;
+  time: number;
+  ver: string | null;
 }
 
 const DATA_OPEN = '{"data":[';
-
-/** Cursor tags: which table's key a cursor holds. */
-const Tag = { inst: 105, byhost: 104, byver: 118, apps: 97, hosts: 115, history: 72 } as const;
-
-function encodeCursor(tag: number, key: Uint8Array): string {
-  const b = Buffer.allocUnsafe(key.length + 1);
-  b[0] = tag;
-  b.set(key, 1);
-  return b.toString('base64url');
-}
-
-function decodeCursor(cursor: string, tag: number): Buffer {
-  const b = Buffer.from(cursor, 'base64url');
-  if (b.length < 2 || b[0] !== tag || b.toString('base64url') !== cursor) throw new CursorError('cursor does not belong to this query');
-  return b.subarray(1);
-}
+const jsonContent = (s: string): Buffer => Buffer.from(JSON.stringify(s).slice(1, -1));
+const utf8 = new TextDecoder();
 
 export class StoreReader {
   readonly #env: RootDatabase;
   readonly #inst: Database<Buffer, Buffer>;
   readonly #apps: Database<Buffer, Buffer>;
   readonly #hosts: Database<Buffer, Buffer>;
-  readonly #history: Database<Buffer, Buffer>;
   readonly #appvers: Database<Buffer, Buffer>;
+  readonly #history: Database<Buffer, Buffer>;
   readonly #histhost: Database<Buffer, Buffer>;
   readonly #instRows: RowStream;
-  readonly #byhostRows: RowStream;
-  readonly #byverRows: RowStream;
   readonly #appsRows: RowStream;
   readonly #hostsRows: RowStream;
   readonly #instClock: Uint32Array;
@@ -97,12 +87,10 @@ export class StoreReader {
     this.#inst = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
     this.#apps = this.#env.openDB<Buffer, Buffer>(DB.apps, bin);
     this.#hosts = this.#env.openDB<Buffer, Buffer>(DB.hosts, bin);
-    this.#history = this.#env.openDB<Buffer, Buffer>(DB.history, bin);
     this.#appvers = this.#env.openDB<Buffer, Buffer>(DB.appvers, bin);
+    this.#history = this.#env.openDB<Buffer, Buffer>(DB.history, bin);
     this.#histhost = this.#env.openDB<Buffer, Buffer>(DB.histhost, bin);
     this.#instRows = new RowStream(this.#env, DB.inst);
-    this.#byhostRows = new RowStream(this.#env, DB.byhost);
-    this.#byverRows = new RowStream(this.#env, DB.byver);
     this.#appsRows = new RowStream(this.#env, DB.apps);
     this.#hostsRows = new RowStream(this.#env, DB.hosts);
   }
@@ -126,13 +114,13 @@ export class StoreReader {
     let n = 0;
     let last: Buffer | null = null;
     let next: string | null = null;
-    rows.each(start, undefined, start !== undefined, (key, keyLength, value, size) => {
+    rows.each(start, undefined, start !== undefined, (key, keyLength, value) => {
       if (n === limit) {
         next = encodeCursor(tag, last!);
         return false;
       }
       if (n > 0) out.ascii(',');
-      this.#summary(value, size, clock, out).ascii('}');
+      this.#summary(value, clock, out).ascii('}');
       n++;
       if (n === limit) last = Buffer.from(key.subarray(0, keyLength));
       return true;
@@ -142,9 +130,9 @@ export class StoreReader {
     return out.ascii('}');
   }
 
-  #summary(value: Uint8Array, size: number, clock: Uint32Array, out: JsonBytes): JsonBytes {
+  #summary(value: Uint8Array, clock: Uint32Array, out: JsonBytes): JsonBytes {
     const t = Math.max(u32(value, S_WRITTEN_AT), clock[u32(value, S_SLOT)] ?? 0);
-    return out.bytes(value, SUMMARY_HEADER, size).uint(t);
+    return out.bytes(value, SUMMARY_HEADER, summaryFragEnd(value)).uint(t);
   }
 
   /** GET app/A: the app's summary with its versions, or null if unknown. */
@@ -153,7 +141,7 @@ export class StoreReader {
     const value = this.#apps.getBinary(key);
     if (value === undefined) return null;
     out.ascii(DATA_OPEN);
-    this.#summary(value, value.length, this.#appClock, out).ascii(',"versions":');
+    this.#summary(value, this.#appClock, out).ascii(',"versions":');
     out.bytes(this.#appvers.getBinary(key) ?? Buffer.from('[]'));
     return out.ascii('}]}');
   }
@@ -163,7 +151,7 @@ export class StoreReader {
     const value = this.#hosts.getBinary(buildKey([host]));
     if (value === undefined) return null;
     out.ascii(DATA_OPEN);
-    return this.#summary(value, value.length, this.#hostClock, out).ascii('}]}');
+    return this.#summary(value, this.#hostClock, out).ascii('}]}');
   }
 
   /** Per app: its versions' counts (for /metrics). */
@@ -177,10 +165,15 @@ export class StoreReader {
 
   // --- versions -------------------------------------------------------------
 
-  /** GET version/ with any combination of filters, optionally paged. */
+  /**
+   * GET version/ with any combination of filters, optionally paged.
+   * Instances are stored by app, host, instance: an app (and an app on a
+   * host) is one range; a version is found by scanning its app's range; a
+   * host's instances are one short range per app its summary lists.
+   */
   versions(filter: VersionFilter, page: Page = {}, out = new JsonBytes()): JsonBytes {
     const { appId, host, ver, status, since } = filter;
-    const verJson = ver === undefined ? null : Buffer.from(JSON.stringify(ver).slice(1, -1));
+    const verJson = ver === undefined ? null : jsonContent(ver);
     const clock = this.#instClock;
     const staleBefore = this.#staleSeconds > 0 ? Math.floor(Date.now() / 1000) - this.#staleSeconds : -Infinity;
     const limit = page.limit ?? Infinity;
@@ -205,123 +198,131 @@ export class StoreReader {
       out.uint(u32(value, V_SINCE)).ascii('}');
     };
     /**
-     * Scans a table under prefix (from the cursor on). Rows of inst are
-     * instances; rows of an index are resolved (by key) to one.
+     * Emits the instances with keys in [from, end) (after `from` when
+     * exclusive); false once the page is full (next is set).
      */
-    const scan = (rows: RowStream, tag: number, prefix: Buffer, resolve: ((key: Uint8Array, keyLength: number) => Buffer | undefined) | null): void => {
-      const from = page.cursor === undefined ? prefix : decodeCursor(page.cursor, tag);
-      const end = prefix.length === 0 ? undefined : prefixEnd(prefix);
-      let lastKey: Uint8Array | null = null;
-      let lastLength = 0;
-      rows.each(from, end, page.cursor !== undefined, (key, keyLength, value, size) => {
+    const scan = (tag: number, from: Uint8Array | undefined, end: Uint8Array | undefined, exclusive: boolean): boolean => {
+      let lastKey: Buffer | null = null;
+      let full = false;
+      this.#instRows.each(from, end, exclusive, (key, keyLength, value, size) => {
         if (n === limit) {
-          next = encodeCursor(tag, lastKey!.subarray(0, lastLength));
+          next = encodeCursor(tag, lastKey!);
+          full = true;
           return false;
         }
-        if (resolve === null) {
-          emit(value, size);
-        } else {
-          const inst = resolve(key, keyLength);
-          if (inst !== undefined) emit(inst, inst.length);
-        }
+        emit(value, size);
         // The key buffer is reused for the next row: keep a copy only at a page's end.
-        if (n === limit) {
-          lastKey = Buffer.from(key.subarray(0, keyLength));
-          lastLength = keyLength;
-        }
+        if (n === limit) lastKey = Buffer.from(key.subarray(0, keyLength));
         return true;
       });
+      return !full;
     };
 
     out.ascii(DATA_OPEN);
-    if (appId !== undefined && host !== undefined) {
-      scan(this.#instRows, Tag.inst, buildKey([appId, host]), null);
-    } else if (appId !== undefined && ver !== undefined) {
-      // byver: app_id| ver| host| instance -> inst: app_id| host| instance
-      const appPrefix = buildKey([appId]);
-      const prefix = buildKey([appId, ver]);
-      const instKey = Buffer.alloc(4096);
-      instKey.set(appPrefix, 0);
-      scan(this.#byverRows, Tag.byver, prefix, (key, keyLength) => {
-        instKey.set(key.subarray(prefix.length, keyLength), appPrefix.length);
-        return this.#inst.getBinaryFast(instKey.subarray(0, appPrefix.length + keyLength - prefix.length));
-      });
-    } else if (appId !== undefined) {
-      scan(this.#instRows, Tag.inst, buildKey([appId]), null);
-    } else if (host !== undefined) {
-      // byhost: host| app_id| instance -> inst: app_id| host| instance
-      const prefix = buildKey([host]);
-      scan(this.#byhostRows, Tag.byhost, prefix, (key, keyLength) => {
-        const rest = Buffer.from(key.subarray(prefix.length, keyLength));
-        const appEnd = rest.indexOf(0) + 1;
-        return this.#inst.getBinaryFast(Buffer.concat([rest.subarray(0, appEnd), prefix, rest.subarray(appEnd)]));
-      });
+    if (host !== undefined && appId === undefined) {
+      this.#hostInstances(host, page.cursor, scan);
     } else {
-      scan(this.#instRows, Tag.inst, Buffer.alloc(0), null);
+      const prefix = appId === undefined ? Buffer.alloc(0) : host === undefined ? buildKey([appId]) : buildKey([appId, host]);
+      const cursor = page.cursor === undefined ? null : decodeCursor(page.cursor, Tag.inst);
+      scan(Tag.inst, cursor ?? (prefix.length === 0 ? undefined : prefix), prefix.length === 0 ? undefined : prefixEnd(prefix), cursor !== null);
     }
     out.ascii(']');
     if (next !== null) out.ascii(`,"next":"${next}"`);
     return out.ascii('}');
   }
 
+  /** A host's instances: the range app_id|host| of every app its summary lists, in app order. */
+  #hostInstances(host: string, cursor: string | undefined, scan: (tag: number, from: Uint8Array, end: Uint8Array, exclusive: boolean) => boolean): void {
+    const hostKey = buildKey([host]);
+    const summary = this.#hosts.getBinary(hostKey);
+    if (summary === undefined) return;
+    const after = cursor === undefined ? null : decodeCursor(cursor, Tag.hostInst);
+    for (const appKey of summaryAppKeys(summary)) {
+      const prefix = Buffer.concat([appKey, hostKey]);
+      const end = prefixEnd(prefix);
+      if (after !== null && Buffer.compare(after, end) >= 0) continue;
+      const resume = after !== null && Buffer.compare(after, prefix) >= 0;
+      if (!scan(Tag.hostInst, resume ? after! : prefix, end, resume)) return;
+    }
+  }
+
   // --- history --------------------------------------------------------------
 
   /**
    * GET history/: entries of an app (on a host, of an instance), newest
-   * first. Without an app, the entries of every app on the host.
+   * first; without an app, the entries of every app on the host. A host
+   * has its own blocks (histhost), so anything naming a host reads those.
    */
   history(filter: HistoryFilter, out = new JsonBytes()): JsonBytes {
-    const prefixes: Buffer[] = [];
-    if (filter.appId !== undefined) {
-      prefixes.push(filter.host === undefined ? buildKey([filter.appId]) : buildKey([filter.appId, filter.host], filter.instance));
-    } else if (filter.host !== undefined) {
-      // Every app the host ever had (histhost: host| app_id|).
-      const hostKey = buildKey([filter.host]);
-      for (const key of this.#histhost.getKeys({ start: hostKey, end: prefixEnd(hostKey) })) {
-        const app = key.subarray(hostKey.length, key.length - 1).toString('latin1');
-        prefixes.push(buildKey([app, filter.host], filter.instance));
-      }
-    }
+    const byHost = filter.host !== undefined;
+    if (!byHost && filter.appId === undefined) return out.ascii('{"data":[]}');
+    const db = byHost ? this.#histhost : this.#history;
+    const tag = byHost ? Tag.hostHistory : Tag.history;
+    const prefix = byHost ? buildKey([filter.host!]) : buildKey([filter.appId!]);
+    const appId = filter.appId === undefined ? null : Buffer.from(filter.appId);
     const since = filter.since ?? -1;
-    // Newest first across instances; ties in time by key, so the order is
-    // total and a cursor (the last entry's key) says where a page ended.
-    const after = filter.cursor === undefined ? null : decodeCursor(filter.cursor, Tag.history);
-    const entries: { time: number; key: Buffer; value: Buffer }[] = [];
-    for (const prefix of prefixes) {
-      for (const { key, value } of this.#history.getRange({ start: prefix, end: prefixEnd(prefix) })) {
-        if (filter.instance !== undefined && filter.appId !== undefined && filter.host === undefined) {
-          const at = key.length - 10;
-          if (((key[at]! << 8) | key[at + 1]!) !== filter.instance) continue;
-        }
-        const time = historyTime(key);
-        if (time > since) entries.push({ time, key, value });
-      }
+    const limit = filter.limit ?? Infinity;
+    // The cursor: the key of the block where the page ended, then the index of the last entry given.
+    let start = prefixEnd(prefix);
+    let skipBelow = Infinity;
+    if (filter.cursor !== undefined) {
+      const c = decodeCursor(filter.cursor, tag);
+      if (c.length < 10 || Buffer.compare(c.subarray(0, prefix.length), prefix) !== 0) throw new CursorError('cursor does not belong to this query');
+      start = Buffer.from(c.subarray(0, c.length - 2));
+      skipBelow = c.readUInt16BE(c.length - 2);
     }
-    const order = (a: { time: number; key: Buffer }, b: { time: number; key: Buffer }): number => b.time - a.time || Buffer.compare(a.key, b.key);
-    entries.sort(order);
-    let first = 0;
-    if (after !== null) {
-      const at = { time: historyTime(after), key: after };
-      while (first < entries.length && order(entries[first]!, at) <= 0) first++;
-    }
-    const end = Math.min(first + (filter.limit ?? Infinity), entries.length);
+    const view = newEntryView();
+    const matches = (e: EntryView): boolean =>
+      e.time > since && (appId === null || bytesEqual(e.appId, appId)) && (filter.instance === undefined || e.instance === filter.instance);
     out.ascii(DATA_OPEN);
-    for (let i = first; i < end; i++) {
-      if (i > first) out.ascii(',');
-      out.bytes(entries[i]!.value);
+    let n = 0;
+    let next: string | null = null;
+    let lastKey: Buffer | null = null;
+    let lastIndex = 0;
+    let first = true;
+    blocks: for (const { key, value } of db.getRange({ start, end: prefix, reverse: true } as never) as Iterable<{ key: Buffer; value: Buffer }>) {
+      if (Buffer.compare(key.subarray(0, prefix.length), prefix) !== 0) break;
+      // Blocks are in time order: older blocks cannot hold newer entries.
+      if (blockNewest(value) <= since) break;
+      const offsets = entryOffsets(value);
+      const resumeHere = first && filter.cursor !== undefined && Buffer.compare(key, start) === 0;
+      first = false;
+      for (let i = (resumeHere ? Math.min(skipBelow, offsets.length) : offsets.length) - 1; i >= 0; i--) {
+        readEntry(value, offsets[i]!, view);
+        if (!matches(view)) continue;
+        if (n === limit) {
+          // There is more: the cursor says where this page ended.
+          const c = Buffer.allocUnsafe(lastKey!.length + 2);
+          lastKey!.copy(c, 0);
+          c.writeUInt16BE(lastIndex, lastKey!.length);
+          next = encodeCursor(tag, c);
+          break blocks;
+        }
+        if (n > 0) out.ascii(',');
+        out.bytes(view.json);
+        n++;
+        if (n === limit) {
+          lastKey = Buffer.from(key);
+          lastIndex = i;
+        }
+      }
     }
     out.ascii(']');
-    if (end < entries.length && end > first) out.ascii(`,"next":"${encodeCursor(Tag.history, entries[end - 1]!.key)}"`);
+    if (next !== null) out.ascii(`,"next":"${next}"`);
     return out.ascii('}');
   }
 
-  /** Every history entry of an app, as parsed objects (for the rollout). */
-  appHistory(appId: string): { key: Buffer; time: number; ver: string | null }[] {
+  /** Every history entry of an app, oldest first (for the rollout). */
+  appHistory(appId: string): HistoryPoint[] {
     const prefix = buildKey([appId]);
-    const out = [];
-    for (const { key, value } of this.#history.getRange({ start: prefix, end: prefixEnd(prefix) })) {
-      const entry = JSON.parse(value.toString('utf8')) as { ver: string | null };
-      out.push({ key: Buffer.from(key.subarray(0, key.length - 8)), time: historyTime(key), ver: entry.ver });
+    const out: HistoryPoint[] = [];
+    const view = newEntryView();
+    for (const { value } of this.#history.getRange({ start: prefix, end: prefixEnd(prefix) })) {
+      for (const at of entryOffsets(value)) {
+        readEntry(value, at, view);
+        const ver = view.ver.length === 0 && (view.flags & 1) !== 0 ? null : jsonText(view.ver);
+        out.push({ id: `${utf8.decode(view.host)}\u0000${view.instance}`, time: view.time, ver });
+      }
     }
     return out;
   }
@@ -352,3 +353,16 @@ export class StoreReader {
     await this.#env.close();
   }
 }
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A version's JSON string content as text. */
+function jsonText(content: Uint8Array): string {
+  const s = utf8.decode(content);
+  return s.includes('\\') ? (JSON.parse(`"${s}"`) as string) : s;
+}
+

@@ -2,7 +2,8 @@
 // app's version counts (DB appvers). The writer builds them; the reader
 // copies their fragments into responses, appending last_update.
 
-import { SUMMARY_HEADER, S_COUNT, S_NAME_LEN, S_SLOT, S_WRITTEN_AT } from './layout.js';
+import { decodeKeyPart } from './keys.js';
+import { SUMMARY_HEADER, S_COUNT, S_FRAG_LEN, S_NAME_LEN, S_SLOT, S_WRITTEN_AT } from './layout.js';
 import type { VersionCount } from './fleet-counts.js';
 
 export const APP_FRAG_HEAD = Buffer.from('{"app":"');
@@ -21,30 +22,60 @@ function countsJson(peersName: string, c: SummaryCounts): string {
 
 /** Stored value: header, then `{"app":…,"app_id":…,"host_count":…,…,"last_update":`. */
 export function appSummaryValue(slot: number, name: Uint8Array, appId: string, c: SummaryCounts, writtenAt: number): Buffer {
-  return value(slot, name.length, c.peers, writtenAt, [APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}",${countsJson('host_count', c)}`)]);
+  return value(slot, name.length, c.peers, writtenAt, [APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}",${countsJson('host_count', c)}`)], []);
 }
 
-/** Stored value: header, then `{"host":…,"app_count":…,…,"last_update":`. */
-export function hostSummaryValue(slot: number, name: Uint8Array, c: SummaryCounts, writtenAt: number): Buffer {
-  return value(slot, name.length, c.peers, writtenAt, [HOST_FRAG_HEAD, name, Buffer.from(`",${countsJson('app_count', c)}`)]);
+/**
+ * Stored value: header, then `{"host":…,"app_count":…,…,"last_update":`,
+ * then the app_id key parts of its apps (sorted: a host's instances are
+ * listed app by app in key order).
+ */
+export function hostSummaryValue(slot: number, name: Uint8Array, c: SummaryCounts, writtenAt: number, appKeys: Uint8Array[]): Buffer {
+  return value(slot, name.length, c.peers, writtenAt, [HOST_FRAG_HEAD, name, Buffer.from(`",${countsJson('app_count', c)}`)], appKeys);
 }
 
-function value(slot: number, nameLen: number, peers: number, writtenAt: number, parts: Uint8Array[]): Buffer {
-  const frag = Buffer.concat(parts);
-  const out = Buffer.allocUnsafe(SUMMARY_HEADER + frag.length);
+function value(slot: number, nameLen: number, peers: number, writtenAt: number, parts: Uint8Array[], trailer: Uint8Array[]): Buffer {
+  let fragLen = 0;
+  for (const p of parts) fragLen += p.length;
+  let size = SUMMARY_HEADER + fragLen;
+  for (const t of trailer) size += t.length;
+  const out = Buffer.allocUnsafe(size);
   out.writeUInt32LE(slot, S_SLOT);
   out.writeUInt32LE(peers, S_COUNT);
   out.writeUInt32LE(writtenAt, S_WRITTEN_AT);
   out.writeUInt16LE(nameLen, S_NAME_LEN);
   out.writeUInt16LE(0, S_NAME_LEN + 2);
-  out.set(frag, SUMMARY_HEADER);
+  out.writeUInt32LE(fragLen, S_FRAG_LEN);
+  let o = SUMMARY_HEADER;
+  for (const p of [...parts, ...trailer]) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 /** The name's JSON content inside a stored summary value. */
-export function summaryName(value: Buffer, head: Uint8Array): Buffer {
+export function summaryName(value: Uint8Array, head: Uint8Array): Uint8Array {
   const at = SUMMARY_HEADER + head.length;
-  return value.subarray(at, at + value.readUInt16LE(S_NAME_LEN));
+  return value.subarray(at, at + (value[S_NAME_LEN]! | (value[S_NAME_LEN + 1]! << 8)));
+}
+
+/** The fragment's end inside a stored summary value. */
+export function summaryFragEnd(value: Uint8Array): number {
+  return SUMMARY_HEADER + ((value[S_FRAG_LEN]! | (value[S_FRAG_LEN + 1]! << 8) | (value[S_FRAG_LEN + 2]! << 16)) + value[S_FRAG_LEN + 3]! * 2 ** 24);
+}
+
+/** The app_id key parts listed after a host summary's fragment. */
+export function summaryAppKeys(value: Uint8Array, size = value.length): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = summaryFragEnd(value);
+  while (at < size) {
+    let end = at;
+    while (value[end] !== 0) end++;
+    out.push(value.subarray(at, end + 1));
+    at = end + 1;
+  }
+  return out;
 }
 
 /** An app's versions as JSON: most instances first. */
@@ -52,4 +83,23 @@ export function versionsJson(versions: readonly VersionCount[]): Buffer {
   const sorted = [...versions].sort((a, b) => b.count - a.count || Buffer.compare(a.json, b.json));
   const parts = sorted.map((v) => `{"ver":"${v.json.toString('utf8')}","count":${v.count},"up_count":${v.count - v.stale},"stale_count":${v.stale}}`);
   return Buffer.from(`[${parts.join(',')}]`);
+}
+
+const JSON_ESCAPE = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) JSON_ESCAPE[c] = 1;
+JSON_ESCAPE[0x22] = 1;
+JSON_ESCAPE[0x5c] = 1;
+
+/**
+ * The JSON string content of a key part (a host or app name as stored in
+ * its key): the same bytes for ordinary names, escaped when the name holds
+ * quotes, backslashes or control characters.
+ */
+export function keyPartJson(key: Uint8Array, at = 0): Uint8Array {
+  const raw = new Uint8Array(key.length);
+  const n = decodeKeyPart(key, at, raw);
+  for (let i = 0; i < n; i++) {
+    if (JSON_ESCAPE[raw[i]!] === 1) return Buffer.from(JSON.stringify(Buffer.from(raw.subarray(0, n)).toString('utf8')).slice(1, -1));
+  }
+  return raw.subarray(0, n);
 }

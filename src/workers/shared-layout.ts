@@ -28,17 +28,22 @@ export const Stat = {
   ringFull: 2,
   rejected: 3,
   httpUpdates: 4,
-  // writer
+  // commit thread
   applied: 5,
   commits: 6,
   written: 7,
+  // writer
   backlogBytes: 8,
   instances: 9,
   hosts: 10,
   apps: 11,
+  // commit thread
   commitErrors: 12,
+  // writer
   backlog: 13,
+  // commit thread
   removed: 14,
+  // writer
   ready: 15,
   // rejected, by reason code: rejectBase + code
   rejectBase: 16,
@@ -46,17 +51,29 @@ export const Stat = {
   drained: 28,
   /** Ingest: datagrams refused because the sender is outside --allow. */
   refused: 29,
+  // commit thread: how long absorbed changes waited until their commit was
+  // on disk (ms; per batch, its oldest change), over the last minute
+  lagP50: 30,
+  lagP99: 31,
+  lagMax: 32,
+  /** Commit thread: how long the last commit took (ms). */
+  lastCommitMs: 33,
+  /** Commit thread: history blocks pruned. */
+  pruned: 34,
+  /** Writer: the highest HTTP/control sequence number it has read from the HTTP ring. */
+  httpSeqRead: 35,
 } as const;
-export const STAT_REGION = 32;
+export const STAT_REGION = 40;
 if (Stat.rejectBase + REASON_SLOTS > Stat.drained) throw new Error('statistics slots overlap: the reasons reach `drained`');
 
-/** Region index of the writer, of the HTTP front, and of ingest worker i. */
+/** Region index of the writer, the HTTP front, the commit thread, and ingest worker i. */
 export const WRITER_REGION = 0;
 export const HTTP_REGION = 1;
-export const ingestRegion = (worker: number): number => 2 + worker;
+export const COMMIT_REGION = 2;
+export const ingestRegion = (worker: number): number => 3 + worker;
 
 export function statsByteLength(workers: number): number {
-  return (2 + workers) * STAT_REGION * Float64Array.BYTES_PER_ELEMENT;
+  return (3 + workers) * STAT_REGION * Float64Array.BYTES_PER_ELEMENT;
 }
 
 /** A thread's own statistics region as a Float64Array view. */

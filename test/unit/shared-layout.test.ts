@@ -8,6 +8,7 @@ import { Reason, REASON_NAMES, REASON_SLOTS } from '../../src/ingest/reasons.js'
 import {
   CONTROL_SLOTS,
   Ctl,
+  COMMIT_REGION,
   HTTP_REGION,
   ingestRegion,
   STAT_REGION,
@@ -58,16 +59,16 @@ describe('Ctl', () => {
 });
 
 describe('regions', () => {
-  test('writer, HTTP front and ingest workers each get a distinct region', () => {
-    const regions = [WRITER_REGION, HTTP_REGION, ingestRegion(0), ingestRegion(1), ingestRegion(5)];
-    expect(regions).toEqual([0, 1, 2, 3, 7]);
+  test('writer, HTTP front, commit thread and ingest workers each get a distinct region', () => {
+    const regions = [WRITER_REGION, HTTP_REGION, COMMIT_REGION, ingestRegion(0), ingestRegion(1), ingestRegion(5)];
+    expect(regions).toEqual([0, 1, 2, 3, 4, 8]);
   });
 
   test('statsByteLength holds every region; regions do not overlap', () => {
     const workers = 3;
     const sab = new SharedArrayBuffer(statsByteLength(workers));
-    expect(sab.byteLength).toBe((2 + workers) * STAT_REGION * 8);
-    const views = [WRITER_REGION, HTTP_REGION, ingestRegion(0), ingestRegion(1), ingestRegion(2)].map((r) => statRegion(sab, r));
+    expect(sab.byteLength).toBe((3 + workers) * STAT_REGION * 8);
+    const views = [WRITER_REGION, HTTP_REGION, COMMIT_REGION, ingestRegion(0), ingestRegion(1), ingestRegion(2)].map((r) => statRegion(sab, r));
     views.forEach((v, i) => v.fill(i + 1));
     views.forEach((v, i) => expect([...v]).toEqual(Array<number>(STAT_REGION).fill(i + 1)));
     expect(() => statRegion(sab, ingestRegion(3))).toThrow(RangeError);

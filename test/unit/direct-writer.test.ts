@@ -1,5 +1,6 @@
-// The store writer on its own (no threads): coalescing, summaries, history,
-// removals and reload, checked through the store reader.
+// The writer's fleet and the committer in one thread (DirectWriter):
+// coalescing, summaries, history, removals and reload, checked through the
+// store reader.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +11,11 @@ import { ParsedUpdate, parseUpdate } from '../../src/ingest/update.js';
 import { StoreReader } from '../../src/store/reader.js';
 import { encodeSelector } from '../../src/store/selector.js';
 import { MAX_CLOCK_SLOTS, createClockBuffer, type ClockBuffers } from '../../src/store/slot-clock.js';
-import { StoreWriter } from '../../src/store/writer.js';
+import { DirectWriter } from '../../src/store/direct-writer.js';
 
 let dir: string;
 let clocks: ClockBuffers;
-let writer: StoreWriter;
+let writer: DirectWriter;
 let reader: StoreReader;
 let now = 1_800_000_000;
 let nowMs = 0;
@@ -24,7 +25,7 @@ function newClocks(): ClockBuffers {
 }
 
 function open(trimSeconds = 0): void {
-  writer = new StoreWriter({ path: dir, trimSeconds, staleSeconds: 100, historyDays: 0 }, clocks);
+  writer = new DirectWriter({ path: dir, trimSeconds, staleSeconds: 100, historyDays: 0 }, clocks);
   writer.load();
   reader = new StoreReader(dir, clocks, 100);
 }
@@ -46,7 +47,7 @@ function commitAll(): { applied: number; written: number; removed: number; ackSe
   const total = { applied: 0, written: 0, removed: 0, ackSeq: 0 };
   do {
     nowMs += 5000;
-    const r = writer.commit(nowMs);
+    const r = writer.commit(nowMs, { clocks: true });
     total.applied += r.applied;
     total.written += r.written;
     total.removed += r.removed;
@@ -144,7 +145,7 @@ describe('summaries', () => {
   test('stale instances are counted once --stale passes, and up again after an update', () => {
     send('a', '1', 'h1');
     send('a', '1', 'h2', 0, { time: now + 200 });
-    writer.sweep(now + 150);
+    writer.fleet.sweep(now + 150);
     commitAll();
     expect(list('app')[0]).toMatchObject({ instance_count: 2, up_count: 1, stale_count: 1 });
     send('a', '1', 'h1', 0, { time: now + 201 });
@@ -161,7 +162,7 @@ describe('removals', () => {
     send('a', '1', 'old', 0, { time: now });
     send('a', '1', 'new', 0, { time: now + 100 });
     commitAll();
-    expect(writer.sweep(now + 100)).toBe(1);
+    expect(writer.fleet.sweep(now + 100)).toBe(1);
     const r = commitAll();
     expect(r.removed).toBe(1);
     expect(versions().map((v) => v.host)).toEqual(['new']);

@@ -1,0 +1,162 @@
+// A write batch: everything one commit writes, as a flat list of
+// operations in one ArrayBuffer. The writer thread builds it when it cuts
+// (fleet.ts), the commit thread executes it in one LMDB transaction
+// (committer.ts) without knowing what the operations mean, and afterwards
+// the main thread reads the instance operations again to tell watchers
+// what changed (changes.ts). Moving one ArrayBuffer between threads is a
+// transfer, not a copy.
+//
+// Operation: [u8 db][u8 kind][u16 key length][u32 value length][u16 extra length][u16 0]
+//            then key, value, extra bytes, padded to 4.
+// `extra` is not written to LMDB: it says what an instance operation means
+// for the change feed (ChangeKind and the previous version; see changes.ts).
+
+import { DbId } from './layout.js';
+
+export const OpKind = {
+  put: 1,
+  del: 2,
+  /** Empty the whole database (key and value empty). */
+  clear: 3,
+  /** Nothing to write: carries only `extra` (a stale instance, for the feed). */
+  note: 4,
+} as const;
+
+export const OP_HEADER = 12;
+
+/** What an instance operation (or note) means for the change feed. */
+export const ChangeKind = {
+  /** First sight. */
+  new: 1,
+  /** Another version; extra carries the previous one. */
+  changed: 2,
+  /** Same version, something else changed (address, app name, an HTTP re-send). */
+  updated: 3,
+  removedTrim: 4,
+  removedDelete: 5,
+  stale: 6,
+} as const;
+
+export type DbIdValue = (typeof DbId)[keyof typeof DbId];
+
+/** Builds a batch; grows as needed. */
+export class BatchWriter {
+  #buf: Uint8Array;
+  #view: DataView;
+  #len = 0;
+  #count = 0;
+
+  constructor(initialBytes = 1 << 16) {
+    this.#buf = new Uint8Array(initialBytes);
+    this.#view = new DataView(this.#buf.buffer);
+  }
+
+  get length(): number {
+    return this.#len;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Reserves an operation and returns where its value starts, so the
+   * caller can write the value in place (valueLength bytes). Key and extra
+   * are copied.
+   */
+  begin(db: DbIdValue, kind: number, key: Uint8Array, valueLength: number, extra?: Uint8Array): number {
+    const extraLength = extra?.length ?? 0;
+    const size = pad4(OP_HEADER + key.length + valueLength + extraLength);
+    this.#room(size);
+    const at = this.#len;
+    const buf = this.#buf;
+    buf[at] = db;
+    buf[at + 1] = kind;
+    this.#view.setUint16(at + 2, key.length, true);
+    this.#view.setUint32(at + 4, valueLength, true);
+    this.#view.setUint16(at + 8, extraLength, true);
+    this.#view.setUint16(at + 10, 0, true);
+    buf.set(key, at + OP_HEADER);
+    const valueAt = at + OP_HEADER + key.length;
+    if (extra !== undefined) buf.set(extra, valueAt + valueLength);
+    this.#len += size;
+    this.#count++;
+    return valueAt;
+  }
+
+  /** The batch's bytes (valid until the next begin). */
+  get bytes(): Uint8Array {
+    return this.#buf;
+  }
+
+  put(db: DbIdValue, key: Uint8Array, value: Uint8Array, extra?: Uint8Array): void {
+    const at = this.begin(db, OpKind.put, key, value.length, extra);
+    this.#buf.set(value, at);
+  }
+
+  del(db: DbIdValue, key: Uint8Array, extra?: Uint8Array): void {
+    this.begin(db, OpKind.del, key, 0, extra);
+  }
+
+  clear(db: DbIdValue): void {
+    this.begin(db, OpKind.clear, EMPTY, 0);
+  }
+
+  note(db: DbIdValue, key: Uint8Array, extra: Uint8Array): void {
+    this.begin(db, OpKind.note, key, 0, extra);
+  }
+
+  /** Hands the bytes over (for a transfer) and starts empty. */
+  take(): { buffer: ArrayBuffer; length: number; count: number } {
+    const out = { buffer: this.#buf.buffer as ArrayBuffer, length: this.#len, count: this.#count };
+    this.#buf = new Uint8Array(Math.max(1 << 16, Math.min(this.#buf.length, 1 << 20)));
+    this.#view = new DataView(this.#buf.buffer);
+    this.#len = 0;
+    this.#count = 0;
+    return out;
+  }
+
+  #room(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+    grown.set(this.#buf.subarray(0, this.#len));
+    this.#buf = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** One operation as read back: views into the batch's bytes. */
+export interface Op {
+  db: number;
+  kind: number;
+  key: Uint8Array;
+  value: Uint8Array;
+  extra: Uint8Array;
+}
+
+/** Visits every operation of a batch; the views are valid during the call. */
+export function eachOp(buffer: ArrayBuffer, length: number, visit: (op: Op) => void): void {
+  const bytes = new Uint8Array(buffer, 0, length);
+  const view = new DataView(buffer, 0, length);
+  const op: Op = { db: 0, kind: 0, key: EMPTY, value: EMPTY, extra: EMPTY };
+  let at = 0;
+  while (at < length) {
+    const keyLength = view.getUint16(at + 2, true);
+    const valueLength = view.getUint32(at + 4, true);
+    const extraLength = view.getUint16(at + 8, true);
+    const k = at + OP_HEADER;
+    op.db = bytes[at]!;
+    op.kind = bytes[at + 1]!;
+    op.key = bytes.subarray(k, k + keyLength);
+    op.value = bytes.subarray(k + keyLength, k + keyLength + valueLength);
+    op.extra = bytes.subarray(k + keyLength + valueLength, k + keyLength + valueLength + extraLength);
+    visit(op);
+    at += pad4(OP_HEADER + keyLength + valueLength + extraLength);
+  }
+}

@@ -1,0 +1,167 @@
+// The committer: the only code that writes LMDB. It runs on the commit
+// thread (src/workers/commit-thread.ts) and executes write batches built by
+// the writer thread (fleet.ts, batch.ts), one durable transaction each,
+// without knowing what the operations mean.
+//
+// Durability: a commit returns once its data is flushed (lmdb-js's
+// overlappingSync with a synchronous commit: a store that lost power
+// reopens at its last flushed transaction). The writer thread keeps
+// absorbing while a commit runs, so the next batch is as large as the time
+// the disk took: commits grow with the load, and a large commit costs far
+// less per instance than many small ones.
+//
+// Disk space: before each commit the blocks it may write are reserved
+// (reserve.ts); if the disk cannot hold them the commit is refused with
+// code ENOSPC and nothing is written: the same batch is retried later.
+
+import { statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
+import { OpKind, eachOp } from './batch.js';
+import { blockNewest } from './history.js';
+import { DATA_FILE, DB, DB_IDS, DbId, META, SCHEMA_VERSION, envOptions } from './layout.js';
+import { FileReservation } from './reserve.js';
+
+// Abortable, synchronous commit, flushed before returning (lmdb's TransactionFlags).
+const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
+/** History blocks pruning examines per commit, per database. */
+const PRUNE_SLICE = 500;
+
+export class StoreError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+export interface CommitInput {
+  buffer: ArrayBuffer;
+  length: number;
+  /** History blocks whose newest entry is older than this (unix s) go; 0 = keep. */
+  pruneBefore: number;
+  /** A bound on the bytes the commit may add to the file. */
+  bytesBound: number;
+}
+
+export class Committer {
+  readonly path: string;
+  readonly #env: RootDatabase;
+  readonly #dbs: Database<Buffer, Buffer>[];
+  readonly #reservation: FileReservation;
+  readonly #pageSize: number;
+  /** Where history pruning resumes in each block database (null: from the start). */
+  readonly #pruneFrom: (Buffer | null)[] = [null, null];
+
+  constructor(path: string, mapSize?: number) {
+    this.path = path;
+    this.#env = open(envOptions(path, mapSize));
+    const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
+    this.#dbs = DB_IDS.map((name) => this.#env.openDB<Buffer, Buffer>(name, bin));
+    this.#pageSize = (this.#env.getStats() as { pageSize: number }).pageSize;
+    this.#checkSchema();
+    this.#reservation = new FileReservation(join(path, DATA_FILE));
+  }
+
+  #checkSchema(): void {
+    const meta = this.#dbs[DbId.meta]!;
+    const stored = meta.getBinary(Buffer.from(META.schema));
+    if (stored === undefined) {
+      const empty = DB_IDS.every((name, id) => name === DB.meta || (this.#dbs[id]!.getStats() as { entryCount: number }).entryCount === 0);
+      if (!empty) throw new StoreError('SCHEMA', `${this.path} holds data of an unknown layout`);
+      meta.putSync(Buffer.from(META.schema), Buffer.from(String(SCHEMA_VERSION)));
+      return;
+    }
+    const schema = Number(stored.toString('latin1'));
+    if (schema !== SCHEMA_VERSION) {
+      throw new StoreError('SCHEMA', `${this.path} has data layout ${schema}; this partiscid reads layout ${SCHEMA_VERSION} (see README: upgrading)`);
+    }
+  }
+
+  /** Bytes of the data file in use (LMDB's last page). */
+  usedBytes(): number {
+    const stats = this.#env.getStats() as { lastPageNumber?: number };
+    return ((stats.lastPageNumber ?? 0) + 1) * this.#pageSize;
+  }
+
+  /** Free bytes where the data lives (null if the system cannot tell). */
+  freeBytes(): number | null {
+    try {
+      const s = statfsSync(this.path);
+      return s.bavail * s.bsize;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Executes a batch in one durable transaction. Throws (and writes
+   * nothing) if the disk cannot hold it or LMDB refuses.
+   */
+  commit(batch: CommitInput): { ms: number; pruned: number } {
+    const started = performance.now();
+    const used = this.usedBytes();
+    // A commit copies each page it touches at most once: it cannot grow the
+    // file by more than the store's size plus the new data.
+    const growth = Math.min(batch.bytesBound, used + 2 * batch.length + (4 << 20));
+    try {
+      this.#reservation.ensure(used + growth);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'ESYSCALL';
+      const free = this.freeBytes();
+      throw new StoreError(code === 'EDQUOT' ? 'ENOSPC' : code, `disk full: ${free === null ? '?' : (free / 2 ** 20).toFixed(1)} MiB free in ${this.path}, a commit may need ${(growth / 2 ** 20).toFixed(1)} MiB`);
+    }
+    let pruned = 0;
+    const dbs = this.#dbs;
+    this.#env.transactionSync(() => {
+      eachOp(batch.buffer, batch.length, (op) => {
+        const db = dbs[op.db]!;
+        switch (op.kind) {
+          case OpKind.put:
+            db.putSync(op.key as Buffer, op.value as Buffer);
+            break;
+          case OpKind.del:
+            db.removeSync(op.key as Buffer);
+            break;
+          case OpKind.clear:
+            db.clearSync();
+            this.#pruneFrom.fill(null);
+            break;
+        }
+      });
+      if (batch.pruneBefore > 0) pruned = this.#prune(DbId.history, 0, batch.pruneBefore) + this.#prune(DbId.histhost, 1, batch.pruneBefore);
+    }, SYNC_FLAGS);
+    return { ms: performance.now() - started, pruned };
+  }
+
+  /**
+   * Deletes history blocks whose newest entry is older than cutoff,
+   * examining at most PRUNE_SLICE blocks from where the last call stopped.
+   */
+  #prune(id: number, resume: number, cutoff: number): number {
+    const db = this.#dbs[id]!;
+    let examined = 0;
+    let last: Buffer | null = null;
+    const old: Buffer[] = [];
+    for (const { key, value } of db.getRange({ start: this.#pruneFrom[resume] ?? undefined, limit: PRUNE_SLICE })) {
+      examined++;
+      last = key;
+      if (blockNewest(value) < cutoff) old.push(Buffer.from(key));
+    }
+    for (const key of old) db.removeSync(key);
+    // Resume just after the last block examined, or start over.
+    this.#pruneFrom[resume] = examined < PRUNE_SLICE || last === null ? null : Buffer.concat([last, Buffer.from([0])]);
+    return old.length;
+  }
+
+  /** Ends this thread's read snapshot (the commit thread reads only inside transactions). */
+  release(): void {
+    this.#dbs[DbId.meta]!.resetReadTxn();
+  }
+
+  async close(): Promise<void> {
+    this.#reservation.close();
+    await this.#env.close();
+  }
+}

@@ -1,0 +1,696 @@
+// The fleet in memory: what the writer thread knows of every instance, host
+// and app, and what changed since the last cut.
+//
+// apply() takes a ring record in about a microsecond, whatever it says:
+//
+// - a repeated update (same key, same content fingerprint) moves three
+//   entries of the shared clocks (instance, host, app), which the query
+//   side reads directly; no LMDB work until the clocks are next persisted;
+// - anything else (a new instance, a changed version or address, an HTTP
+//   update) becomes the instance's pending state (pending.ts: the latest
+//   record, one per instance however many arrive); counts change in memory;
+//   first sights and version changes become history entries;
+// - removals (--trim, DELETE) and clear are resolved in memory too.
+//
+// cut() turns everything changed since the last cut into one write batch
+// (batch.ts): every pending instance, the removals, the history blocks,
+// the dirty summaries and, when due, the clocks. A cut takes *all* of it,
+// so the batch's summaries describe exactly the instances it writes: once
+// it is committed, app/ and version/ agree. The writer thread hands the
+// batch to the commit thread and goes on absorbing; committed(id) is called
+// when the batch is durable (slots of removed instances become reusable).
+
+import {
+  FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
+  R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_FRAG_LEN, R_HOST_LEN, R_HOST_OFF,
+  R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
+} from '../ingest/record.js';
+import { hash32 } from '../ingest/hash.js';
+import { BatchWriter, ChangeKind, OpKind } from './batch.js';
+import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
+import { EntryFlag, HistoryLog, blockKey } from './history.js';
+import { KeyIndex, SlotState } from './key-index.js';
+import { buildKey, splitKey } from './keys.js';
+import { ClockKind, DbId, INSTANCE_HEADER, META, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT } from './layout.js';
+import { PendingRecords } from './pending.js';
+import { decodeSelector, type Selector } from './selector.js';
+import { SlotClock, type ClockBuffers } from './slot-clock.js';
+import { appSummaryValue, hostSummaryValue, keyPartJson, versionsJson } from './summaries.js';
+
+export interface FleetOptions {
+  /** Remove instances not updated for this many seconds (0 = keep forever). */
+  trimSeconds: number;
+  /** An instance not updated for this many seconds is stale (0 = never). */
+  staleSeconds?: number;
+  /** Keep history this many days (0 = forever). */
+  historyDays?: number;
+  /** How often the clocks (last_update of repeated updates) are persisted. */
+  clockPersistMs?: number;
+}
+
+/** One write batch and what it means, as handed to the commit thread. */
+export interface Cut {
+  /** Batch id: increasing, also the id of its history blocks. */
+  id: number;
+  buffer: ArrayBuffer;
+  length: number;
+  /** Operations in the batch. */
+  ops: number;
+  /** Highest HTTP/control sequence number it acknowledges (0 if none). */
+  ackSeq: number;
+  /** [seq, instances removed] of the DELETE requests it acknowledges. */
+  results: [number, number][];
+  /** Ring records this batch makes durable. */
+  applied: number;
+  /** Instance records written. */
+  written: number;
+  /** Instance records deleted. */
+  removed: number;
+  /** First sights, version changes and removals in it. */
+  changes: number;
+  /** When its oldest change was absorbed (ms since the epoch; 0: no change). */
+  oldestMs: number;
+  cutMs: number;
+  /** History blocks older than this (unix s) may be pruned; 0 = keep all. */
+  pruneBefore: number;
+  /** A generous bound on the bytes LMDB may need to write it (the disk-space guard). */
+  bytesBound: number;
+}
+
+// Instance columns.
+const FRAG_A = 0;
+const FRAG_B = 1;
+const HOST = 2;
+const APP = 3;
+/** Offset+1 of the pending record in the arena; 0 = nothing pending. */
+const PENDING = 4;
+/** Records coalesced into the pending state (they count as applied when it is written). */
+const PENDING_N = 5;
+/** Bit 1: in LMDB (or in a batch on its way). Bit 2: in the dirty list. Bit 8: stale. */
+const FLAGS = 6;
+const STORED = 1;
+const DIRTY = 2;
+const STALE = 8;
+/** The instance's version id (fleet-counts.ts). */
+const VER = 7;
+/** When the instance's version was first seen (unix s). */
+const SINCE = 8;
+const INSTANCE_COLUMNS = 9;
+
+const EMPTY = Buffer.alloc(0);
+const PREV_NULL = Buffer.from(',"prev_ver":null,"time":');
+const PREV_OPEN = Buffer.from(',"prev_ver":"');
+const TIME_AFTER_PREV = Buffer.from('","time":');
+const ENTRY_END = Buffer.from('}');
+const LAST_UPDATE_TAIL = Buffer.from(',"last_update":');
+const utf8 = new TextDecoder();
+
+interface Removal {
+  slot: number;
+  stored: boolean;
+}
+
+export class Fleet {
+  readonly #trimSeconds: number;
+  readonly #staleSeconds: number;
+  readonly #historySeconds: number;
+  readonly #clockPersistMs: number;
+  readonly instClock: SlotClock;
+  readonly hostClock: SlotClock;
+  readonly appClock: SlotClock;
+
+  inst = new KeyIndex(INSTANCE_COLUMNS, 1 << 16);
+  hosts = new KeyIndex(SUMMARY_COLUMNS);
+  apps = new KeyIndex(SUMMARY_COLUMNS);
+  counts = new FleetCounts(this.hosts, this.apps);
+  /** App display names (JSON string content) by app slot. */
+  appNames = new Map<number, Buffer>();
+  #pending = new PendingRecords(this.inst, PENDING);
+  #dirty: number[] = [];
+  #removals: Removal[] = [];
+  #history = new HistoryLog();
+  /** Instances that turned stale since the last cut (for the change feed). */
+  #staleSlots: number[] = [];
+  /** Results of DELETE requests absorbed since the last cut. */
+  #results: [number, number][] = [];
+  /** Slots removed since the last cut, and per batch on its way: reusable once that batch is committed. */
+  #releases: { index: KeyIndex; slot: number }[] = [];
+  readonly #releasesByBatch = new Map<number, { index: KeyIndex; slot: number }[]>();
+  #clearPending = false;
+  /** Repeated updates since the clocks were last put in a batch. */
+  #clockOnly = 0;
+  /** Control records (clear, delete) since the last cut. */
+  #control = 0;
+  /** Absorbed records whose pending state a removal or clear superseded. */
+  #superseded = 0;
+  #ackSeq = 0;
+  #changes = 0;
+  #oldestMs = 0;
+  #lastClockCut = 0;
+  #nextBatch = 1;
+  eventsWanted = false;
+
+  constructor(options: FleetOptions, clocks: ClockBuffers) {
+    this.#trimSeconds = options.trimSeconds;
+    this.#staleSeconds = options.staleSeconds ?? 0;
+    this.#historySeconds = (options.historyDays ?? 0) * 86400;
+    this.#clockPersistMs = options.clockPersistMs ?? 2000;
+    this.instClock = new SlotClock(ClockKind.instance, clocks.instance);
+    this.hostClock = new SlotClock(ClockKind.host, clocks.host);
+    this.appClock = new SlotClock(ClockKind.app, clocks.app);
+  }
+
+  /** Live instances, hosts and apps (including what is not committed yet). */
+  get size(): { instances: number; hosts: number; apps: number } {
+    return { instances: this.inst.size, hosts: this.hosts.size, apps: this.apps.size };
+  }
+
+  /** Instances changed since the last cut, and the bytes they hold. */
+  get backlog(): { instances: number; bytes: number } {
+    return { instances: this.#pending.count, bytes: this.#pending.bytes + this.#history.bytes };
+  }
+
+  /** Whether the next cut has anything to write, and whether a client waits for it. */
+  get pendingWork(): { any: boolean; urgent: boolean; oldestMs: number } {
+    const urgent = this.#control > 0 || this.#clearPending || this.#ackSeq > 0;
+    const any = urgent || this.#dirty.length > 0 || this.#removals.length > 0 || this.#history.length > 0 ||
+      this.counts.dirtyApps.size > 0 || this.counts.dirtyHosts.size > 0 || this.#staleSlots.length > 0;
+    return { any, urgent, oldestMs: this.#oldestMs };
+  }
+
+  /** Whether the clocks are due to be persisted. */
+  clocksDue(nowMs: number): boolean {
+    const dirty = this.instClock.dirtyCount + this.hostClock.dirtyCount + this.appClock.dirtyCount > 0;
+    return (dirty || this.#clockOnly > 0) && nowMs - this.#lastClockCut >= this.#clockPersistMs;
+  }
+
+  /** The next batch id (set by the loader from meta). */
+  set nextBatch(id: number) {
+    this.#nextBatch = id;
+  }
+
+  // --- absorbing records ------------------------------------------------------
+
+  /** Takes one ring record (rec[off, off+len)); afterwards its ring space may be reused. */
+  apply(rec: Uint8Array, off: number, len: number): void {
+    const type = rec[off + R_TYPE];
+    if (type === RecordType.update) {
+      this.#applyUpdate(rec, off, len);
+      return;
+    }
+    const seq = get32(rec, off + R_SEQ);
+    if (seq > this.#ackSeq) this.#ackSeq = seq;
+    this.#control++;
+    if (type === RecordType.clear) {
+      this.#clear();
+    } else if (type === RecordType.remove) {
+      const keyLen = get16(rec, off + R_KEY_LEN);
+      const n = this.#removeSelected(decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen)));
+      this.#results.push([seq, n]);
+    }
+  }
+
+  #applyUpdate(rec: Uint8Array, off: number, len: number): void {
+    const inst = this.inst;
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    const keyOff = off + RECORD_HEADER;
+    const keyHash = getI32(rec, off + R_KEY_HASH);
+    const fa = getI32(rec, off + R_FRAG_HASH_A);
+    const fb = getI32(rec, off + R_FRAG_HASH_B);
+    const time = get32(rec, off + R_TIME);
+    const http = (rec[off + R_FLAGS]! & RecordFlag.http) !== 0;
+    let slot = inst.find(rec, keyOff, keyLen, keyHash);
+
+    if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && !http) {
+      this.#touch(slot, time);
+      this.#clockOnly++;
+      return;
+    }
+    const fragOff = keyOff + keyLen;
+    const fragLen = get16(rec, off + R_FRAG_LEN);
+    const verOff = fragOff + get16(rec, off + R_VER_OFF);
+    const verJson = rec.subarray(verOff, verOff + get16(rec, off + R_VER_LEN));
+    const appIdLen = rec[off + R_APP_ID_LEN]!;
+    if (slot < 0) {
+      slot = inst.insert(rec, keyOff, keyLen, keyHash);
+      this.instClock.reset(slot);
+      const a = this.#summarySlot(this.apps, this.appClock, rec, keyOff, appIdLen + 1);
+      const h = this.#summarySlot(this.hosts, this.hostClock, rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
+      const v = this.counts.versionId(a, verJson);
+      inst.cols[APP]![slot] = a;
+      inst.cols[HOST]![slot] = h;
+      inst.cols[VER]![slot] = v;
+      inst.cols[SINCE]![slot] = time;
+      this.counts.add(h, a, v);
+      this.#recordChange(slot, rec, off, fragOff, fragLen, verJson, null, time);
+    } else {
+      const a = inst.cols[APP]![slot]!;
+      const from = inst.cols[VER]![slot]!;
+      const to = this.counts.versionId(a, verJson);
+      if (to !== from) {
+        const prevVer = this.counts.version(from).json;
+        this.counts.changeVersion(a, from, to, (inst.cols[FLAGS]![slot]! & STALE) !== 0);
+        inst.cols[VER]![slot] = to;
+        inst.cols[SINCE]![slot] = time;
+        this.#recordChange(slot, rec, off, fragOff, fragLen, verJson, prevVer, time);
+      }
+    }
+    const a = inst.cols[APP]![slot]!;
+    const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
+    const known = this.appNames.get(a);
+    if (known === undefined || Buffer.compare(known, appName) !== 0) {
+      // The app's display name follows its latest update.
+      this.appNames.set(a, Buffer.from(appName));
+      this.counts.dirtyApps.add(a);
+    }
+    inst.cols[FRAG_A]![slot] = fa;
+    inst.cols[FRAG_B]![slot] = fb;
+    this.#touch(slot, time);
+    this.#pending.set(slot, rec, off, len);
+    inst.cols[PENDING_N]![slot]!++;
+    if ((inst.cols[FLAGS]![slot]! & DIRTY) === 0) {
+      inst.cols[FLAGS]![slot]! |= DIRTY;
+      this.#dirty.push(slot);
+    }
+    if (this.#oldestMs === 0) this.#oldestMs = Date.now();
+    if (http) {
+      const seq = get32(rec, off + R_SEQ);
+      if (seq > this.#ackSeq) this.#ackSeq = seq;
+    }
+  }
+
+  /**
+   * A first sight (prevVer null) or version change: counted, and a history
+   * entry built from the record. The entry's JSON is the stored fragment,
+   * whose tail `,"last_update":` gives way to `,"prev_ver":…,"time":T}`:
+   * no parsing, since a storm of first sights makes one per update.
+   */
+  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, fragLen: number, verJson: Uint8Array, prevVer: Uint8Array | null, time: number): void {
+    this.#changes++;
+    const keyOff = off + RECORD_HEADER;
+    const appIdLen = rec[off + R_APP_ID_LEN]!;
+    const hostOff = fragOff + get16(rec, off + R_HOST_OFF);
+    const head = rec.subarray(fragOff, fragOff + fragLen - LAST_UPDATE_TAIL.length);
+    const timeText = Buffer.from(String(time));
+    const parts = prevVer === null ? [head, PREV_NULL, timeText, ENTRY_END] : [head, PREV_OPEN, prevVer, TIME_AFTER_PREV, timeText, ENTRY_END];
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    const instance = (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!;
+    this.#history.push(this.inst.cols[APP]![slot]!, this.inst.cols[HOST]![slot]!, time, instance, 0,
+      rec.subarray(keyOff, keyOff + appIdLen), rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)), verJson, parts);
+  }
+
+  /** The slot of a host or app key (rec[at, at+len)), added if new. */
+  #summarySlot(index: KeyIndex, clock: SlotClock, rec: Uint8Array, at: number, len: number): number {
+    const hash = hash32(rec, at, at + len);
+    let slot = index.find(rec, at, len, hash);
+    if (slot < 0) {
+      slot = index.insert(rec, at, len, hash);
+      clock.reset(slot);
+    }
+    return slot;
+  }
+
+  /** Moves an instance's clock (and its host's and app's) forward to time. */
+  #touch(slot: number, time: number): void {
+    const inst = this.inst;
+    if ((inst.cols[FLAGS]![slot]! & STALE) !== 0) {
+      inst.cols[FLAGS]![slot]! &= ~STALE;
+      this.counts.setStale(inst.cols[HOST]![slot]!, inst.cols[APP]![slot]!, inst.cols[VER]![slot]!, false);
+    }
+    this.instClock.advance(slot, time);
+    this.hostClock.advance(inst.cols[HOST]![slot]!, time);
+    this.appClock.advance(inst.cols[APP]![slot]!, time);
+  }
+
+  // --- removals -------------------------------------------------------------
+
+  /** Removes an instance in memory; its LMDB record goes in the next batch. */
+  #forget(slot: number, reason: 'trim' | 'delete'): void {
+    const inst = this.inst;
+    const h = inst.cols[HOST]![slot]!;
+    const a = inst.cols[APP]![slot]!;
+    const v = inst.cols[VER]![slot]!;
+    const flags = inst.cols[FLAGS]![slot]!;
+    this.#recordRemoval(slot, v, reason);
+    // Records it absorbed but never wrote were superseded by the removal:
+    // they count as applied when the removal commits.
+    this.#superseded += inst.cols[PENDING_N]![slot]!;
+    inst.cols[PENDING_N]![slot] = 0;
+    this.#pending.drop(slot);
+    inst.remove(slot);
+    this.#releases.push({ index: inst, slot });
+    this.#removals.push({ slot, stored: (flags & STORED) !== 0 });
+    // Still in the dirty list (if it was): the cut skips removed slots.
+    inst.cols[FLAGS]![slot] = flags & DIRTY;
+    const { hostEmpty, appEmpty } = this.counts.remove(h, a, v, (flags & STALE) !== 0);
+    if (hostEmpty) {
+      this.hosts.remove(h);
+      this.#releases.push({ index: this.hosts, slot: h });
+    }
+    if (appEmpty) {
+      this.apps.remove(a);
+      this.#releases.push({ index: this.apps, slot: a });
+    }
+  }
+
+  /** The history entry of a removal, from what memory knows of the instance. */
+  #recordRemoval(slot: number, version: number, reason: 'trim' | 'delete'): void {
+    this.#changes++;
+    if (this.#oldestMs === 0) this.#oldestMs = Date.now();
+    const key = this.inst.keyOf(slot);
+    const { parts: [appId, host] } = splitKey(key, 2);
+    const time = Math.max(Math.floor(Date.now() / 1000), this.instClock.get(slot));
+    const instance = (key[key.length - 2]! << 8) | key[key.length - 1]!;
+    const prev = this.counts.version(version).json;
+    const app = this.appNames.get(this.inst.cols[APP]![slot]!) ?? EMPTY;
+    const hostJson = Buffer.from(JSON.stringify(host).slice(1, -1));
+    const json = `{"app":"${app.toString('utf8')}","app_id":"${appId}","host":"${hostJson.toString('utf8')}","instance":${instance},"ver":null,"prev_ver":"${prev.toString('utf8')}","host_ip":null,"time":${time}}`;
+    const flags = EntryFlag.removed | (reason === 'trim' ? EntryFlag.trimmed : 0);
+    this.#history.push(this.inst.cols[APP]![slot]!, this.inst.cols[HOST]![slot]!, time, instance, flags, Buffer.from(appId!), hostJson, EMPTY, [Buffer.from(json)]);
+  }
+
+  /** Removes every live instance a selector matches (DELETE endpoints); returns how many. */
+  #removeSelected(sel: Selector): number {
+    const inst = this.inst;
+    const findKey = (index: KeyIndex, key: Uint8Array): number => index.find(key, 0, key.length, hash32(key, 0, key.length));
+    const a = sel.appId === undefined ? -1 : findKey(this.apps, buildKey([sel.appId]));
+    const h = sel.host === undefined ? -1 : findKey(this.hosts, buildKey([sel.host]));
+    if ((sel.appId !== undefined && a < 0) || (sel.host !== undefined && h < 0)) return 0;
+    let n = 0;
+    for (let s = 0; s < inst.highWater; s++) {
+      if (inst.state[s] !== SlotState.live) continue;
+      if (a >= 0 && inst.cols[APP]![s] !== a) continue;
+      if (h >= 0 && inst.cols[HOST]![s] !== h) continue;
+      if (sel.instance !== undefined) {
+        const key = inst.keyOf(s);
+        if (((key[key.length - 2]! << 8) | key[key.length - 1]!) !== sel.instance) continue;
+      }
+      this.#forget(s, 'delete');
+      n++;
+    }
+    return n;
+  }
+
+  /** Forgets every instance; the next batch empties LMDB first. */
+  #clear(): void {
+    // Records absorbed but never written count as applied when the clear commits.
+    const inst = this.inst;
+    for (let s = 0; s < inst.highWater; s++) this.#superseded += inst.cols[PENDING_N]![s]!;
+    this.inst = new KeyIndex(INSTANCE_COLUMNS, 1 << 16);
+    this.hosts = new KeyIndex(SUMMARY_COLUMNS);
+    this.apps = new KeyIndex(SUMMARY_COLUMNS);
+    this.counts = new FleetCounts(this.hosts, this.apps);
+    this.#pending = new PendingRecords(this.inst, PENDING);
+    this.instClock.clear();
+    this.hostClock.clear();
+    this.appClock.clear();
+    this.appNames = new Map();
+    this.#history.clear();
+    this.#dirty = [];
+    this.#removals = [];
+    this.#staleSlots = [];
+    // Slots of the old indexes: nothing to release any more.
+    this.#releases = [];
+    this.#releasesByBatch.clear();
+    this.#clearPending = true;
+  }
+
+  // --- liveness -------------------------------------------------------------
+
+  /**
+   * Once a second: removes (in memory) every instance older than the trim
+   * window, and marks stale every instance not updated for --stale seconds.
+   * Returns how many instances changed.
+   */
+  sweep(nowSeconds: number): number {
+    const trimCutoff = this.#trimSeconds > 0 ? nowSeconds - this.#trimSeconds : -1;
+    const staleCutoff = this.#staleSeconds > 0 ? nowSeconds - this.#staleSeconds : -1;
+    if (trimCutoff < 0 && staleCutoff < 0) return 0;
+    const inst = this.inst;
+    const ts = this.instClock.ts;
+    const flags = inst.cols[FLAGS]!;
+    let n = 0;
+    for (let s = 0; s < inst.highWater; s++) {
+      if (inst.state[s] !== SlotState.live) continue;
+      const t = ts[s]!;
+      if (t < trimCutoff) {
+        this.#forget(s, 'trim');
+        n++;
+      } else if (t < staleCutoff && (flags[s]! & STALE) === 0) {
+        flags[s]! |= STALE;
+        this.counts.setStale(inst.cols[HOST]![s]!, inst.cols[APP]![s]!, inst.cols[VER]![s]!, true);
+        if (this.eventsWanted) this.#staleSlots.push(s);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // --- cutting a batch --------------------------------------------------------
+
+  /**
+   * Everything changed since the last cut, as one write batch. Memory moves
+   * on at once (the next changes go to the next batch); the batch must be
+   * committed before any later one, and committed(id) called after.
+   */
+  cut(nowMs: number, options: { clocks?: boolean } = {}): Cut {
+    const id = this.#nextBatch++;
+    const inst = this.inst;
+    const out = new BatchWriter(Math.max(1 << 16, this.#pending.bytes + this.#history.bytes * 2 + (1 << 16)));
+    let written = 0;
+    let removed = 0;
+    let applied = this.#control + this.#superseded;
+    let pages = 0;
+
+    if (this.#clearPending) {
+      for (const db of [DbId.inst, DbId.apps, DbId.hosts, DbId.appvers, DbId.history, DbId.histhost, DbId.clock]) out.clear(db);
+    }
+    for (const r of this.#removals) {
+      if (r.stored) {
+        out.del(DbId.inst, inst.keyOf(r.slot));
+        removed++;
+      }
+    }
+    const arena = this.#pending.arena;
+    for (const slot of this.#dirty) {
+      inst.cols[FLAGS]![slot]! &= ~DIRTY;
+      if (inst.state[slot] !== SlotState.live) continue;
+      const at = this.#pending.offsetOf(slot);
+      if (at < 0) continue;
+      this.#putInstance(out, slot, arena, at);
+      applied += inst.cols[PENDING_N]![slot]!;
+      inst.cols[PENDING_N]![slot] = 0;
+      inst.cols[PENDING]![slot] = 0;
+      inst.cols[FLAGS]![slot]! |= STORED;
+      written++;
+    }
+    // Every pending record is in the batch now (removed slots dropped theirs).
+    this.#pending.clear();
+
+    if (this.#history.length > 0) {
+      this.#history.blocks((kind, slot, block) => {
+        const part = kind === 'app' ? this.apps.keyOf(slot) : this.hosts.keyOf(slot);
+        out.put(kind === 'app' ? DbId.history : DbId.histhost, blockKey(part, id), block);
+        pages += 1 + (block.length >> 14);
+      });
+      this.#history.clear();
+    }
+    out.put(DbId.meta, Buffer.from(META.nextBlock), Buffer.from(String(id + 1)));
+    pages += this.#putSummaries(out);
+    const withClocks = options.clocks === true || this.clocksDue(nowMs);
+    if (withClocks) {
+      const put = (key: Buffer, bytes: Buffer): void => out.put(DbId.clock, key, bytes);
+      pages += this.instClock.dirtyCount + this.hostClock.dirtyCount + this.appClock.dirtyCount;
+      this.instClock.flush(put);
+      this.hostClock.flush(put);
+      this.appClock.flush(put);
+      applied += this.#clockOnly;
+      this.#clockOnly = 0;
+      this.#lastClockCut = nowMs;
+    }
+    for (const slot of this.#staleSlots) {
+      if (this.inst.state[slot] === SlotState.live) out.note(DbId.inst, this.inst.keyOf(slot), this.#staleNote(slot));
+    }
+
+    const cut: Cut = {
+      id,
+      ...(({ buffer, length, count }) => ({ buffer, length, ops: count }))(out.take()),
+      ackSeq: this.#ackSeq,
+      results: this.#results,
+      applied,
+      written,
+      removed,
+      changes: this.#changes,
+      oldestMs: this.#oldestMs,
+      cutMs: nowMs,
+      pruneBefore: this.#historySeconds > 0 ? Math.floor(nowMs / 1000) - this.#historySeconds : 0,
+      // A write dirties about a leaf page per instance (16 KiB each) plus
+      // the tree's branches; summaries share pages; blocks and clocks were
+      // counted as they were added.
+      bytesBound: (written + removed + pages) * 2 * 16384 + (4 << 20),
+    };
+    this.#releasesByBatch.set(id, this.#releases);
+    this.#releases = [];
+    this.#dirty = [];
+    this.#removals = [];
+    this.#staleSlots = [];
+    this.#results = [];
+    this.#ackSeq = 0;
+    this.#control = 0;
+    this.#superseded = 0;
+    this.#changes = 0;
+    this.#oldestMs = 0;
+    this.#clearPending = false;
+    return cut;
+  }
+
+  /** A batch is durable: the slots it removed may be reused. */
+  committed(id: number): void {
+    const releases = this.#releasesByBatch.get(id);
+    if (releases === undefined) return;
+    this.#releasesByBatch.delete(id);
+    for (const { index, slot } of releases) index.release(slot);
+  }
+
+  /** Writes an instance's pending record: header (slot, since, written_at, ver) and fragment. */
+  #putInstance(out: BatchWriter, slot: number, rec: Buffer, off: number): void {
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen);
+    const fragLen = get16(rec, off + R_FRAG_LEN);
+    const fragAt = off + RECORD_HEADER + keyLen;
+    const at = out.begin(DbId.inst, OpKind.put, key, INSTANCE_HEADER + fragLen);
+    const b = out.bytes;
+    put32(b, at + V_SLOT, slot);
+    put32(b, at + V_SINCE, this.inst.cols[SINCE]![slot]!);
+    put32(b, at + V_WRITTEN_AT, this.instClock.ts[slot]!);
+    put16(b, at + V_VER_OFF, get16(rec, off + R_VER_OFF));
+    put16(b, at + V_VER_LEN, get16(rec, off + R_VER_LEN));
+    b.set(rec.subarray(fragAt, fragAt + fragLen), at + INSTANCE_HEADER);
+  }
+
+  /** Puts the dirty app and host summaries (and app version counts); deletes emptied ones. Returns pages touched, roughly. */
+  #putSummaries(out: BatchWriter): number {
+    const apps = this.apps;
+    const hosts = this.hosts;
+    const counts = this.counts;
+    for (const a of counts.dirtyApps) {
+      const key = apps.keyOf(a);
+      if (apps.state[a] !== SlotState.live) {
+        out.del(DbId.apps, key);
+        out.del(DbId.appvers, key);
+        continue;
+      }
+      const c = { peers: apps.cols[PEERS]![a]!, instances: apps.cols[INSTANCES]![a]!, stale: apps.cols[STALE_COUNT]![a]! };
+      const appId = Buffer.from(key.subarray(0, key.length - 1)).toString('latin1');
+      out.put(DbId.apps, key, appSummaryValue(a, this.appNames.get(a) ?? EMPTY, appId, c, this.appClock.get(a)));
+      out.put(DbId.appvers, key, versionsJson(counts.versionsOf(a)));
+    }
+    for (const h of counts.dirtyHosts) {
+      const key = hosts.keyOf(h);
+      if (hosts.state[h] !== SlotState.live) {
+        out.del(DbId.hosts, key);
+        continue;
+      }
+      const c = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
+      const appKeys = counts.appsOf(h).map((a) => apps.keyOf(a)).sort(Buffer.compare);
+      out.put(DbId.hosts, key, hostSummaryValue(h, keyPartJson(key), c, this.hostClock.get(h), appKeys));
+    }
+    const pages = (counts.dirtyApps.size + counts.dirtyHosts.size) / 16;
+    counts.dirtyApps.clear();
+    counts.dirtyHosts.clear();
+    return Math.ceil(pages);
+  }
+
+  /** The change-feed note of an instance that turned stale: what memory knows of it. */
+  #staleNote(slot: number): Uint8Array {
+    const key = this.inst.keyOf(slot);
+    const { parts: [appId, host] } = splitKey(key, 2);
+    const version = {
+      app: (this.appNames.get(this.inst.cols[APP]![slot]!) ?? EMPTY).toString('utf8'),
+      app_id: appId,
+      host,
+      instance: (key[key.length - 2]! << 8) | key[key.length - 1]!,
+      ver: jsonString(this.counts.version(this.inst.cols[VER]![slot]!).json),
+      last_update: this.instClock.get(slot),
+      status: 'stale',
+    };
+    const json = Buffer.from(JSON.stringify(version));
+    const extra = Buffer.allocUnsafe(1 + json.length);
+    extra[0] = ChangeKind.stale;
+    json.copy(extra, 1);
+    return extra;
+  }
+
+  // --- loading --------------------------------------------------------------
+
+  /** A stored summary (loading): adopts its slot and time. */
+  loadSummary(kind: 'app' | 'host', key: Uint8Array, slot: number, writtenAt: number, name: Uint8Array | null): void {
+    const index = kind === 'app' ? this.apps : this.hosts;
+    const clock = kind === 'app' ? this.appClock : this.hostClock;
+    index.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
+    clock.ensure(slot);
+    clock.ts[slot] = Math.max(clock.ts[slot]!, writtenAt);
+    if (name !== null) this.appNames.set(slot, Buffer.from(name));
+  }
+
+  /** A stored instance (loading): key bytes and its stored value. */
+  loadInstance(key: Uint8Array, keyLength: number, value: Uint8Array, fragHashA: number, fragHashB: number): void {
+    const inst = this.inst;
+    const slot = u32(value, V_SLOT);
+    inst.insertAt(slot, key, 0, keyLength, hash32(key, 0, keyLength));
+    inst.cols[FRAG_A]![slot] = fragHashA;
+    inst.cols[FRAG_B]![slot] = fragHashB;
+    inst.cols[FLAGS]![slot] = STORED;
+    inst.cols[SINCE]![slot] = u32(value, V_SINCE);
+    const clock = this.instClock;
+    clock.ensure(slot);
+    clock.ts[slot] = Math.max(clock.ts[slot]!, u32(value, V_WRITTEN_AT));
+    let appEnd = 0;
+    while (key[appEnd] !== 0) appEnd++;
+    appEnd++;
+    const a = this.apps.find(key, 0, appEnd, hash32(key, 0, appEnd));
+    const h = this.hosts.find(key, appEnd, keyLength - 2 - appEnd, hash32(key, appEnd, keyLength - 2));
+    if (a < 0 || h < 0) throw new Error('store is inconsistent: an instance without its app or host summary');
+    inst.cols[APP]![slot] = a;
+    inst.cols[HOST]![slot] = h;
+    const verAt = INSTANCE_HEADER + (value[V_VER_OFF]! | (value[V_VER_OFF + 1]! << 8));
+    const v = this.counts.versionId(a, value.subarray(verAt, verAt + (value[V_VER_LEN]! | (value[V_VER_LEN + 1]! << 8))));
+    inst.cols[VER]![slot] = v;
+    this.counts.add(h, a, v);
+  }
+
+  /** Loading is done: free slots collected, every summary rewritten in the first batch. */
+  loaded(): void {
+    this.inst.collectFreeSlots();
+    this.hosts.collectFreeSlots();
+    this.apps.collectFreeSlots();
+    this.counts.markAllDirty();
+    // The clock buffers outlive a writer thread: a restarted writer finds
+    // times ahead of LMDB (persisted again in the next batch), and times of
+    // slots that no longer exist (which must not leak into their next owner).
+    for (const [index, c] of [[this.inst, this.instClock], [this.hosts, this.hostClock], [this.apps, this.appClock]] as const) {
+      c.zeroUnless((s) => s < index.highWater && index.state[s] === SlotState.live);
+      c.markAllDirty(index.highWater);
+    }
+  }
+}
+
+function put16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+}
+
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+function u32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function jsonString(json: Uint8Array): string {
+  return JSON.parse(`"${utf8.decode(json)}"`) as string;
+}
