@@ -29,6 +29,8 @@ interface UdpAddon {
   udpClose(fd: number): void;
   /** Returns freed heap memory to the kernel (glibc malloc_trim). */
   trimMemory(): boolean;
+  /** Names the calling thread (at most 15 bytes; top -H and /proc show it). */
+  setThreadName(name: string): void;
   addrSlotSize: number;
   maxBatch: number;
 }

@@ -46,8 +46,9 @@ export class BatchWriter {
   #len = 0;
   #count = 0;
 
-  constructor(initialBytes = 1 << 16) {
-    this.#buf = new Uint8Array(initialBytes);
+  /** A buffer to start from: a recycled one (old bytes are overwritten as needed) or a new one. */
+  constructor(start: number | ArrayBuffer = 1 << 16) {
+    this.#buf = new Uint8Array(typeof start === 'number' ? new ArrayBuffer(start) : start);
     this.#view = new DataView(this.#buf.buffer);
   }
 
@@ -106,19 +107,14 @@ export class BatchWriter {
     this.begin(db, OpKind.note, key, 0, extra);
   }
 
-  /** Hands the bytes over (for a transfer) and starts empty. */
+  /** Hands the bytes over (for a transfer); the writer must not be used after. */
   take(): { buffer: ArrayBuffer; length: number; count: number } {
-    const out = { buffer: this.#buf.buffer as ArrayBuffer, length: this.#len, count: this.#count };
-    this.#buf = new Uint8Array(Math.max(1 << 16, Math.min(this.#buf.length, 1 << 20)));
-    this.#view = new DataView(this.#buf.buffer);
-    this.#len = 0;
-    this.#count = 0;
-    return out;
+    return { buffer: this.#buf.buffer as ArrayBuffer, length: this.#len, count: this.#count };
   }
 
   #room(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
-    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n, 1 << 16));
     grown.set(this.#buf.subarray(0, this.#len));
     this.#buf = grown;
     this.#view = new DataView(grown.buffer);

@@ -5,7 +5,7 @@
 // turned stale travel as notes.
 
 import { ChangeKind, OpKind, eachOp } from './batch.js';
-import { EntryFlag, entryOffsets, newEntryView, readEntry } from './history.js';
+import { EntryFlag, entryOffsets, newEntryView, readEntry, type EntryView } from './history.js';
 import { DbId } from './layout.js';
 
 export type ChangeEvent =
@@ -14,17 +14,6 @@ export type ChangeEvent =
   | { type: 'removed'; version: Record<string, unknown>; reason: 'trim' | 'delete' }
   | { type: 'stale'; version: Record<string, unknown> }
   | { type: 'cleared' };
-
-interface Entry {
-  app: string;
-  app_id: string;
-  host: string;
-  host_ip: string | null;
-  instance: number;
-  ver: string | null;
-  prev_ver: string | null;
-  time: number;
-}
 
 const utf8 = new TextDecoder();
 
@@ -37,7 +26,7 @@ export function changesOf(buffer: ArrayBuffer, length: number): ChangeEvent[] {
     } else if (op.kind === OpKind.put && op.db === DbId.history) {
       for (const at of entryOffsets(op.value)) {
         readEntry(op.value, at, view);
-        events.push(eventOf(JSON.parse(utf8.decode(view.json)) as Entry, view.flags));
+        events.push(eventOf(view));
       }
     } else if (op.kind === OpKind.note && op.extra[0] === ChangeKind.stale) {
       events.push({ type: 'stale', version: JSON.parse(utf8.decode(op.extra.subarray(1))) as Record<string, unknown> });
@@ -46,11 +35,18 @@ export function changesOf(buffer: ArrayBuffer, length: number): ChangeEvent[] {
   return events;
 }
 
-function eventOf(e: Entry, flags: number): ChangeEvent {
-  if ((flags & EntryFlag.removed) !== 0) {
-    const version = { app: e.app, app_id: e.app_id, host: e.host, instance: e.instance, ver: e.prev_ver, last_update: e.time };
-    return { type: 'removed', version, reason: (flags & EntryFlag.trimmed) !== 0 ? 'trim' : 'delete' };
+function eventOf(e: EntryView): ChangeEvent {
+  const base = { app: text(e.app), app_id: text(e.appId), host: text(e.host) };
+  if ((e.flags & EntryFlag.removed) !== 0) {
+    const version = { ...base, instance: e.instance, ver: text(e.prevVer), last_update: e.time };
+    return { type: 'removed', version, reason: (e.flags & EntryFlag.trimmed) !== 0 ? 'trim' : 'delete' };
   }
-  const version = { app: e.app, app_id: e.app_id, host: e.host, host_ip: e.host_ip, instance: e.instance, ver: e.ver, last_update: e.time };
-  return e.prev_ver === null ? { type: 'new', version } : { type: 'changed', version, old_ver: e.prev_ver };
+  const version = { ...base, host_ip: text(e.hostIp), instance: e.instance, ver: text(e.ver), last_update: e.time };
+  return (e.flags & EntryFlag.first) !== 0 ? { type: 'new', version } : { type: 'changed', version, old_ver: text(e.prevVer) };
+}
+
+/** A JSON string's content as text. */
+function text(content: Uint8Array): string {
+  const s = utf8.decode(content);
+  return s.includes('\\') ? (JSON.parse(`"${s}"`) as string) : s;
 }

@@ -101,6 +101,12 @@ class Pairs {
   }
 }
 
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class FleetCounts {
   readonly hosts: KeyIndex;
   readonly apps: KeyIndex;
@@ -111,6 +117,7 @@ export class FleetCounts {
   readonly #versionIds = new Map<string, number>();
   readonly #versions: (VersionCount | undefined)[] = [];
   readonly #freeVersionIds: number[] = [];
+  readonly #lastVersion: number[] = [];
 
   constructor(hosts: KeyIndex, apps: KeyIndex) {
     this.hosts = hosts;
@@ -119,6 +126,13 @@ export class FleetCounts {
 
   /** The id of an app's version (interned; created with count 0). */
   versionId(app: number, verJson: Uint8Array): number {
+    // The version an app's last update named: in a rollout, the next one
+    // usually names it too, and comparing bytes beats building a string.
+    const last = this.#lastVersion[app];
+    if (last !== undefined) {
+      const v = this.#versions[last];
+      if (v !== undefined && v.app === app && bytesEqual(v.json, verJson)) return last;
+    }
     const name = `${app}:${Buffer.from(verJson.buffer, verJson.byteOffset, verJson.length).toString('latin1')}`;
     let id = this.#versionIds.get(name);
     if (id === undefined) {
@@ -126,6 +140,7 @@ export class FleetCounts {
       this.#versions[id] = { app, json: Buffer.from(verJson), count: 0, stale: 0 };
       this.#versionIds.set(name, id);
     }
+    this.#lastVersion[app] = id;
     return id;
   }
 

@@ -98,11 +98,8 @@ const SINCE = 8;
 const INSTANCE_COLUMNS = 9;
 
 const EMPTY = Buffer.alloc(0);
-const PREV_NULL = Buffer.from(',"prev_ver":null,"time":');
-const PREV_OPEN = Buffer.from(',"prev_ver":"');
-const TIME_AFTER_PREV = Buffer.from('","time":');
-const ENTRY_END = Buffer.from('}');
-const LAST_UPDATE_TAIL = Buffer.from(',"last_update":');
+/** Bytes between a fragment's host and its host_ip: `","host_ip":"`. */
+const HOST_IP_GAP = 13;
 const utf8 = new TextDecoder();
 
 interface Removal {
@@ -124,7 +121,7 @@ export class Fleet {
   apps = new KeyIndex(SUMMARY_COLUMNS);
   counts = new FleetCounts(this.hosts, this.apps);
   /** App display names (JSON string content) by app slot. */
-  appNames = new Map<number, Buffer>();
+  appNames: (Buffer | undefined)[] = [];
   #pending = new PendingRecords(this.inst, PENDING);
   #dirty: number[] = [];
   #removals: Removal[] = [];
@@ -227,7 +224,6 @@ export class Fleet {
       return;
     }
     const fragOff = keyOff + keyLen;
-    const fragLen = get16(rec, off + R_FRAG_LEN);
     const verOff = fragOff + get16(rec, off + R_VER_OFF);
     const verJson = rec.subarray(verOff, verOff + get16(rec, off + R_VER_LEN));
     const appIdLen = rec[off + R_APP_ID_LEN]!;
@@ -242,7 +238,7 @@ export class Fleet {
       inst.cols[VER]![slot] = v;
       inst.cols[SINCE]![slot] = time;
       this.counts.add(h, a, v);
-      this.#recordChange(slot, rec, off, fragOff, fragLen, verJson, null, time);
+      this.#recordChange(slot, rec, off, fragOff, verJson, null, time);
     } else {
       const a = inst.cols[APP]![slot]!;
       const from = inst.cols[VER]![slot]!;
@@ -252,15 +248,15 @@ export class Fleet {
         this.counts.changeVersion(a, from, to, (inst.cols[FLAGS]![slot]! & STALE) !== 0);
         inst.cols[VER]![slot] = to;
         inst.cols[SINCE]![slot] = time;
-        this.#recordChange(slot, rec, off, fragOff, fragLen, verJson, prevVer, time);
+        this.#recordChange(slot, rec, off, fragOff, verJson, prevVer, time);
       }
     }
     const a = inst.cols[APP]![slot]!;
     const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
-    const known = this.appNames.get(a);
-    if (known === undefined || Buffer.compare(known, appName) !== 0) {
+    const known = this.appNames[a];
+    if (known === undefined || !bytesEqual(known, appName)) {
       // The app's display name follows its latest update.
-      this.appNames.set(a, Buffer.from(appName));
+      this.appNames[a] = Buffer.from(appName);
       this.counts.dirtyApps.add(a);
     }
     inst.cols[FRAG_A]![slot] = fa;
@@ -281,22 +277,31 @@ export class Fleet {
 
   /**
    * A first sight (prevVer null) or version change: counted, and a history
-   * entry built from the record. The entry's JSON is the stored fragment,
-   * whose tail `,"last_update":` gives way to `,"prev_ver":…,"time":T}`:
-   * no parsing, since a storm of first sights makes one per update.
+   * entry built from the record (history.ts: no parsing).
    */
-  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, fragLen: number, verJson: Uint8Array, prevVer: Uint8Array | null, time: number): void {
+  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, verJson: Uint8Array, prevVer: Uint8Array | null, time: number): void {
     this.#changes++;
     const keyOff = off + RECORD_HEADER;
-    const appIdLen = rec[off + R_APP_ID_LEN]!;
-    const hostOff = fragOff + get16(rec, off + R_HOST_OFF);
-    const head = rec.subarray(fragOff, fragOff + fragLen - LAST_UPDATE_TAIL.length);
-    const timeText = Buffer.from(String(time));
-    const parts = prevVer === null ? [head, PREV_NULL, timeText, ENTRY_END] : [head, PREV_OPEN, prevVer, TIME_AFTER_PREV, timeText, ENTRY_END];
     const keyLen = get16(rec, off + R_KEY_LEN);
-    const instance = (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!;
-    this.#history.push(this.inst.cols[APP]![slot]!, this.inst.cols[HOST]![slot]!, time, instance, 0,
-      rec.subarray(keyOff, keyOff + appIdLen), rec.subarray(hostOff, hostOff + get16(rec, off + R_HOST_LEN)), verJson, parts);
+    const hostOff = fragOff + get16(rec, off + R_HOST_OFF);
+    const hostEnd = hostOff + get16(rec, off + R_HOST_LEN);
+    // `","host_ip":"` follows the host; the address holds no quote.
+    const ipOff = hostEnd + HOST_IP_GAP;
+    let ipEnd = ipOff;
+    while (rec[ipEnd] !== 0x22) ipEnd++;
+    this.#history.push(
+      this.inst.cols[APP]![slot]!,
+      this.inst.cols[HOST]![slot]!,
+      time,
+      (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!,
+      prevVer === null ? EntryFlag.first : 0,
+      rec.subarray(keyOff, keyOff + rec[off + R_APP_ID_LEN]!),
+      rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN)),
+      rec.subarray(hostOff, hostEnd),
+      verJson,
+      prevVer ?? EMPTY,
+      rec.subarray(ipOff, ipEnd),
+    );
   }
 
   /** The slot of a host or app key (rec[at, at+len)), added if new. */
@@ -358,15 +363,21 @@ export class Fleet {
     this.#changes++;
     if (this.#oldestMs === 0) this.#oldestMs = Date.now();
     const key = this.inst.keyOf(slot);
-    const { parts: [appId, host] } = splitKey(key, 2);
-    const time = Math.max(Math.floor(Date.now() / 1000), this.instClock.get(slot));
-    const instance = (key[key.length - 2]! << 8) | key[key.length - 1]!;
-    const prev = this.counts.version(version).json;
-    const app = this.appNames.get(this.inst.cols[APP]![slot]!) ?? EMPTY;
-    const hostJson = Buffer.from(JSON.stringify(host).slice(1, -1));
-    const json = `{"app":"${app.toString('utf8')}","app_id":"${appId}","host":"${hostJson.toString('utf8')}","instance":${instance},"ver":null,"prev_ver":"${prev.toString('utf8')}","host_ip":null,"time":${time}}`;
-    const flags = EntryFlag.removed | (reason === 'trim' ? EntryFlag.trimmed : 0);
-    this.#history.push(this.inst.cols[APP]![slot]!, this.inst.cols[HOST]![slot]!, time, instance, flags, Buffer.from(appId!), hostJson, EMPTY, [Buffer.from(json)]);
+    const a = this.inst.cols[APP]![slot]!;
+    const appEnd = key.indexOf(0);
+    this.#history.push(
+      a,
+      this.inst.cols[HOST]![slot]!,
+      Math.max(Math.floor(Date.now() / 1000), this.instClock.get(slot)),
+      (key[key.length - 2]! << 8) | key[key.length - 1]!,
+      EntryFlag.removed | (reason === 'trim' ? EntryFlag.trimmed : 0),
+      key.subarray(0, appEnd),
+      this.appNames[a] ?? EMPTY,
+      keyPartJson(key, appEnd + 1),
+      EMPTY,
+      this.counts.version(version).json,
+      EMPTY,
+    );
   }
 
   /** Removes every live instance a selector matches (DELETE endpoints); returns how many. */
@@ -404,7 +415,7 @@ export class Fleet {
     this.instClock.clear();
     this.hostClock.clear();
     this.appClock.clear();
-    this.appNames = new Map();
+    this.appNames = [];
     this.#history.clear();
     this.#dirty = [];
     this.#removals = [];
@@ -453,10 +464,12 @@ export class Fleet {
    * on at once (the next changes go to the next batch); the batch must be
    * committed before any later one, and committed(id) called after.
    */
-  cut(nowMs: number, options: { clocks?: boolean } = {}): Cut {
+  cut(nowMs: number, options: { clocks?: boolean; buffer?: ArrayBuffer } = {}): Cut {
     const id = this.#nextBatch++;
     const inst = this.inst;
-    const out = new BatchWriter(Math.max(1 << 16, this.#pending.bytes + this.#history.bytes * 2 + (1 << 16)));
+    // Instance operations are smaller than their records; blocks hold each entry twice.
+    const need = this.#pending.bytes + this.#history.bytes * 2 + (1 << 16);
+    const out = new BatchWriter(options.buffer !== undefined && options.buffer.byteLength >= need ? options.buffer : Math.ceil((need * 5) / 4));
     let written = 0;
     let removed = 0;
     let applied = this.#control + this.#superseded;
@@ -488,11 +501,14 @@ export class Fleet {
     this.#pending.clear();
 
     if (this.#history.length > 0) {
-      this.#history.blocks((kind, slot, block) => {
-        const part = kind === 'app' ? this.apps.keyOf(slot) : this.hosts.keyOf(slot);
-        out.put(kind === 'app' ? DbId.history : DbId.histhost, blockKey(part, id), block);
-        pages += 1 + (block.length >> 14);
-      });
+      this.#history.blocks(
+        (kind, slot, size) => {
+          const part = kind === 'app' ? this.apps.keyOf(slot) : this.hosts.keyOf(slot);
+          pages += 1 + (size >> 14);
+          return out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(part, id), size);
+        },
+        () => out.bytes,
+      );
       this.#history.clear();
     }
     out.put(DbId.meta, Buffer.from(META.nextBlock), Buffer.from(String(id + 1)));
@@ -582,7 +598,7 @@ export class Fleet {
       }
       const c = { peers: apps.cols[PEERS]![a]!, instances: apps.cols[INSTANCES]![a]!, stale: apps.cols[STALE_COUNT]![a]! };
       const appId = Buffer.from(key.subarray(0, key.length - 1)).toString('latin1');
-      out.put(DbId.apps, key, appSummaryValue(a, this.appNames.get(a) ?? EMPTY, appId, c, this.appClock.get(a)));
+      out.put(DbId.apps, key, appSummaryValue(a, this.appNames[a] ?? EMPTY, appId, c, this.appClock.get(a)));
       out.put(DbId.appvers, key, versionsJson(counts.versionsOf(a)));
     }
     for (const h of counts.dirtyHosts) {
@@ -606,7 +622,7 @@ export class Fleet {
     const key = this.inst.keyOf(slot);
     const { parts: [appId, host] } = splitKey(key, 2);
     const version = {
-      app: (this.appNames.get(this.inst.cols[APP]![slot]!) ?? EMPTY).toString('utf8'),
+      app: (this.appNames[this.inst.cols[APP]![slot]!] ?? EMPTY).toString('utf8'),
       app_id: appId,
       host,
       instance: (key[key.length - 2]! << 8) | key[key.length - 1]!,
@@ -630,7 +646,7 @@ export class Fleet {
     index.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
     clock.ensure(slot);
     clock.ts[slot] = Math.max(clock.ts[slot]!, writtenAt);
-    if (name !== null) this.appNames.set(slot, Buffer.from(name));
+    if (name !== null) this.appNames[slot] = Buffer.from(name);
   }
 
   /** A stored instance (loading): key bytes and its stored value. */
@@ -689,6 +705,12 @@ function put32(b: Uint8Array, o: number, v: number): void {
 
 function u32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function jsonString(json: Uint8Array): string {

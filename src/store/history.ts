@@ -9,35 +9,26 @@
 // host blocks instead of 100,000 random entries.
 //
 // Block value: [u32 entry count][u32 oldest time][u32 newest time][u32 0] then entries.
-// Entry:       [u16 size][u32 time][u16 instance][u16 app_id len][u16 host len][u16 ver len][u8 flags][u8 0]
-//              then app_id, host (JSON string content), ver (JSON string content), and the
-//              entry as JSON: {"app","app_id","host","host_ip","instance","ver","prev_ver","time"}.
-// The binary part lets queries filter (host, instance, time) and the rollout
-// count versions without parsing JSON; the JSON is copied into answers.
+// Entry:       [u16 size][u32 time][u16 instance][u8 flags][u8 host_ip len]
+//              [u16 app_id len][u16 app len][u16 host len][u16 ver len][u16 prev_ver len]
+//              then app_id, app, host, ver, prev_ver (JSON string content) and host_ip.
+// Compact (about 80 bytes, a third of the entry as JSON): every change is
+// written twice (its app's block and its host's), and history is most of
+// what a storm of changes writes. Queries build the JSON (writeEntryJson).
+
+import type { JsonBytes } from './json-bytes.js';
 
 export const BLOCK_HEADER = 16;
-export const ENTRY_HEADER = 16;
+export const ENTRY_HEADER = 20;
 
 export const EntryFlag = {
   /** The instance was removed (ver is null). */
   removed: 1,
   /** Removed by --trim (else by a DELETE). */
   trimmed: 2,
+  /** First sight (prev_ver is null). */
+  first: 4,
 } as const;
-
-export interface HistoryEntry {
-  app: string;
-  app_id: string;
-  host: string;
-  instance: number;
-  /** null when the instance was removed. */
-  ver: string | null;
-  /** null at first sight. */
-  prev_ver: string | null;
-  /** null for a removal (the address is not kept in memory). */
-  host_ip: string | null;
-  time: number;
-}
 
 /** The key of a block: an app's or host's key part, then the block id. */
 export function blockKey(part: Uint8Array, block: number): Buffer {
@@ -62,9 +53,11 @@ export interface EntryView {
   instance: number;
   flags: number;
   appId: Uint8Array;
+  app: Uint8Array;
   host: Uint8Array;
   ver: Uint8Array;
-  json: Uint8Array;
+  prevVer: Uint8Array;
+  hostIp: Uint8Array;
 }
 
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
@@ -84,29 +77,43 @@ export function entryOffsets(block: Uint8Array, size = block.length): number[] {
 
 /** Reads the entry at offset `at` of a block. */
 export function readEntry(block: Uint8Array, at: number, into: EntryView): EntryView {
-  const size = u16(block, at);
-  const appIdLen = u16(block, at + 8);
-  const hostLen = u16(block, at + 10);
-  const verLen = u16(block, at + 12);
   let o = at + ENTRY_HEADER;
+  const take = (n: number): Uint8Array => block.subarray(o, (o += n));
   into.time = u32(block, at + 2);
   into.instance = u16(block, at + 6);
-  into.flags = block[at + 14]!;
-  into.appId = block.subarray(o, (o += appIdLen));
-  into.host = block.subarray(o, (o += hostLen));
-  into.ver = block.subarray(o, (o += verLen));
-  into.json = block.subarray(o, at + size);
+  into.flags = block[at + 8]!;
+  const ipLen = block[at + 9]!;
+  into.appId = take(u16(block, at + 10));
+  into.app = take(u16(block, at + 12));
+  into.host = take(u16(block, at + 14));
+  into.ver = take(u16(block, at + 16));
+  into.prevVer = take(u16(block, at + 18));
+  into.hostIp = take(ipLen);
   return into;
 }
 
 export function newEntryView(): EntryView {
   const empty = new Uint8Array(0);
-  return { time: 0, instance: 0, flags: 0, appId: empty, host: empty, ver: empty, json: empty };
+  return { time: 0, instance: 0, flags: 0, appId: empty, app: empty, host: empty, ver: empty, prevVer: empty, hostIp: empty };
+}
+
+/** The entry as JSON: {"app","app_id","host","host_ip","instance","ver","prev_ver","time"}. */
+export function writeEntryJson(e: EntryView, out: JsonBytes): void {
+  out.ascii('{"app":"').bytes(e.app).ascii('","app_id":"').bytes(e.appId).ascii('","host":"').bytes(e.host);
+  if (e.hostIp.length === 0) out.ascii('","host_ip":null,"instance":');
+  else out.ascii('","host_ip":"').bytes(e.hostIp).ascii('","instance":');
+  out.uint(e.instance);
+  if ((e.flags & EntryFlag.removed) !== 0) out.ascii(',"ver":null');
+  else out.ascii(',"ver":"').bytes(e.ver).ascii('"');
+  if ((e.flags & EntryFlag.first) !== 0) out.ascii(',"prev_ver":null,"time":');
+  else out.ascii(',"prev_ver":"').bytes(e.prevVer).ascii('","time":');
+  out.uint(e.time).ascii('}');
 }
 
 /**
  * The entries absorbed since the last cut, in arrival order, each tagged
- * with its app and host slot; cut() groups them into blocks.
+ * with its app and host slot; blocks() groups them into one block per app
+ * and per host, written straight into the batch.
  */
 export class HistoryLog {
   #buf = Buffer.alloc(1 << 16);
@@ -125,14 +132,13 @@ export class HistoryLog {
   }
 
   /**
-   * Appends an entry. appId, host and ver are JSON string content; json is
-   * the concatenation of jsonParts.
+   * Appends an entry: appId, app, host, ver and prevVer are JSON string
+   * content (as in the stored fragment), hostIp its text; a removal has an
+   * empty ver, a first sight an empty prevVer (and the flag saying so).
    */
-  push(app: number, host: number, time: number, instance: number, flags: number, appId: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, jsonParts: readonly Uint8Array[]): void {
-    let jsonLength = 0;
-    for (const p of jsonParts) jsonLength += p.length;
-    const size = ENTRY_HEADER + appId.length + hostJson.length + ver.length + jsonLength;
-    if (size > 0xffff) throw new RangeError(`history entry of ${size} bytes`);
+  push(app: number, host: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array): void {
+    const size = ENTRY_HEADER + appId.length + appName.length + hostJson.length + ver.length + prevVer.length + hostIp.length;
+    if (size > 0xffff || hostIp.length > 0xff) throw new RangeError(`history entry of ${size} bytes`);
     if (this.#used + size > this.#buf.length) {
       const grown = Buffer.alloc(Math.max(this.#buf.length * 2, this.#used + size));
       this.#buf.copy(grown, 0, 0, this.#used);
@@ -150,19 +156,23 @@ export class HistoryLog {
     }
     const b = this.#buf;
     const at = this.#used;
-    b.writeUInt16LE(size, at);
-    b.writeUInt32LE(time >>> 0, at + 2);
-    b.writeUInt16LE(instance, at + 6);
-    b.writeUInt16LE(appId.length, at + 8);
-    b.writeUInt16LE(hostJson.length, at + 10);
-    b.writeUInt16LE(ver.length, at + 12);
-    b[at + 14] = flags;
-    b[at + 15] = 0;
+    put16(b, at, size);
+    put32(b, at + 2, time);
+    put16(b, at + 6, instance);
+    b[at + 8] = flags;
+    b[at + 9] = hostIp.length;
+    put16(b, at + 10, appId.length);
+    put16(b, at + 12, appName.length);
+    put16(b, at + 14, hostJson.length);
+    put16(b, at + 16, ver.length);
+    put16(b, at + 18, prevVer.length);
     let o = at + ENTRY_HEADER;
-    for (const p of [appId, hostJson, ver, ...jsonParts]) {
-      b.set(p, o);
-      o += p.length;
-    }
+    o = copyInto(b, o, appId);
+    o = copyInto(b, o, appName);
+    o = copyInto(b, o, hostJson);
+    o = copyInto(b, o, ver);
+    o = copyInto(b, o, prevVer);
+    copyInto(b, o, hostIp);
     this.#app[this.#count] = app;
     this.#host[this.#count] = host;
     this.#at[this.#count] = at;
@@ -171,16 +181,16 @@ export class HistoryLog {
   }
 
   /**
-   * Groups the entries into one block per app and one per host; calls
-   * emit(kind, slot, block bytes) for each. Entries stay in arrival order
-   * inside a block.
+   * Groups the entries into one block per app and one per host, in
+   * arrival order inside a block. For each block, `place(kind, slot,
+   * size)` returns where in `target()` to write its `size` bytes.
    */
-  blocks(emit: (kind: 'app' | 'host', slot: number, block: Uint8Array) => void): void {
-    this.#group(this.#app, (slot, block) => emit('app', slot, block));
-    this.#group(this.#host, (slot, block) => emit('host', slot, block));
+  blocks(place: (kind: 'app' | 'host', slot: number, size: number) => number, target: () => Uint8Array): void {
+    this.#group(this.#app, (slot, size) => place('app', slot, size), target);
+    this.#group(this.#host, (slot, size) => place('host', slot, size), target);
   }
 
-  #group(slots: Int32Array, emit: (slot: number, block: Uint8Array) => void): void {
+  #group(slots: Int32Array, place: (slot: number, size: number) => number, target: () => Uint8Array): void {
     const n = this.#count;
     // Stable grouping by slot (a counting sort: slots are small integers).
     let max = 0;
@@ -200,25 +210,25 @@ export class HistoryLog {
       let newest = 0;
       while (j < n && slots[order[j]!] === slot) {
         const at = this.#at[order[j]!]!;
-        bytes += buf.readUInt16LE(at);
-        const t = buf.readUInt32LE(at + 2);
+        bytes += u16(buf, at);
+        const t = u32(buf, at + 2);
         if (t < oldest) oldest = t;
         if (t > newest) newest = t;
         j++;
       }
-      const block = Buffer.allocUnsafe(bytes);
-      block.writeUInt32LE(j - i, 0);
-      block.writeUInt32LE(oldest, 4);
-      block.writeUInt32LE(newest, 8);
-      block.writeUInt32LE(0, 12);
-      let o = BLOCK_HEADER;
+      let o = place(slot, bytes);
+      const block = target();
+      put32(block, o, j - i);
+      put32(block, o + 4, oldest);
+      put32(block, o + 8, newest);
+      put32(block, o + 12, 0);
+      o += BLOCK_HEADER;
       for (let k = i; k < j; k++) {
         const at = this.#at[order[k]!]!;
-        const size = buf.readUInt16LE(at);
-        buf.copy(block, o, at, at + size);
+        const size = u16(buf, at);
+        block.set(buf.subarray(at, at + size), o);
         o += size;
       }
-      emit(slot, block);
       i = j;
     }
   }
@@ -226,6 +236,23 @@ export class HistoryLog {
   clear(): void {
     this.#used = 0;
     this.#count = 0;
-    if (this.#buf.length > 1 << 22) this.#buf = Buffer.alloc(1 << 16);
   }
+}
+
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+function put16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+}
+
+/** Copies a short field (a loop beats set() for a few bytes). */
+function copyInto(dst: Uint8Array, o: number, src: Uint8Array): number {
+  for (let i = 0; i < src.length; i++) dst[o++] = src[i]!;
+  return o;
 }

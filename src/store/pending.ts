@@ -9,8 +9,10 @@
 import { RECORD_HEADER, R_FRAG_LEN, R_KEY_LEN, get16 } from '../ingest/record.js';
 import type { KeyIndex } from './key-index.js';
 
-/** Arena size kept once the backlog is gone. */
+/** Smallest arena. */
 const KEEP_BYTES = 1 << 20;
+/** Cuts in a row that used under an eighth of the arena before it shrinks. */
+const SHRINK_AFTER = 20;
 
 export class PendingRecords {
   readonly #index: KeyIndex;
@@ -19,6 +21,7 @@ export class PendingRecords {
   #used = 0;
   #garbage = 0;
   #count = 0;
+  #smallCuts = 0;
 
   constructor(index: KeyIndex, column: number) {
     this.#index = index;
@@ -77,14 +80,20 @@ export class PendingRecords {
   /** Forgets every record (the caller clears the column). */
   clear(): void {
     this.#count = 0;
+    // Under load every cut fills the arena about as much as the last one:
+    // keep it (growing it again would copy and fault in fresh pages each
+    // time); once the load has gone for a while, give the memory back.
+    this.#smallCuts = this.#used * 8 < this.#arena.length ? this.#smallCuts + 1 : 0;
     this.#reset();
   }
 
   #reset(): void {
     this.#used = 0;
     this.#garbage = 0;
-    // A storm's backlog is gone: give its memory back.
-    if (this.#arena.length > KEEP_BYTES) this.#arena = Buffer.alloc(KEEP_BYTES);
+    if (this.#arena.length > KEEP_BYTES && this.#smallCuts >= SHRINK_AFTER) {
+      this.#arena = Buffer.alloc(Math.max(KEEP_BYTES, this.#arena.length >> 2));
+      this.#smallCuts = 0;
+    }
   }
 
   #grow(need: number): void {

@@ -15,12 +15,12 @@
 
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { CursorError, Tag, decodeCursor, encodeCursor } from './cursor.js';
-import { blockNewest, entryOffsets, newEntryView, readEntry, type EntryView } from './history.js';
+import { blockNewest, entryOffsets, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
 import { JsonBytes } from './json-bytes.js';
 import { buildKey, prefixEnd } from './keys.js';
 import { DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions } from './layout.js';
 import { RowStream, u16, u32 } from './row-stream.js';
-import type { ClockBuffers } from './slot-clock.js';
+import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
 
 export { CursorError };
@@ -71,17 +71,12 @@ export class StoreReader {
   readonly #instRows: RowStream;
   readonly #appsRows: RowStream;
   readonly #hostsRows: RowStream;
-  readonly #instClock: Uint32Array;
-  readonly #hostClock: Uint32Array;
-  readonly #appClock: Uint32Array;
+  readonly #clocks: ClockBuffers;
   readonly #staleSeconds: number;
 
   constructor(path: string, clocks: ClockBuffers, staleSeconds = 0) {
     this.#env = open(envOptions(path));
-    // Length-tracking views: they follow the buffers as the writer grows them.
-    this.#instClock = new Uint32Array(clocks.instance);
-    this.#hostClock = new Uint32Array(clocks.host);
-    this.#appClock = new Uint32Array(clocks.app);
+    this.#clocks = clocks;
     this.#staleSeconds = staleSeconds;
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#inst = this.#env.openDB<Buffer, Buffer>(DB.inst, bin);
@@ -99,12 +94,12 @@ export class StoreReader {
 
   /** GET app/: {"data":[{app, app_id, host_count, instance_count, up_count, stale_count, last_update}]} */
   appList(page: Page = {}, out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#appsRows, this.#appClock, Tag.apps, page, out);
+    return this.#summaries(this.#appsRows, SlotClock.view(this.#clocks.app), Tag.apps, page, out);
   }
 
   /** GET host/: {"data":[{host, app_count, instance_count, up_count, stale_count, last_update}]} */
   hostList(page: Page = {}, out = new JsonBytes()): JsonBytes {
-    return this.#summaries(this.#hostsRows, this.#hostClock, Tag.hosts, page, out);
+    return this.#summaries(this.#hostsRows, SlotClock.view(this.#clocks.host), Tag.hosts, page, out);
   }
 
   #summaries(rows: RowStream, clock: Uint32Array, tag: number, page: Page, out: JsonBytes): JsonBytes {
@@ -141,7 +136,7 @@ export class StoreReader {
     const value = this.#apps.getBinary(key);
     if (value === undefined) return null;
     out.ascii(DATA_OPEN);
-    this.#summary(value, this.#appClock, out).ascii(',"versions":');
+    this.#summary(value, SlotClock.view(this.#clocks.app), out).ascii(',"versions":');
     out.bytes(this.#appvers.getBinary(key) ?? Buffer.from('[]'));
     return out.ascii('}]}');
   }
@@ -151,7 +146,7 @@ export class StoreReader {
     const value = this.#hosts.getBinary(buildKey([host]));
     if (value === undefined) return null;
     out.ascii(DATA_OPEN);
-    return this.#summary(value, this.#hostClock, out).ascii('}]}');
+    return this.#summary(value, SlotClock.view(this.#clocks.host), out).ascii('}]}');
   }
 
   /** Per app: its versions' counts (for /metrics). */
@@ -174,7 +169,8 @@ export class StoreReader {
   versions(filter: VersionFilter, page: Page = {}, out = new JsonBytes()): JsonBytes {
     const { appId, host, ver, status, since } = filter;
     const verJson = ver === undefined ? null : jsonContent(ver);
-    const clock = this.#instClock;
+    // The clock as it is now: the writer may grow it, but not for instances this snapshot holds.
+    const clock = SlotClock.view(this.#clocks.instance);
     const staleBefore = this.#staleSeconds > 0 ? Math.floor(Date.now() / 1000) - this.#staleSeconds : -Infinity;
     const limit = page.limit ?? Infinity;
     let n = 0;
@@ -299,7 +295,7 @@ export class StoreReader {
           break blocks;
         }
         if (n > 0) out.ascii(',');
-        out.bytes(view.json);
+        writeEntryJson(view, out);
         n++;
         if (n === limit) {
           lastKey = Buffer.from(key);

@@ -26,15 +26,19 @@ export function createClockBuffer(maxSlots: number): SharedArrayBuffer {
 export class SlotClock {
   readonly kind: number;
   readonly #sab: SharedArrayBuffer;
-  /** Length-tracking view: follows the buffer as it grows. */
-  readonly ts: Uint32Array;
+  /**
+   * A fixed-length view, replaced when this clock grows the buffer (V8
+   * reads a length-tracking view of a growable buffer through a runtime
+   * call on every access; this one is a plain array).
+   */
+  ts: Uint32Array;
   #dirty = new Uint8Array(64);
   #dirtyList: number[] = [];
 
   constructor(kind: number, sab: SharedArrayBuffer) {
     this.kind = kind;
     this.#sab = sab;
-    this.ts = new Uint32Array(sab);
+    this.ts = new Uint32Array(sab, 0, sab.byteLength >>> 2);
   }
 
   get dirtyCount(): number {
@@ -57,6 +61,7 @@ export class SlotClock {
         bytes = this.#sab.maxByteLength;
       }
       this.#sab.grow(bytes);
+      this.ts = new Uint32Array(this.#sab, 0, bytes >>> 2);
     }
   }
 
@@ -108,6 +113,11 @@ export class SlotClock {
       put(clockKey(this.kind, chunk), Buffer.from(copy.buffer));
     }
     this.#dirtyList = [];
+  }
+
+  /** The times as they are now, as a plain view (readers: take one per query; the buffer may grow later). */
+  static view(sab: SharedArrayBuffer): Uint32Array {
+    return new Uint32Array(sab, 0, sab.byteLength >>> 2);
   }
 
   /** Forgets every time (after a clear). */

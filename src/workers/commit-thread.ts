@@ -12,6 +12,7 @@
 // the next writer a new port.
 
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { udp } from '../ingest/native.js';
 import { Committer } from '../store/committer.js';
 import type { BatchMessage, CommitControl, CommitMessage, CommitThreadData, DoneMessage } from './messages.js';
 import { COMMIT_REGION, Stat, statRegion, wakeWriter } from './shared-layout.js';
@@ -22,6 +23,7 @@ const RETRY_MS = 500;
 const LAG_WINDOW_MS = 60_000;
 
 const data = workerData as CommitThreadData;
+udp.setThreadName('ps-commit');
 const control = new Int32Array(data.control);
 const stats = statRegion(data.stats, COMMIT_REGION);
 const post = (msg: CommitMessage, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(msg, transfer);

@@ -137,6 +137,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
           const events = changesOf(msg.buffer, msg.length);
           if (events.length > 0) this.emit('events', events);
         }
+        this.#supervisor.recycle(msg.buffer);
         break;
       case 'COMMIT_ERROR':
         if (this.#lastCommitError !== msg.message) this.#log(`commit failed: ${msg.message} (will retry)`);

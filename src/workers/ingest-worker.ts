@@ -40,6 +40,7 @@ const SMALL_BATCH = 16;
 const GATHER_MS = 1;
 
 function run(data: IngestWorkerData): void {
+  udp.setThreadName(`ps-ingest-${data.index}`);
   const control = new Int32Array(data.control);
   const stats = statRegion(data.stats, ingestRegion(data.index));
   const ring = new RingProducer(data.ring);

@@ -6,6 +6,7 @@
 //
 //   writer ──BATCH──► commit thread ──COMMITTED──► main (acks, change feed)
 //          ◄─DONE───               ──COMMIT_ERROR─► main
+//          ◄──────────── the batch's buffer, for reuse ─────┘
 
 import type { MessagePort } from 'node:worker_threads';
 import type { ClockBuffers } from '../store/slot-clock.js';
@@ -70,6 +71,8 @@ export interface WriterThreadData {
   clocks: ClockBuffers;
   /** The commit thread's end is the other side of this port. */
   commitPort: MessagePort;
+  /** Batch buffers come back here from main once it is done with them (for reuse). */
+  recyclePort: MessagePort;
   clockPersistMs?: number;
   /** Longest an absorbed change should wait to be committed (ms). */
   latencyTargetMs?: number;

@@ -4,6 +4,7 @@
 // environment) and reads the engine's shared clocks.
 
 import { move, workerData } from 'piscina';
+import { udp } from '../ingest/native.js';
 import { StoreReader, type Page, type VersionFilter } from '../store/reader.js';
 import type { ClockBuffers } from '../store/slot-clock.js';
 import { rollout, stepTimes } from '../query/rollout.js';
@@ -21,6 +22,7 @@ export type QueryTask =
   | { kind: 'rollout'; appId: string; since: number; step: number; now: number };
 
 const data = workerData as QueryPoolData;
+udp.setThreadName('ps-query');
 const reader = new StoreReader(data.path, data.clocks, data.staleSeconds);
 
 /** Runs one query; the answer's bytes are moved (not copied) back. */

@@ -68,6 +68,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #ingest: (Worker | null)[] = [];
   #commit: Worker | null = null;
   #writer: Worker | null = null;
+  /** Main's end of the current writer's recycle channel. */
+  #recycle: MessagePort | null = null;
   #writerStarted = 0;
   #backoffMs = FIRST_BACKOFF_MS;
   #stopping = false;
@@ -152,6 +154,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   #startWriter(port: MessagePort): void {
     const o = this.#options;
+    const recycle = new MessageChannel();
+    this.#recycle?.close();
+    this.#recycle = recycle.port1;
     const data: WriterThreadData = {
       path: o.dataDir,
       trimSeconds: o.trimSeconds,
@@ -162,12 +167,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       stats: this.#memory.stats,
       clocks: this.#memory.clocks,
       commitPort: port,
+      recyclePort: recycle.port2,
       ...(o.clockPersistMs === undefined ? {} : { clockPersistMs: o.clockPersistMs }),
       ...(o.latencyTargetMs === undefined ? {} : { latencyTargetMs: o.latencyTargetMs }),
     };
     const writer = new Worker(WRITER_THREAD, {
       workerData: data,
-      transferList: [port],
+      transferList: [port, recycle.port2],
       name: 'partisci-writer',
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     });
@@ -242,6 +248,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         if (!this.#stopping) this.#startIngest(i);
       }, 100);
     });
+  }
+
+  /** Gives a committed batch's buffer back to the writer, which reuses it (fewer fresh pages per batch). */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.#recycle !== null && buffer.byteLength > 0) this.#recycle.postMessage(buffer, [buffer]);
   }
 
   /** Ends an ingest worker abruptly (testing, with --danger): it is restarted like one that crashed. */

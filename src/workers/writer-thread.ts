@@ -49,6 +49,7 @@ function post(msg: WriterMessage): void {
 }
 
 function run(data: WriterThreadData): void {
+  udp.setThreadName('ps-writer');
   const control = new Int32Array(data.control);
   const stats = statRegion(data.stats, WRITER_REGION);
   const started = performance.now();
@@ -117,8 +118,12 @@ function run(data: WriterThreadData): void {
     return nowMs - work.oldestMs >= gather;
   };
 
+  /** Buffers of committed batches, back for reuse (the largest first). */
+  const spare: ArrayBuffer[] = [];
   const cut = (nowMs: number, clocks: boolean): void => {
-    const batch = fleet.cut(nowMs, { clocks });
+    for (let m = receiveMessageOnPort(data.recyclePort); m !== undefined; m = receiveMessageOnPort(data.recyclePort)) spare.push(m.message as ArrayBuffer);
+    spare.sort((a, b) => b.byteLength - a.byteLength).splice(2);
+    const batch = fleet.cut(nowMs, { clocks, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
     inFlight = batch.id;
     inFlightChanges = batch.written + batch.removed;
     inFlightBytes = batch.length;
