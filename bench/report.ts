@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { E2eReport } from './e2e/index.js';
+import type { WavesReport } from './e2e/waves.js';
 import type { MicroReport } from './micro/index.js';
 import type { MicroResult } from './micro/harness.js';
 import { RESULTS_DIR } from './paths.js';
@@ -27,10 +28,13 @@ export interface Environment {
 
 export interface BenchReport {
   environment: Environment;
-  cache: { key: string; built_at: number; build_ms: number };
+  /** The cached 1,000,000-instance store; null when not needed (--waves-only). */
+  cache: { key: string; built_at: number; build_ms: number } | null;
   targets: TargetResult[];
   micro: MicroReport | null;
   e2e: E2eReport | null;
+  /** The waves section (fresh servers, partisci-fuzz --waves); null when not run. */
+  waves: WavesReport | null;
   total_seconds: number;
 }
 
@@ -70,17 +74,22 @@ export function formatReport(report: BenchReport): string {
   );
 
   const e2e = report.e2e;
-  if (e2e !== null) {
+  const waves = report.waves ?? null;
+  const targets = report.targets.filter((t) => (t.section === 'waves' ? waves !== null : e2e !== null));
+  if (targets.length > 0) {
     out.push(
       section(
         'Targets',
         table(
           ['target', 'goal', 'measured', ''],
-          report.targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '-' : t.pass ? 'PASS' : 'MISS']),
+          targets.map((t) => [t.name, t.target, t.measured, t.pass === null ? '-' : t.pass ? 'PASS' : 'MISS']),
           ['l', 'l', 'l', 'l'],
         ),
       ),
     );
+  }
+  if (waves !== null) out.push(formatWaves(waves));
+  if (e2e !== null) {
 
     out.push(
       section(
@@ -196,6 +205,59 @@ export function formatReport(report: BenchReport): string {
     );
   }
   return out.join('\n');
+}
+
+function reasons(byReason: Record<string, number>): string {
+  const entries = Object.entries(byReason).filter(([, n]) => n !== 0);
+  return entries.length === 0 ? '' : ` (${entries.map(([r, n]) => `${r} ${fmt(n)}`).join(', ')})`;
+}
+
+function formatWaves(waves: WavesReport): string {
+  const o = waves.options;
+  const fleet = o.hosts * o.apps * o.instances;
+  const rows = waves.runs.flatMap((r) =>
+    r.waves.map((w) => [
+      r.rate === null ? `max (${r.sender_workers} senders)` : fmt(r.rate),
+      String(w.wave),
+      `${w.version} (${w.kind})`,
+      fmt(w.offered_rate),
+      w.duration_s.toFixed(2),
+      w.shown_pct === null ? '-' : `${w.shown_pct.toFixed(3)}%`,
+      w.complete_s === null ? `never (${w.poll_end ?? '?'})` : `${w.complete_s.toFixed(2)} s`,
+      w.persisted_s === null ? 'not in 60 s' : `${w.persisted_s.toFixed(2)} s`,
+      fmt(w.max_disagreement),
+      fmt(w.ring_full_drops),
+      fmt(w.kernel_drops),
+      `${fmt(w.rejected)}${reasons(w.rejected_by_reason)}`,
+      fmt(w.write_backlog_peak),
+      w.cpu_us_per_update.toFixed(2),
+      [w.cpu_split_us_per_update.ingest, w.cpu_split_us_per_update.writer, w.cpu_split_us_per_update.main, w.cpu_split_us_per_update.other].map((v) => v.toFixed(2)).join(' + '),
+      mib(w.rss_anon_peak),
+      w.persist_lag_ms === null ? '-' : `${fmt(w.persist_lag_ms.p99)} ms`,
+    ]),
+  );
+  let body = table(
+    ['rate', 'wave', 'version', 'offered/s', 'took s', 'shown', 'complete after', 'persisted after', 'disagree', 'ring drops', 'kernel drops', 'rejected', 'backlog peak', 'µs/update', 'ingest+writer+main+other µs', 'RssAnon peak', 'persist lag p99'],
+    rows,
+    ['r', 'r', 'l'],
+  );
+  body +=
+    '\nshown: fleet instances the version/ listings show on the wave\'s version; complete after: seconds after the last packet until app/A\n' +
+    'counted the fleet on it; persisted after: until the server had taken in everything and write_backlog was 0; µs/update: server CPU\n' +
+    '(idle-corrected) from the first packet until persisted (or 60 s after the last packet), per update taken in (changes, or repeats).\n';
+  for (const r of waves.runs) {
+    body += `${r.label}: RssAnon peak ${mib(r.rss_anon_peak)}, RssFile peak ${mib(r.rss_file_peak)}; server idle ${(r.idle_cpu_cores * 100).toFixed(1)}% of a core; partisci-fuzz ran ${r.fuzz_seconds.toFixed(0)} s\n`;
+    if (r.queries !== null) {
+      body +=
+        `  queries during the waves (${fmt(o.queryRate)}/s, one at a time${r.query_errors ? `, ${fmt(r.query_errors)} failed` : ''}): ` +
+        r.queries.map((q) => `${q.name} p50 ${fmt(q.p50_ms)} ms, p99 ${fmt(q.p99_ms)} ms, max ${fmt(q.max_ms)} ms (${fmt(q.requests)} requests)`).join('; ') +
+        '\n';
+    }
+  }
+  return section(
+    `Waves: fresh server, empty data folder; ${fmt(fleet)} instances (${fmt(o.hosts)} hosts x ${o.apps} apps x ${o.instances}); ${o.versions.join(' -> ')}`,
+    body.trimEnd(),
+  );
 }
 
 function notes(r: MicroResult): string {

@@ -2,14 +2,15 @@
 // real partiscid; prints the tables and writes the same figures as JSON to
 // bench/results/<time>.json. Progress goes to stderr, the tables to stdout.
 //
-//   node dist/bench/run.js [--quick] [--micro-only | --e2e-only] [--rebuild-cache]
-//                          [--step-seconds N]
+//   node dist/bench/run.js [--quick] [--micro-only | --e2e-only | --waves-only]
+//                          [--rebuild-cache] [--step-seconds N]
 
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { cleanUp, installCleanup } from './cleanup.js';
 import { FULL, QUICK, runE2e, type E2eReport } from './e2e/index.js';
+import { runWavesSection, WAVES_FULL, WAVES_QUICK, type WavesReport } from './e2e/waves.js';
 import { runMicro, type MicroReport } from './micro/index.js';
 import { REPO_ROOT } from './paths.js';
 import { formatReport, saveReport, type BenchReport, type Environment } from './report.js';
@@ -20,7 +21,10 @@ const USAGE = `Usage: node dist/bench/run.js [options]
 
   --quick            shorter steps and time budgets (for development; figures are rougher)
   --micro-only       only the micro-benchmarks
-  --e2e-only         only the end-to-end run
+  --e2e-only         only the end-to-end runs (the 1,000,000-instance store, then the waves)
+  --waves-only       only the waves: fresh servers, partisci-fuzz --waves 1.0.0,2.0.0,2.0.0
+                     over ${WAVES_FULL.hosts.toLocaleString('en-US')} hosts x ${WAVES_FULL.apps} apps x ${WAVES_FULL.instances} at ${WAVES_FULL.pacedRate.toLocaleString('en-US')}/s, then at max
+                     (--quick: ${WAVES_QUICK.hosts.toLocaleString('en-US')} hosts at ${WAVES_QUICK.pacedRate.toLocaleString('en-US')}/s)
   --step-seconds N   seconds per ladder step (default ${FULL.stepSeconds}, --quick ${QUICK.stepSeconds})
   --rebuild-cache    rebuild bench/.cache/ (the 1,000,000-instance store) even if it is current
   -h, --help         this help
@@ -61,6 +65,7 @@ async function main(): Promise<number> {
       quick: { type: 'boolean' },
       'micro-only': { type: 'boolean' },
       'e2e-only': { type: 'boolean' },
+      'waves-only': { type: 'boolean' },
       'step-seconds': { type: 'string' },
       'rebuild-cache': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -71,7 +76,9 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (values['micro-only'] && values['e2e-only']) throw new Error('--micro-only and --e2e-only exclude each other');
+  const only = (['micro-only', 'e2e-only', 'waves-only'] as const).filter((flag) => values[flag]);
+  if (only.length > 1) throw new Error(`--${only.join(' and --')} exclude each other`);
+  const wavesOnly = values['waves-only'] ?? false;
   const quick = values.quick ?? false;
   const e2eOptions = { ...(quick ? QUICK : FULL) };
   if (values['step-seconds'] !== undefined) {
@@ -83,20 +90,24 @@ async function main(): Promise<number> {
   installCleanup();
   const started = performance.now();
   const env = environment(argv);
-  const store = await ensureStore(log, values['rebuild-cache'] ?? false);
+  // The waves start from empty servers: no need for the cached store.
+  const store = wavesOnly ? null : await ensureStore(log, values['rebuild-cache'] ?? false);
 
   let micro: MicroReport | null = null;
   let e2e: E2eReport | null = null;
-  if (!values['e2e-only']) micro = await runMicro(store, quick, log);
-  if (!values['micro-only']) e2e = await runE2e(store, e2eOptions, log);
+  let waves: WavesReport | null = null;
+  if (store !== null && !values['e2e-only']) micro = await runMicro(store, quick, log);
+  if (store !== null && !values['micro-only']) e2e = await runE2e(store, e2eOptions, log);
+  if (!values['micro-only']) waves = await runWavesSection(quick ? WAVES_QUICK : WAVES_FULL, log);
 
   env.load_end = loadavg()[0]!;
   const report: BenchReport = {
     environment: env,
-    cache: { key: store.key, built_at: store.builtAt, build_ms: store.buildMs },
-    targets: evaluateTargets(e2e),
+    cache: store === null ? null : { key: store.key, built_at: store.builtAt, build_ms: store.buildMs },
+    targets: evaluateTargets(e2e, waves),
     micro,
     e2e,
+    waves,
     total_seconds: (performance.now() - started) / 1000,
   };
   const file = saveReport(report);

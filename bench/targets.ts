@@ -3,6 +3,7 @@
 // reads as "-" rather than passing or failing.
 
 import type { E2eReport } from './e2e/index.js';
+import type { WavesReport, WavesRun } from './e2e/waves.js';
 import { fmt, MiB, pct } from './stats.js';
 
 export interface TargetResult {
@@ -11,14 +12,20 @@ export interface TargetResult {
   measured: string;
   value: number | null;
   pass: boolean | null;
+  /** The part of the run that measures it. */
+  section: 'e2e' | 'waves';
 }
 
 function check(name: string, target: string, value: number | null | undefined, ok: (v: number) => boolean, show: (v: number) => string): TargetResult {
-  if (value === null || value === undefined || !Number.isFinite(value)) return { name, target, measured: '-', value: null, pass: null };
-  return { name, target, measured: show(value), value, pass: ok(value) };
+  if (value === null || value === undefined || !Number.isFinite(value)) return { name, target, measured: '-', value: null, pass: null, section: 'e2e' };
+  return { name, target, measured: show(value), value, pass: ok(value), section: 'e2e' };
 }
 
-export function evaluateTargets(e2e: E2eReport | null): TargetResult[] {
+export function evaluateTargets(e2e: E2eReport | null, waves: WavesReport | null = null): TargetResult[] {
+  return [...e2eTargets(e2e), ...waveTargets(waves)];
+}
+
+function e2eTargets(e2e: E2eReport | null): TargetResult[] {
   const step = (rate: number | null) => e2e?.ladder.find((s) => s.target_rate === rate);
   const kind = (name: string) => e2e?.queries.kinds.find((k) => k.name === name);
   const max = step(null);
@@ -41,4 +48,43 @@ export function evaluateTargets(e2e: E2eReport | null): TargetResult[] {
     bulk('host/', 'host/ during the storm'),
     check('start to serving, 1,000,000 instances (worse of quiet start, restart in storm)', '<= 1 s', startMs, (v) => v <= 1000, (v) => `${(v / 1000).toFixed(2)} s`),
   ];
+}
+
+/** The worst of some figures (max or min); null when none was measured. */
+function worst(values: (number | null | undefined)[], pick: (a: number, b: number) => number): number | null {
+  const measured = values.filter((v): v is number => v !== null && v !== undefined && !Number.isNaN(v));
+  return measured.length === 0 ? null : measured.reduce((a, b) => pick(a, b));
+}
+
+const seconds = (v: number): string => `${v.toFixed(2)} s`;
+
+function waveTargets(waves: WavesReport | null): TargetResult[] {
+  const paced: WavesRun | undefined = waves?.runs.find((r) => r.rate !== null);
+  const fastest: WavesRun | undefined = waves?.runs.find((r) => r.rate === null);
+  const rate = paced?.rate ?? waves?.options.pacedRate ?? 100_000;
+  const at = `at ${fmt(rate)}/s`;
+  const offered = fastest?.waves.map((w) => w.offered_rate) ?? [];
+  const fastestRate = offered.length === 0 ? '?' : `${fmt(Math.min(...offered))}-${fmt(Math.max(...offered))}`;
+  const all = waves?.runs ?? [];
+  const kind = (name: string) => paced?.queries?.find((q) => q.name === name);
+  // An incomplete wave counts as never complete.
+  const completeS = paced === undefined ? null : worst(paced.waves.map((w) => (w.complete_s === null ? Infinity : w.complete_s)), Math.max);
+  const changed = paced?.waves.filter((w) => w.kind === 'changed') ?? [];
+  const repeats = paced?.waves.filter((w) => w.kind === 'repeat') ?? [];
+  const lagP99 = worst(all.flatMap((r) => r.waves.map((w) => w.persist_lag_ms?.p99)), Math.max);
+  const targets = [
+    check(`waves ${at}: every wave shown by the listings (the worst wave)`, '100%', paced === undefined ? null : worst(paced.waves.map((w) => w.shown_pct), Math.min), (v) => v >= 100, (v) => `${v.toFixed(3)}%`),
+    completeS === Infinity
+      ? { name: `waves ${at}: complete after the last packet (the slowest wave)`, target: '<= 1 s', measured: 'incomplete', value: null, pass: false, section: 'waves' as const }
+      : check(`waves ${at}: complete after the last packet (the slowest wave)`, '<= 1 s', completeS, (v) => v <= 1, seconds),
+    check(`waves at the sender's fastest (${fastestRate}/s): shown (the worst wave)`, '>= 99.9%', fastest === undefined ? null : worst(fastest.waves.map((w) => w.shown_pct), Math.min), (v) => v >= 99.9, (v) => `${v.toFixed(3)}%`),
+    check(`waves ${at}: server CPU per changed update (the worst changing wave)`, '<= 12 µs', worst(changed.map((w) => w.cpu_us_per_update), Math.max), (v) => v <= 12, (v) => `${v.toFixed(2)} µs`),
+    check(`waves ${at}: server CPU per repeated update (the restart wave)`, '<= 3 µs', worst(repeats.map((w) => w.cpu_us_per_update), Math.max), (v) => v <= 3, (v) => `${v.toFixed(2)} µs`),
+    check('waves: RssAnon peak (both runs)', '<= 320 MiB', worst(all.map((r) => r.rss_anon_peak), Math.max), (v) => v <= 320 * MiB, (v) => `${(v / MiB).toFixed(0)} MiB`),
+    check(`waves ${at}: p99 version/?host=H during the waves`, '<= 5 ms', kind('version/?host=H')?.p99_ms, (v) => v <= 5, (v) => `${v.toFixed(2)} ms`),
+    check(`waves ${at}: p99 app/ during the waves`, '<= 5 ms', kind('app/')?.p99_ms, (v) => v <= 5, (v) => `${v.toFixed(2)} ms`),
+    check('waves: persist lag p99 (/debug/vars persist_lag_ms, the worst wave)', '<= 1 s', lagP99, (v) => v <= 1000, (v) => `${(v / 1000).toFixed(2)} s`),
+    check('waves: max disagreement between app/A and its listing (both runs)', '0', worst(all.map((r) => r.max_disagreement), Math.max), (v) => v === 0, fmt),
+  ];
+  return targets.map((t) => ({ ...t, section: 'waves' as const }));
 }

@@ -5,9 +5,19 @@
 // last byte of the answer. Prints one JSON object on stdout.
 //
 //   node dist/bench/e2e/query-client.js --port N --small-seconds S --bulk-seconds S
+//
+// --mode waves (the waves section): the server starts empty and the fleet
+// arrives while we ask, so the hosts asked about are the fleet's own
+// (--hosts, --seed, as partisci-fuzz names them). version/?host=H and app/
+// in turn, --rate requests per second in all, one at a time, until SIGTERM;
+// then every latency with the (unix ms) time it was sent, so the bench can
+// keep those that fell inside the waves.
+//
+//   node dist/bench/e2e/query-client.js --mode waves --port N --hosts N --seed S --rate R
 
 import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { hostName } from '../../tools/fuzz/names.js';
 import { Rng } from '../../tools/fuzz/prng.js';
 
 export interface QueryKindResult {
@@ -22,8 +32,23 @@ export interface QueryKindResult {
   bytes_per_answer: number;
 }
 
+/** --mode waves: the latencies of one kind, each with the unix ms it was sent at. */
+export interface TimedLatencies {
+  name: string;
+  t: number[];
+  ms: number[];
+}
+
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, 'small-seconds': { type: 'string' }, 'bulk-seconds': { type: 'string' } },
+  options: {
+    port: { type: 'string' },
+    'small-seconds': { type: 'string' },
+    'bulk-seconds': { type: 'string' },
+    mode: { type: 'string' },
+    hosts: { type: 'string' },
+    seed: { type: 'string' },
+    rate: { type: 'string' },
+  },
   strict: true,
 });
 const port = Number(values.port);
@@ -102,7 +127,54 @@ async function main(): Promise<void> {
   agent.destroy();
 }
 
-main().catch((err: unknown) => {
+/** --mode waves: the fleet's hosts and app/, in turn, paced, until SIGTERM. */
+async function mainWaves(): Promise<void> {
+  const hosts = Number(values.hosts);
+  const seed = Number(values.seed ?? 1);
+  const rate = Number(values.rate ?? 100);
+  if (!(hosts > 0) || !(rate > 0)) throw new Error('--mode waves needs --hosts N and --rate R');
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  const stop = (): void => {
+    stopping = true;
+    wake?.();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  const rng = new Rng(12);
+  const kinds: { name: string; path: () => string; out: TimedLatencies }[] = [
+    { name: 'version/?host=H', path: () => `/api/v1/version/?host=${encodeURIComponent(hostName(seed, rng.below(hosts)))}`, out: { name: 'version/?host=H', t: [], ms: [] } },
+    { name: 'app/', path: () => '/api/v1/app/', out: { name: 'app/', t: [], ms: [] } },
+  ];
+  let errors = 0;
+  const intervalMs = 1000 / rate;
+  const start = performance.now();
+  for (let k = 0; !stopping; k++) {
+    const due = start + k * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, wait);
+      });
+      wake = null;
+      if (stopping) break;
+    }
+    const kind = kinds[k % kinds.length]!;
+    const sentAt = performance.timeOrigin + performance.now();
+    try {
+      const { ms } = await get(kind.path());
+      kind.out.t.push(Math.round(sentAt));
+      kind.out.ms.push(Math.round(ms * 1000) / 1000);
+    } catch {
+      errors++;
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ mode: 'waves', errors, kinds: kinds.map((k) => k.out) })}\n`);
+  agent.destroy();
+}
+
+(values.mode === 'waves' ? mainWaves() : main()).catch((err: unknown) => {
   process.stderr.write(`query-client: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

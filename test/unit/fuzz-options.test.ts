@@ -38,7 +38,7 @@ describe('options', () => {
     expect(options).toEqual({
       server: 'example.org', port: 9000, rate: 200, durationS: 3, count: null, hosts: 5, apps: 2, instances: 1,
       releaseEveryS: 7.5, http: true, connections: 4, sockets: 64, bad: 0.25, badKinds: ['empty_datagram', 'huge_datagram'],
-      burst: 10, workers: 3, seed: 42, check: true, json: true,
+      burst: 10, workers: 3, seed: 42, check: true, json: true, waves: null, wavePauseS: 1,
     });
   });
 

@@ -82,6 +82,8 @@ export class Fleet {
   private readonly order: Permutation;
   private readonly apps: AppProfile[];
   private readonly hostJsonCache: (string | undefined)[] | null;
+  /** JSON of versions given by memberJson, as written by most libraries [0] and by Python [1]. */
+  private readonly fixedVersionJson: [Map<string, string>, Map<string, string>] = [new Map(), new Map()];
 
   constructor(shape: FleetShape) {
     this.shape = shape;
@@ -103,7 +105,11 @@ export class Fleet {
 
   /** The fleet member that sends update n. */
   memberAt(n: number): MemberKey {
-    const key = this.order.at(n % this.size);
+    return this.memberOfKey(this.order.at(n % this.size));
+  }
+
+  /** The fleet member numbered key (0 <= key < size): instances vary fastest, then apps, then hosts. */
+  memberOfKey(key: number): MemberKey {
     const instance = key % this.shape.instances;
     const rest = (key - instance) / this.shape.instances;
     const appIndex = rest % this.shape.apps;
@@ -145,9 +151,28 @@ export class Fleet {
 
   /** Update n, sent at fleet time t, as the JSON text its client library writes. */
   jsonAt(n: number, t: number): string {
-    const { appIndex, hostIndex, instance } = this.memberAt(n);
-    const app = this.apps[appIndex]!;
-    const ver = this.versionJson(app, appIndex, hostIndex, t);
+    const member = this.memberAt(n);
+    const app = this.apps[member.appIndex]!;
+    return this.formatJson(app, this.versionJson(app, member.appIndex, member.hostIndex, t), member);
+  }
+
+  /**
+   * An update of one member carrying a given version (not its scheduled
+   * one), as the JSON text its client library writes: what --waves sends.
+   */
+  memberJson(member: MemberKey, ver: string): string {
+    const app = this.apps[member.appIndex]!;
+    const asciiOnly = app.library === 'python';
+    const cache = this.fixedVersionJson[asciiOnly ? 1 : 0];
+    let json = cache.get(ver);
+    if (json === undefined) {
+      json = jsonString(ver, asciiOnly);
+      cache.set(ver, json);
+    }
+    return this.formatJson(app, json, member);
+  }
+
+  private formatJson(app: AppProfile, ver: string, { hostIndex, instance }: MemberKey): string {
     const host = this.hostJson(hostIndex, app.library === 'python');
     switch (app.library) {
       case 'js':

@@ -5,6 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import { BAD_KINDS, isBadKind, type BadKind } from './bad-packets.js';
+import { codePointLength, MAX_NAME_CHARS } from './names.js';
 
 export interface FuzzOptions {
   server: string;
@@ -34,6 +35,14 @@ export interface FuzzOptions {
   seed: number;
   check: boolean;
   json: boolean;
+  /**
+   * --waves: the versions of successive waves, in which every fleet
+   * instance sends exactly one update carrying the wave's version; null for
+   * the ordinary stream.
+   */
+  waves: string[] | null;
+  /** Seconds between two waves (after the previous one was checked). */
+  wavePauseS: number;
 }
 
 export const DEFAULTS: Readonly<FuzzOptions> = {
@@ -56,6 +65,8 @@ export const DEFAULTS: Readonly<FuzzOptions> = {
   seed: 1,
   check: false,
   json: false,
+  waves: null,
+  wavePauseS: 1,
 };
 
 const LIMITS = {
@@ -67,6 +78,7 @@ const LIMITS = {
   connections: 4096,
   /** Fleet members are indexed by a permutation of up to 2^52 elements. */
   fleetSize: 2 ** 52,
+  waves: 1000,
 } as const;
 
 export const USAGE = `Usage: partisci-fuzz [options]
@@ -89,6 +101,14 @@ Fleet
   --instances N       instances of every app on every host (default ${DEFAULTS.instances})
   --release-every S   average seconds between releases of an app (default ${DEFAULTS.releaseEveryS})
   --seed N            seed of the fleet and of the packet stream (default ${DEFAULTS.seed})
+Waves
+  --waves V1,V2,...   play waves instead of a stream: in each, every instance of the
+                      fleet sends exactly one update carrying that version, in a
+                      seeded order of its own, paced at --rate (not with --duration,
+                      --count, --bad or --release-every); e.g. 1.0.0,2.0.0,2.0.0 is a
+                      fleet coming online, a release rolling out, a restart
+  --wave-pause S      seconds between two waves (default ${DEFAULTS.wavePauseS}); with --check the
+                      next wave also waits until the previous one is shown or timed out
 Server
   --server HOST       server name or address (default ${DEFAULTS.server})
   --port N            UDP and HTTP port (default ${DEFAULTS.port})
@@ -97,7 +117,11 @@ Server
   --sockets N         UDP source sockets over all threads (default ${DEFAULTS.sockets})
 Output
   --check             compare the server's /debug/vars counters before and after,
-                      and report applied, rejected and lost updates
+                      and report applied, rejected and lost updates; with --waves,
+                      after each wave: how much of the fleet the API shows on the
+                      wave's version (app/A counts, then the full version/ listings),
+                      how long after the last packet, whether app/A and the listings
+                      ever disagree, and the server's drop counters
   --json              print the final summary as one JSON object on stdout
   -h, --help          show this help
 `;
@@ -135,6 +159,24 @@ function fraction(text: string): number {
   return value;
 }
 
+/** Parses --waves: a comma-separated list of versions, each as an update's ver may be. */
+export function waveVersions(text: string): string[] {
+  const versions = text.split(',').map((ver) => ver.trim());
+  if (versions.length === 0 || versions.every((ver) => ver === '')) throw new UsageError('--waves needs at least one version, e.g. --waves 1.0.0,2.0.0');
+  const empty = versions.findIndex((ver) => ver === '');
+  if (empty !== -1) throw new UsageError(`--waves: version ${empty + 1} of ${versions.length} is empty`);
+  const long = versions.find((ver) => codePointLength(ver) > MAX_NAME_CHARS);
+  if (long !== undefined) throw new UsageError(`--waves: "${long}" is longer than ${MAX_NAME_CHARS} characters`);
+  if (versions.length > LIMITS.waves) throw new UsageError(`--waves: at most ${LIMITS.waves} waves`);
+  return versions;
+}
+
+function seconds(flag: string, text: string): number {
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 0) || !Number.isFinite(value)) throw new UsageError(`--${flag} must be a non-negative number of seconds`);
+  return value;
+}
+
 function badKinds(text: string): BadKind[] {
   const kinds = text.split(',').map((kind) => kind.trim()).filter((kind) => kind !== '');
   const unknown = kinds.find((kind) => !isBadKind(kind));
@@ -163,6 +205,8 @@ const FLAGS = {
   seed: { type: 'string' },
   check: { type: 'boolean' },
   json: { type: 'boolean' },
+  waves: { type: 'string' },
+  'wave-pause': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -204,6 +248,8 @@ export function parseOptions(argv: readonly string[]): FuzzOptions | null {
   if (values.seed !== undefined) options.seed = integer('seed', values.seed, 0, unlimited);
   options.check = values.check ?? false;
   options.json = values.json ?? false;
+  if (values.waves !== undefined) options.waves = waveVersions(values.waves);
+  if (values['wave-pause'] !== undefined) options.wavePauseS = seconds('wave-pause', values['wave-pause']);
 
   if (options.hosts * options.apps * options.instances > LIMITS.fleetSize) {
     throw new UsageError('--hosts x --apps x --instances must be at most 2^52');
@@ -212,5 +258,15 @@ export function parseOptions(argv: readonly string[]): FuzzOptions | null {
   if (values.connections !== undefined && !options.http) throw new UsageError('--connections applies only with --http');
   if (values.sockets !== undefined && options.http) throw new UsageError('--sockets applies only to UDP (not with --http)');
   if (values['bad-kinds'] !== undefined && options.bad === 0) throw new UsageError('--bad-kinds needs --bad greater than 0');
+  if (options.waves !== null) {
+    // A wave is the whole fleet once: its length is the fleet, its version the one given.
+    for (const flag of ['duration', 'count', 'bad', 'release-every'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply with --waves (a wave is every fleet instance once, with the wave's version)`);
+    }
+    options.durationS = null;
+    options.count = null;
+  } else if (values['wave-pause'] !== undefined) {
+    throw new UsageError('--wave-pause applies only with --waves');
+  }
   return options;
 }

@@ -6,6 +6,7 @@ import type { FuzzOptions } from './options.js';
 import { formatCount, formatRate } from './progress.js';
 import type { SendSummary } from './run-senders.js';
 import type { ServerAddress } from './server-address.js';
+import type { WaveResult } from './wave-run.js';
 
 export interface Summary {
   mode: 'udp' | 'http';
@@ -42,6 +43,8 @@ export interface Summary {
   expected_rejected?: number;
   rejected_by_reason?: Record<string, number>;
   check_settled?: boolean;
+  /** --waves: one entry per wave played (the totals above are over all waves). */
+  waves?: WaveResult[];
 }
 
 export function buildSummary(
@@ -110,6 +113,50 @@ export function formatSummary(s: Summary): string {
       `  lost      ${formatCount(s.lost ?? 0)} (${percent(s.loss_rate ?? 0)}): ring full ${formatCount(s.ring_full_drops ?? 0)}, ` +
         `kernel drops ${formatCount(s.kernel_drops ?? 0)}, unexplained ${formatCount(s.unexplained_lost ?? 0)}` +
         (s.server_pending ? ` (${formatCount(s.server_pending)} received but not yet applied)` : ''),
+    );
+  }
+  return lines.join('\n');
+}
+
+function pad(cells: string[][]): string[] {
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  return cells.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+}
+
+/** The human output of --waves: the totals, then one line per wave. */
+export function formatWaves(s: Summary): string {
+  const waves = s.waves ?? [];
+  const checked = waves.some((w) => w.shown !== undefined);
+  const via = s.mode === 'http' ? 'HTTP' : 'UDP';
+  const lines = [
+    `${waves.length} wave(s) of ${formatCount(s.fleet_size)} instances over ${via} to ${s.server}:${s.port} (${s.address}), ` +
+      `target ${formatRate(s.target_rate ?? 0)}, ${s.workers} thread(s)${s.interrupted ? ' (interrupted)' : ''}`,
+  ];
+  const header = ['wave', 'version', 'sent', 'rate/s', 'took s'];
+  if (checked) header.push('shown', 'complete after', 'disagree', 'persisted after', 'ring drops', 'kernel drops', 'rejected', 'backlog');
+  const rows = waves.map((w) => {
+    const row = [String(w.wave), w.version, formatCount(w.sent), formatCount(w.offered_rate), w.duration_s.toFixed(2)];
+    if (checked) {
+      row.push(
+        w.shown_pct === undefined ? '-' : `${w.shown_pct.toFixed(3)}%`,
+        w.complete_s === undefined ? '-' : w.complete_s === null ? `incomplete (${w.poll_end})` : `${w.complete_s.toFixed(2)} s`,
+        w.max_disagreement === undefined ? '-' : formatCount(w.max_disagreement),
+        w.persisted_s === undefined ? '-' : w.persisted_s === null ? 'not yet' : `${w.persisted_s.toFixed(2)} s`,
+        formatCount(w.ring_full_drops ?? 0),
+        formatCount(w.kernel_drops ?? 0),
+        `${formatCount(w.rejected ?? 0)}${breakdown(w.rejected_by_reason ?? {})}`,
+        w.write_backlog === null || w.write_backlog === undefined ? '-' : formatCount(w.write_backlog),
+      );
+    }
+    return row;
+  });
+  lines.push(...pad([header, ...rows]).map((line) => `  ${line}`));
+  if (s.send_errors > 0) lines.push(`  errors: ${formatCount(s.send_errors)} not sent (${s.mode === 'http' ? 'no answer' : 'refused by the kernel'})`);
+  if (checked) {
+    lines.push(
+      '  shown: fleet instances the version/ listings show on the wave\'s version; complete after: seconds after the last packet',
+      '  until the app/A counts covered the fleet; disagree: largest gap between an app/A count and its listing;',
+      '  persisted after: until everything was taken in and write_backlog was 0.',
     );
   }
   return lines.join('\n');

@@ -22,36 +22,45 @@ export interface Progress extends ProgressTotals {
   elapsedMs: number;
 }
 
-export type SendSummary = Omit<SenderResult, 'worker'> & { interrupted: boolean };
+export type SendSummary = Omit<SenderResult, 'worker'> & {
+  interrupted: boolean;
+  /** performance.now() of this (main) thread when the senders were started; elapsedMs counts from about then. */
+  startedAtMs: number;
+};
 
-/** The task of each sender thread. */
-export function buildTasks(options: FuzzOptions, address: ServerAddress, shared: SharedArrayBuffer): SenderTask[] {
+/** --waves: which wave to send (0-based) and its version. */
+export interface WaveToSend {
+  index: number;
+  version: string;
+}
+
+/** The task of each sender thread; with `wave`, that wave (every fleet member once) instead of the stream. */
+export function buildTasks(options: FuzzOptions, address: ServerAddress, shared: SharedArrayBuffer, wave?: WaveToSend): SenderTask[] {
   const workers = options.workers;
+  const fleet = { seed: options.seed, hosts: options.hosts, apps: options.apps, instances: options.instances, releaseEveryS: options.releaseEveryS };
   return Array.from({ length: workers }, (_, worker): SenderTask => ({
     worker,
     workers,
     shared,
     traffic: {
       ...DEFAULT_TRAFFIC,
-      fleet: {
-        seed: options.seed,
-        hosts: options.hosts,
-        apps: options.apps,
-        instances: options.instances,
-        releaseEveryS: options.releaseEveryS,
-      },
+      fleet,
       badFraction: options.bad,
       badKinds: options.badKinds,
       // Fleet time follows the schedule; at "max" it runs at a nominal rate.
       clockRate: options.rate > 0 ? options.rate : DEFAULT_TRAFFIC.clockRate,
       hugeSize: options.http ? HUGE_HTTP : HUGE_UDP,
     },
-    pace: {
-      rate: options.rate,
-      burst: options.burst,
-      count: options.count ?? Infinity,
-      durationMs: options.durationS === null ? Infinity : options.durationS * 1000,
-    },
+    ...(wave === undefined ? {} : { wave: { fleet, wave: wave.index, version: wave.version } }),
+    pace:
+      wave === undefined
+        ? {
+            rate: options.rate,
+            burst: options.burst,
+            count: options.count ?? Infinity,
+            durationMs: options.durationS === null ? Infinity : options.durationS * 1000,
+          }
+        : { rate: options.rate, burst: options.burst, count: options.hosts * options.apps * options.instances, durationMs: Infinity },
     target: options.http
       ? {
           kind: 'http',
@@ -88,6 +97,7 @@ export async function runSenders(
   address: ServerAddress,
   stop: AbortSignal,
   onProgress: (progress: Progress) => void,
+  wave?: WaveToSend,
 ): Promise<SendSummary> {
   const shared = SharedState.create(options.workers);
   const pool = new Piscina({
@@ -99,7 +109,7 @@ export async function runSenders(
   const onStop = (): void => shared.requestStop();
   stop.addEventListener('abort', onStop);
   let progressTimer: NodeJS.Timeout | undefined;
-  const runs = buildTasks(options, address, shared.buffer).map((task) => pool.run(task) as Promise<SenderResult>);
+  const runs = buildTasks(options, address, shared.buffer, wave).map((task) => pool.run(task) as Promise<SenderResult>);
   try {
     // Any thread failing (say, no socket) ends the run; the others are told to stop.
     const failure = Promise.race(runs.map((run) => run.then(() => new Promise<never>(() => {}))));
@@ -109,7 +119,7 @@ export async function runSenders(
     const start = performance.now();
     progressTimer = setInterval(() => onProgress({ ...shared.totals(), elapsedMs: performance.now() - start }), PROGRESS_INTERVAL_MS);
     const results = await Promise.all(runs);
-    return { ...combineResults(results), interrupted: stop.aborted };
+    return { ...combineResults(results), interrupted: stop.aborted, startedAtMs: start };
   } catch (err) {
     shared.requestStop();
     await Promise.allSettled(runs);

@@ -12,8 +12,9 @@ import { HttpSender, type HttpTarget } from './http-sender.js';
 import { Pacer, TICK_MS, sequenceOf, type PaceConfig } from './pace.js';
 import { SharedState } from './shared-state.js';
 import { SendTally, type SenderResult } from './tally.js';
-import { Traffic, type TrafficConfig } from './traffic.js';
+import { Traffic, type PacketSource, type TrafficConfig } from './traffic.js';
 import { UdpBatchSender, type UdpTarget } from './udp-sender.js';
+import { WaveTraffic, type WaveConfig } from './waves.js';
 
 export interface SenderTask {
   worker: number;
@@ -21,6 +22,8 @@ export interface SenderTask {
   /** SharedState's buffer; shared, never transferred. */
   shared: SharedArrayBuffer;
   traffic: TrafficConfig;
+  /** --waves: send this wave (every fleet member once) instead of `traffic`'s stream. */
+  wave?: WaveConfig;
   pace: PaceConfig;
   target: UdpTarget | HttpTarget;
 }
@@ -30,7 +33,7 @@ const START_TIMEOUT_MS = 60_000;
 
 interface Loop {
   shared: SharedState;
-  traffic: Traffic;
+  traffic: PacketSource;
   pacer: Pacer;
   tally: SendTally;
 }
@@ -38,7 +41,7 @@ interface Loop {
 function setUp(task: SenderTask): Loop {
   return {
     shared: new SharedState(task.shared, task.workers),
-    traffic: new Traffic(task.traffic),
+    traffic: task.wave === undefined ? new Traffic(task.traffic) : new WaveTraffic(task.wave),
     pacer: new Pacer(task.pace, task.worker, task.workers),
     tally: new SendTally(),
   };

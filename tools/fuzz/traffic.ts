@@ -28,7 +28,17 @@ export const DEFAULT_TRAFFIC: Omit<TrafficConfig, 'fleet'> = {
   hugeSize: HUGE_UDP,
 };
 
-export class Traffic {
+/** What a sender thread sends: packet n, valid or malformed. */
+export interface PacketSource {
+  /** The malformed kind of packet n, or null when it is a valid update. */
+  badKindAt(n: number): BadKind | null;
+  /** Packet n as JSON text, when it is a valid update. */
+  goodJson(n: number): string;
+  /** Packet n as bytes, when it is malformed (kind from badKindAt). */
+  badPacket(n: number, kind: BadKind): Uint8Array;
+}
+
+export class Traffic implements PacketSource {
   readonly fleet: Fleet;
   private readonly config: TrafficConfig;
 
