@@ -38,6 +38,9 @@ export interface Counters {
   /** How long absorbed changes waited for their commit to be on disk, over the last minute (ms). */
   persist_lag_ms: { p50: number; p99: number; max: number };
   last_commit_ms: number;
+  /** How long the writer took to cut its last batch, and its longest cut (ms): time it did not drain the rings. */
+  last_cut_ms: number;
+  max_cut_ms: number;
   history_blocks_pruned: number;
 }
 
@@ -133,6 +136,8 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
     lost_on_writer_crash: engine.lostOnWriterCrash,
     persist_lag_ms: { p50: commit[Stat.lagP50]!, p99: commit[Stat.lagP99]!, max: commit[Stat.lagMax]! },
     last_commit_ms: commit[Stat.lastCommitMs]!,
+    last_cut_ms: writer[Stat.lastCutMs]!,
+    max_cut_ms: writer[Stat.maxCutMs]!,
     history_blocks_pruned: commit[Stat.pruned]!,
     workers,
   };

@@ -123,7 +123,11 @@ function run(data: WriterThreadData): void {
   const cut = (nowMs: number, clocks: boolean): void => {
     for (let m = receiveMessageOnPort(data.recyclePort); m !== undefined; m = receiveMessageOnPort(data.recyclePort)) spare.push(m.message as ArrayBuffer);
     spare.sort((a, b) => b.byteLength - a.byteLength).splice(2);
+    const started = performance.now();
     const batch = fleet.cut(nowMs, { clocks, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
+    const ms = performance.now() - started;
+    stats[Stat.lastCutMs] = ms;
+    if (ms > stats[Stat.maxCutMs]!) stats[Stat.maxCutMs] = ms;
     inFlight = batch.id;
     inFlightChanges = batch.written + batch.removed;
     inFlightBytes = batch.length;
