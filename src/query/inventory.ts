@@ -6,10 +6,10 @@
 
 import type { Page } from '../store/reader.js';
 import { MAX_STEPS } from './rollout.js';
-import type { HttpContext, Request } from './context.js';
-import { BadRequest, intParam, pageParams, param, tooLong, versionFilter } from './params.js';
-import { removeInstances } from './update.js';
-import { error, json, type Reply } from './respond.js';
+import type { HttpContext, Request } from '../http/context.js';
+import { BadRequest, intParam, pageParams, param, tooLong, versionFilter } from '../http/params.js';
+import { removeInstances } from '../http/update.js';
+import { error, json, type Reply } from '../http/respond.js';
 
 const ok = (body: Uint8Array): Reply => ({ status: 200, body, cacheable: true });
 const EMPTY = (): Reply => ({ ...json(200, { data: [] }), cacheable: true });

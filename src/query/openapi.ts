@@ -2,7 +2,7 @@
 // table (routes.ts), so it always lists exactly the routes the server has.
 
 import type { ServerConfig } from '../config.js';
-import type { Method, Route } from './routes.js';
+import type { Method, Route } from '../http/routes.js';
 
 const DESCRIPTIONS: Record<number, string> = {
   200: 'OK',

@@ -7,7 +7,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { ChangeEvent } from '../store/writer.js';
 import type { Engine } from '../workers/engine.js';
-import { uWS } from './uws.js';
+import { uWS } from '../http/uws.js';
 
 interface Subscriber {
   topic: string;

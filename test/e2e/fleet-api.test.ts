@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ROUTES } from '../../src/query/routes.js';
+import { ROUTES } from '../../src/http/routes.js';
 import { PARTISCI, Server, freePort, sleep, tempDir, until, update } from './harness.js';
 
 const run = promisify(execFile);

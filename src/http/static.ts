@@ -19,7 +19,7 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** dist/web next to dist/src (this file is dist/src/query/static.js once built). */
+/** dist/web next to dist/src (this file is dist/src/http/static.js once built). */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
 export class StaticFiles {

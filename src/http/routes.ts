@@ -10,10 +10,10 @@
 import type { ServerConfig } from '../config.js';
 import { authorized } from './auth.js';
 import type { Handler, HttpContext, Request } from './context.js';
-import { debugVars } from './debug-vars.js';
-import * as inv from './inventory.js';
-import { metricsText } from './metrics.js';
-import { openApiDocument } from './openapi.js';
+import { debugVars } from '../query/debug-vars.js';
+import * as inv from '../query/inventory.js';
+import { metricsText } from '../query/metrics.js';
+import { openApiDocument } from '../query/openapi.js';
 import { dangerClear, postUpdate } from './update.js';
 import { error, json, type Reply } from './respond.js';
 import { StaticFiles } from './static.js';

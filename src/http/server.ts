@@ -13,7 +13,7 @@ import { error, send, type Reply } from './respond.js';
 import { formatIp } from './remote-ip.js';
 import { Router } from './routes.js';
 import { uWS } from './uws.js';
-import { attachWatch } from './watch.js';
+import { attachWatch } from '../query/watch.js';
 
 export interface HttpServer {
   close(): void;
