@@ -1,22 +1,15 @@
 // The HTTP API (rooted at /api/v1/, as in the original) as one table: each
-// route's path, handlers and documentation. The router dispatches from it
-// and the OpenAPI document (openapi.ts) is generated from it, so the two
-// cannot drift apart.
-//
-// A path is matched with or without its trailing slash; a known path with
-// the wrong method gets 405, an unknown path 404, a bad parameter 400, a
-// write without the write token (when one is set) 401: all {"error": ...}.
+// route's path, handlers and documentation. The router (router.ts)
+// dispatches from it and the OpenAPI document (query/openapi.ts) is
+// generated from it, so the two cannot drift apart.
 
-import type { ServerConfig } from '../config.js';
-import { authorized } from './auth.js';
-import type { Handler, HttpContext, Request } from './context.js';
+import type { Handler, HttpContext } from './context.js';
 import { debugVars } from '../query/debug-vars.js';
 import * as inv from '../query/inventory.js';
 import { metricsText } from '../query/metrics.js';
 import { openApiDocument } from '../query/openapi.js';
-import { dangerClear, postUpdate } from './update.js';
+import { dangerClear, deleteHost, deleteVersions, postUpdate } from './update.js';
 import { error, json, type Reply } from './respond.js';
-import { StaticFiles } from './static.js';
 import { intParam } from './params.js';
 
 export type Method = 'get' | 'post' | 'delete';
@@ -88,7 +81,7 @@ export const ROUTES: Route[] = [
     name: 'ApiHost',
     methods: {
       get: { handler: inv.getHost, summary: 'one host', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], errors: [404] },
-      delete: { handler: inv.deleteHost, summary: 'decommission a host: forget every instance on it', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], write: true, errors: [401, 503] },
+      delete: { handler: deleteHost, summary: 'decommission a host: forget every instance on it', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], write: true, errors: [401, 503] },
     },
   },
   {
@@ -109,7 +102,7 @@ export const ROUTES: Route[] = [
         errors: [400],
       },
       delete: {
-        handler: inv.deleteVersions,
+        handler: deleteVersions,
         summary: 'decommission an app on a host (one instance, or all)',
         params: [{ ...q('app_id', 'the application'), required: true }, { ...q('host', 'the host'), required: true }, q('instance', 'only this instance', 'integer')],
         write: true,
@@ -164,63 +157,4 @@ export const ROUTES: Route[] = [
 
 function vars(ctx: HttpContext): Reply {
   return json(200, debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir }));
-}
-
-interface Compiled {
-  route: Route;
-  pattern: RegExp;
-  names: string[];
-}
-
-function compile(route: Route): Compiled {
-  const names: string[] = [];
-  const body = route.path
-    .replace(/\/$/, '')
-    .split('/')
-    .map((seg) => {
-      const m = /^\{(\w+)\}$/.exec(seg);
-      if (m === null) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      names.push(m[1]!);
-      return '([^/]+)';
-    })
-    .join('/');
-  return { route, pattern: new RegExp(`^${body}/?$`), names };
-}
-
-export class Router {
-  readonly #routes: Compiled[];
-  readonly #static: StaticFiles;
-  readonly #token: string;
-
-  constructor(config: ServerConfig, files: StaticFiles = new StaticFiles()) {
-    this.#routes = ROUTES.filter((r) => r.danger !== true || config.danger).map(compile);
-    this.#static = files;
-    this.#token = config.writeToken;
-  }
-
-  /** The handler for a request (its path parameters filled in), or the reply to send instead. */
-  resolve(req: Request): Handler | Reply {
-    for (const { route, pattern, names } of this.#routes) {
-      const m = pattern.exec(req.path);
-      if (m === null) continue;
-      const op = route.methods[req.method as Method];
-      if (op === undefined) {
-        const allowed = Object.keys(route.methods).map((x) => x.toUpperCase()).join(', ');
-        return { ...error(405, `ERROR: ${route.name}: only accepts ${allowed} requests`), headers: { Allow: allowed } };
-      }
-      if (op.write === true && !authorized(this.#token, req.authorization)) {
-        return { ...error(401, `ERROR: ${route.name}: a valid write token is required (Authorization: Bearer ...)`), headers: { 'WWW-Authenticate': 'Bearer' }, close: req.method === 'post' };
-      }
-      try {
-        names.forEach((name, i) => {
-          req.params[name] = decodeURIComponent(m[i + 1]!);
-        });
-      } catch {
-        return error(400, `ERROR: ${route.name}: badly escaped path`);
-      }
-      return op.handler;
-    }
-    const file = req.method === 'get' ? this.#static.lookup(req.path) : undefined;
-    return file ?? error(404, `ERROR: 404 page not found: ${req.path.length > 100 ? `${req.path.slice(0, 100)}…` : req.path}`);
-  }
 }

@@ -11,7 +11,7 @@ import type { HttpContext, Request } from './context.js';
 import { BadRequest } from './params.js';
 import { error, send, type Reply } from './respond.js';
 import { formatIp } from './remote-ip.js';
-import { Router } from './routes.js';
+import { Router } from './router.js';
 import { uWS } from './uws.js';
 import { attachWatch } from '../query/watch.js';
 

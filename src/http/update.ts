@@ -1,5 +1,6 @@
-// POST update/: an update over HTTP, answered once committed, and the other
-// writes a client waits for (DELETE, _danger/clear/). They all go through
+// The write endpoints: POST update/ (an update over HTTP, answered once
+// committed) and the other writes a client waits for (DELETE host/H,
+// DELETE version/, _danger/clear/). They all go through
 // the engine's HTTP ring to the writer, like UDP updates go through theirs.
 
 import type { HttpResponse } from 'uWebSockets.js';
@@ -10,6 +11,7 @@ import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
 import { encodeSelector, type Selector } from '../store/selector.js';
 import { EngineError, Stat } from '../workers/engine.js';
 import type { HttpContext, Request } from './context.js';
+import { BadRequest, intParam, param } from './params.js';
 import { error, json, type Reply } from './respond.js';
 
 // Scratch for the synchronous part of submitUpdate (nothing awaits in between).
@@ -75,6 +77,18 @@ async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promi
 function unavailable(err: unknown, name: string): Reply {
   if (err instanceof EngineError) return error(503, `ERROR: ${name}: ${err.message}`);
   throw err;
+}
+
+export function deleteVersions(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
+  const appId = param(req.query, 'app_id');
+  const host = param(req.query, 'host');
+  if (appId === undefined || host === undefined) throw new BadRequest('DELETE version/ needs app_id and host');
+  const instance = intParam(req.query, 'instance', 0, 65535);
+  return removeInstances(ctx, instance === undefined ? { appId, host } : { appId, host, instance }, 'ApiVersion');
+}
+
+export function deleteHost(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
+  return removeInstances(ctx, { host: req.params.host! }, 'ApiHost');
 }
 
 /** Removes what the selector matches; answers with how many instances went. */

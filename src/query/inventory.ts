@@ -1,4 +1,4 @@
-// The inventory endpoints: app/, host/, version/, history/ and the
+// The inventory endpoints (reads): app/, host/, version/, history/ and the
 // summaries and rollout of one app or host. Selective answers are built
 // here on the HTTP thread; answers that may hold a whole fleet (every
 // version, an app's versions, every host, history, rollouts) run in the
@@ -8,7 +8,6 @@ import type { Page } from '../store/reader.js';
 import { MAX_STEPS } from './rollout.js';
 import type { HttpContext, Request } from '../http/context.js';
 import { BadRequest, intParam, pageParams, param, tooLong, versionFilter } from '../http/params.js';
-import { removeInstances } from '../http/update.js';
 import { error, json, type Reply } from '../http/respond.js';
 
 const ok = (body: Uint8Array): Reply => ({ status: 200, body, cacheable: true });
@@ -35,14 +34,6 @@ export async function getVersions(ctx: HttpContext, req: Request): Promise<Reply
   return ok(await ctx.pool.run({ kind: 'versions', filter, page }));
 }
 
-export function deleteVersions(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
-  const appId = param(req.query, 'app_id');
-  const host = param(req.query, 'host');
-  if (appId === undefined || host === undefined) throw new BadRequest('DELETE version/ needs app_id and host');
-  const instance = intParam(req.query, 'instance', 0, 65535);
-  return removeInstances(ctx, instance === undefined ? { appId, host } : { appId, host, instance }, 'ApiVersion');
-}
-
 export function getApp(ctx: HttpContext, req: Request): Reply {
   const appId = req.params.app_id!;
   const body = tooLong(appId) ? null : ctx.reader.app(appId);
@@ -53,10 +44,6 @@ export function getHost(ctx: HttpContext, req: Request): Reply {
   const host = req.params.host!;
   const body = tooLong(host) ? null : ctx.reader.host(host);
   return body === null ? error(404, `ERROR: ApiHost: no host "${host}"`) : ok(body.view());
-}
-
-export function deleteHost(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
-  return removeInstances(ctx, { host: req.params.host! }, 'ApiHost');
 }
 
 export async function getHistory(ctx: HttpContext, req: Request): Promise<Reply> {
