@@ -5,7 +5,7 @@
 
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { CidrError, parseCidrs } from './ingest/cidr.js';
+import { parseAllow } from './ingest/allow-list.js';
 
 export interface ServerConfig {
   port: number;
@@ -129,7 +129,7 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
       (config[spec.key] as number) = n;
     } else if (spec.kind === 'cidrs') {
       try {
-        if (parseCidrs(value).length === 0) throw new CidrError('no network given');
+        if (parseAllow(value).length === 0) throw new UsageError('no network given');
       } catch (err) {
         throw new UsageError(`${flag}: ${(err as Error).message}`);
       }

@@ -13,7 +13,7 @@ import { MAX_DATAGRAM_BYTES } from '../ingest/limits.js';
 import { MAX_RECORD_BYTES, encodeUpdate } from '../ingest/record.js';
 import { Reason } from '../ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
-import { AllowList, parseCidrs } from '../ingest/cidr.js';
+import { AllowList } from '../ingest/allow-list.js';
 import { RingProducer } from './ring.js';
 import { Ctl, Stat, ingestRegion, statRegion } from './shared-layout.js';
 
@@ -53,7 +53,7 @@ function run(data: IngestWorkerData): void {
   const record = new Uint8Array(MAX_RECORD_BYTES);
   const parsed = new ParsedUpdate();
   const nap = new Int32Array(new SharedArrayBuffer(4));
-  const allow = data.allow === '' ? null : new AllowList(parseCidrs(data.allow));
+  const allow = data.allow === '' ? null : new AllowList(data.allow);
 
   while (Atomics.load(control, Ctl.STOP_INGEST) === 0) {
     const n = udp.udpRecv(data.fd, buf, slot, lengths, addrs, BATCH);
