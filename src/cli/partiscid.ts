@@ -3,7 +3,8 @@
 
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError, parseArgs, usage, type ServerConfig } from '../config.js';
+import { parseArgs, usage, type ServerConfig } from '../config.js';
+import { UsageError } from '../errors.js';
 import { REASON_NAMES } from '../ingest/reasons.js';
 import { engineCounters } from '../query/debug-vars.js';
 import { startHttp, type HttpServer } from '../http/server.js';

@@ -3,8 +3,8 @@
 // refused when the configuration is read.
 
 import { describe, expect, test } from 'vitest';
-import { DEFAULTS, UsageError, parseArgs } from '../../src/config.js';
-import { InvalidNetworkError } from '../../src/errors.js';
+import { DEFAULTS, parseArgs } from '../../src/config.js';
+import { InvalidNetworkError, UsageError } from '../../src/errors.js';
 import { AllowList, parseAllow } from '../../src/ingest/allow-list.js';
 
 describe('IPv4', () => {
