@@ -1,5 +1,5 @@
 // Writing responses with uWebSockets.js. Every API response is JSON; errors
-// are {"error": "..."} with a proper status (the original API's format).
+// are {"error": "...", "code": "..."} with a proper status (error-reply.ts).
 // Cacheable answers (GET lists and summaries) get an ETag, so a client that
 // polls gets 304 while nothing changed, and are gzipped when the client
 // accepts it and the body is worth it.
@@ -18,6 +18,7 @@ export const STATUS: Record<number, string> = {
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
   500: '500 Internal Server Error',
+  502: '502 Bad Gateway',
   503: '503 Service Unavailable',
 };
 

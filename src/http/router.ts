@@ -8,9 +8,11 @@
 
 import type { ServerConfig } from '../config.js';
 import { authorized } from './auth.js';
-import type { Handler, Request } from './context.js';
-import { error, type Reply } from './respond.js';
-import { ROUTES, type Method, type Route } from './routes.js';
+import { BadPathEscapeError, MethodNotAllowedError, UnknownPathError, WriteTokenRequiredError } from '../errors.js';
+import type { Request } from './context.js';
+import { errorReply } from './error-reply.js';
+import type { Reply } from './respond.js';
+import { ROUTES, type Method, type Operation, type Route } from './routes.js';
 import { StaticFiles } from './static.js';
 
 interface Compiled {
@@ -34,6 +36,11 @@ function compile(route: Route): Compiled {
   return { route, pattern: new RegExp(`^${body}/?$`), names };
 }
 
+/** What a request resolved to: a route's operation to run, or the reply to send at once. */
+export type Resolved =
+  | { route: Route; op: Operation; reply?: undefined }
+  | { route?: Route; op?: Operation; reply: Reply };
+
 export class Router {
   readonly #routes: Compiled[];
   readonly #static: StaticFiles;
@@ -45,29 +52,30 @@ export class Router {
     this.#token = config.writeToken;
   }
 
-  /** The handler for a request (its path parameters filled in), or the reply to send instead. */
-  resolve(req: Request): Handler | Reply {
+  /** The operation for a request (its path parameters filled in), or the reply to send instead. */
+  resolve(req: Request): Resolved {
     for (const { route, pattern, names } of this.#routes) {
       const m = pattern.exec(req.path);
       if (m === null) continue;
       const op = route.methods[req.method as Method];
       if (op === undefined) {
         const allowed = Object.keys(route.methods).map((x) => x.toUpperCase()).join(', ');
-        return { ...error(405, `ERROR: ${route.name}: only accepts ${allowed} requests`), headers: { Allow: allowed } };
+        return { route, reply: errorReply(new MethodNotAllowedError(route.name, allowed), { headers: { Allow: allowed } }) };
       }
       if (op.write === true && !authorized(this.#token, req.authorization)) {
-        return { ...error(401, `ERROR: ${route.name}: a valid write token is required (Authorization: Bearer ...)`), headers: { 'WWW-Authenticate': 'Bearer' }, close: req.method === 'post' };
+        // A refused POST's body is never read: close rather than let it be taken for the next request.
+        return { route, op, reply: errorReply(new WriteTokenRequiredError(route.name), { headers: { 'WWW-Authenticate': 'Bearer' }, close: req.method === 'post' }) };
       }
       try {
         names.forEach((name, i) => {
           req.params[name] = decodeURIComponent(m[i + 1]!);
         });
       } catch {
-        return error(400, `ERROR: ${route.name}: badly escaped path`);
+        return { route, op, reply: errorReply(new BadPathEscapeError(route.name)) };
       }
-      return op.handler;
+      return { route, op };
     }
     const file = req.method === 'get' ? this.#static.lookup(req.path) : undefined;
-    return file ?? error(404, `ERROR: 404 page not found: ${req.path.length > 100 ? `${req.path.slice(0, 100)}…` : req.path}`);
+    return { reply: file ?? errorReply(new UnknownPathError(req.path)) };
   }
 }

@@ -9,7 +9,8 @@ import * as inv from '../query/inventory.js';
 import { metricsText } from '../query/metrics.js';
 import { openApiDocument } from '../query/openapi.js';
 import { dangerClear, deleteHost, deleteVersions, postUpdate } from './update.js';
-import { error, json, type Reply } from './respond.js';
+import { UnknownWorkerError } from '../errors.js';
+import { json, type Reply } from './respond.js';
 import { intParam } from './params.js';
 
 export type Method = 'get' | 'post' | 'delete';
@@ -136,7 +137,8 @@ export const ROUTES: Route[] = [
       post: {
         handler: (ctx, req) => {
           const n = intParam(req.query, 'worker', 0, 63) ?? 0;
-          return ctx.engine.crashIngestWorker(n) ? json(200, { crashed: `ingest-${n}` }) : error(404, `ERROR: ApiCrash: no ingest worker ${n}`);
+          if (!ctx.engine.crashIngestWorker(n)) throw new UnknownWorkerError('ApiCrash', n);
+          return json(200, { crashed: `ingest-${n}` });
         },
         summary: 'end an ingest worker thread abruptly, to test that it is restarted (only with --danger)',
         params: [q('worker', 'the worker number', 'integer')],

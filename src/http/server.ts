@@ -6,12 +6,12 @@
 
 import { createServer } from 'node:net';
 import type { HttpResponse, us_listen_socket } from 'uWebSockets.js';
-import { CursorError } from '../store/reader.js';
 import type { HttpContext, Request } from './context.js';
-import { BadRequest } from './params.js';
-import { error, send, type Reply } from './respond.js';
+import { asCatalogError, errorReply, internalError } from './error-reply.js';
+import { send, type Reply } from './respond.js';
 import { formatIp } from './remote-ip.js';
 import { Router } from './router.js';
+import type { Route } from './routes.js';
 import { uWS } from './uws.js';
 import { attachWatch } from '../query/watch.js';
 
@@ -51,16 +51,17 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
       acceptEncoding: uwsReq.getHeader('accept-encoding'),
       ifNoneMatch: uwsReq.getHeader('if-none-match'),
     };
-    const target = router.resolve(req);
-    if (typeof target !== 'function') {
-      send(res, target, req);
+    const resolved = router.resolve(req);
+    if (resolved.reply !== undefined) {
+      send(res, resolved.reply, req);
       return;
     }
+    const { route, op } = resolved;
     let result: Reply | Promise<Reply>;
     try {
-      result = target(ctx, req, res);
+      result = op.handler(ctx, req, res);
     } catch (err) {
-      result = failure(ctx, req, err);
+      result = failure(ctx, req, route, err);
     }
     if (!(result instanceof Promise)) {
       send(res, result, req);
@@ -68,7 +69,7 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
     }
     result.then(
       (reply) => finish(res, reply, req, () => aborted),
-      (err: unknown) => finish(res, failure(ctx, req, err), req, () => aborted),
+      (err: unknown) => finish(res, failure(ctx, req, route, err), req, () => aborted),
     );
   });
 
@@ -93,9 +94,10 @@ function finish(res: HttpResponse, reply: Reply, req: Request, isAborted: () => 
   res.cork(() => send(res, reply, req));
 }
 
-/** 400 for bad input; otherwise logged, and the client gets no stack trace or internal path. */
-function failure(ctx: HttpContext, req: Request, err: unknown): Reply {
-  if (err instanceof BadRequest || err instanceof CursorError) return error(400, `ERROR: ${err.message}`);
+/** Errors of the catalog become their reply; anything else is logged, and the client gets no stack trace or internal path. */
+function failure(ctx: HttpContext, req: Request, route: Route, err: unknown): Reply {
+  const known = asCatalogError(err, route.name);
+  if (known !== null) return errorReply(known);
   ctx.log(`ERROR: ${req.method.toUpperCase()} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  return error(500, 'ERROR: internal error');
+  return internalError();
 }

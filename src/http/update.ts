@@ -8,17 +8,19 @@ import { MAX_HTTP_BODY_BYTES } from '../ingest/limits.js';
 import { MAX_RECORD_BYTES, RecordFlag, RecordType, encodeUpdate, recordToVersion } from '../ingest/record.js';
 import { Reason, reasonMessage } from '../ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
+import { BodyTooLargeError, MalformedUpdateError, MissingParameterError } from '../errors.js';
 import { encodeSelector, type Selector } from '../store/selector.js';
-import { EngineError, Stat } from '../workers/engine.js';
+import { Stat } from '../workers/shared-layout.js';
 import type { HttpContext, Request } from './context.js';
-import { BadRequest, intParam, param } from './params.js';
-import { error, json, type Reply } from './respond.js';
+import { errorReply } from './error-reply.js';
+import { intParam, param } from './params.js';
+import { json, type Reply } from './respond.js';
 
 // Scratch for the synchronous part of submitUpdate (nothing awaits in between).
 const parsed = new ParsedUpdate();
 const record = new Uint8Array(MAX_RECORD_BYTES);
 
-const tooLarge = (): Reply => ({ ...error(413, `ERROR: ApiUpdate: body larger than ${MAX_HTTP_BODY_BYTES} bytes`), close: true });
+const tooLarge = (): Reply => errorReply(new BodyTooLargeError('ApiUpdate', MAX_HTTP_BODY_BYTES), { close: true });
 
 /** Reads the body (at most MAX_HTTP_BODY_BYTES), then validates and submits it. */
 export function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): Promise<Reply> | Reply {
@@ -26,7 +28,7 @@ export function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): P
     countRejected(ctx, Reason.oversize);
     return tooLarge();
   }
-  return new Promise<Reply>((resolve) => {
+  return new Promise<Reply>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -43,7 +45,7 @@ export function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): P
       chunks.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
         done = true;
-        resolve(submitUpdate(ctx, req, Buffer.concat(chunks, size)));
+        submitUpdate(ctx, req, Buffer.concat(chunks, size)).then(resolve, reject);
       }
     });
   });
@@ -54,59 +56,45 @@ function countRejected(ctx: HttpContext, reason: number): void {
   ctx.engine.countHttp(Stat.rejectBase + reason);
 }
 
+// An engine that cannot take a write throws EngineError: the server answers
+// it with the catalog's 503 for its code (error-reply.ts).
+
 async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promise<Reply> {
   const engine = ctx.engine;
   const reason = parseUpdate(body, 0, body.length, parsed);
   if (reason !== Reason.ok) {
     countRejected(ctx, reason);
-    return error(415, `ERROR: ApiUpdate: parsePacket: ${reasonMessage(reason)}`);
+    return errorReply(new MalformedUpdateError('ApiUpdate', reasonMessage(reason)));
   }
   const ip = Buffer.from(req.remoteIp, 'latin1');
   const seq = engine.nextSeq();
   const len = encodeUpdate(parsed, ip, 0, ip.length, Math.floor(Date.now() / 1000), seq, RecordFlag.http, record);
   const version = recordToVersion(record);
-  try {
-    await engine.submit(record, len, seq);
-  } catch (err) {
-    return unavailable(err, 'ApiUpdate');
-  }
+  await engine.submit(record, len, seq);
   engine.countHttp(Stat.httpUpdates);
   return json(200, { data: [version] });
 }
 
-function unavailable(err: unknown, name: string): Reply {
-  if (err instanceof EngineError) return error(503, `ERROR: ${name}: ${err.message}`);
-  throw err;
-}
-
-export function deleteVersions(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
+export function deleteVersions(ctx: HttpContext, req: Request): Promise<Reply> {
   const appId = param(req.query, 'app_id');
   const host = param(req.query, 'host');
-  if (appId === undefined || host === undefined) throw new BadRequest('DELETE version/ needs app_id and host');
+  if (appId === undefined || host === undefined) throw new MissingParameterError('DELETE version/', 'app_id and host');
   const instance = intParam(req.query, 'instance', 0, 65535);
-  return removeInstances(ctx, instance === undefined ? { appId, host } : { appId, host, instance }, 'ApiVersion');
+  return removeInstances(ctx, instance === undefined ? { appId, host } : { appId, host, instance });
 }
 
-export function deleteHost(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
-  return removeInstances(ctx, { host: req.params.host! }, 'ApiHost');
+export function deleteHost(ctx: HttpContext, req: Request): Promise<Reply> {
+  return removeInstances(ctx, { host: req.params.host! });
 }
 
 /** Removes what the selector matches; answers with how many instances went. */
-export async function removeInstances(ctx: HttpContext, selector: Selector, name: string): Promise<Reply> {
-  try {
-    const removed = await ctx.engine.submitControl(RecordType.remove, encodeSelector(selector));
-    return json(200, { removed });
-  } catch (err) {
-    return unavailable(err, name);
-  }
+async function removeInstances(ctx: HttpContext, selector: Selector): Promise<Reply> {
+  const removed = await ctx.engine.submitControl(RecordType.remove, encodeSelector(selector));
+  return json(200, { removed });
 }
 
 export async function dangerClear(ctx: HttpContext): Promise<Reply> {
   ctx.log('WARNING: version database cleared via _danger/clear/');
-  try {
-    await ctx.engine.submitControl(RecordType.clear);
-  } catch (err) {
-    return unavailable(err, 'ApiClear');
-  }
+  await ctx.engine.submitControl(RecordType.clear);
   return json(200, {});
 }

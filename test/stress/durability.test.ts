@@ -151,7 +151,8 @@ describe('a full disk', () => {
     expect(server.log).toMatch(/commit failed: .* \(will retry\)/);
     const write = await server.request('POST', '/api/v1/update/', update('during-full', '1', 'h'));
     expect(write.status).toBe(503);
-    expect(write.body.error).toMatch(/^ERROR: ApiUpdate: storage unavailable: /);
+    expect(write.body.error).toMatch(/^ApiUpdate: storage unavailable: /);
+    expect(write.body.code).toBe('STORAGE_UNAVAILABLE');
     expect((await server.get('/api/v1/version/?app_id=before_full')).body.data).toHaveLength(1);
     // Space comes back: the writer catches up and writes are accepted again.
     rmSync(`${mnt}/filler`);
