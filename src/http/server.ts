@@ -5,10 +5,10 @@
 // their commit. The same app serves the change feed and the dashboard.
 
 import { createServer } from 'node:net';
-import type { HttpResponse, us_listen_socket } from 'uWebSockets.js';
+import type { us_listen_socket } from 'uWebSockets.js';
 import type { HttpContext, Request } from './context.js';
 import { asCatalogError, errorReply, internalError } from './error-reply.js';
-import { send, type Reply } from './respond.js';
+import { negotiate, write, type Reply, type Wire } from './respond.js';
 import { formatIp } from './remote-ip.js';
 import { Router } from './router.js';
 import type { Route } from './routes.js';
@@ -52,8 +52,19 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
       ifNoneMatch: uwsReq.getHeader('if-none-match'),
     };
     const resolved = router.resolve(req);
+    // inHandler: uWS corks the handler's own writes; later ones must cork themselves.
+    const respond = (reply: Reply, inHandler: boolean): void => {
+      const wire = negotiate(reply, req);
+      const done = (w: Wire, corked: boolean): void => {
+        if (aborted) return;
+        if (corked) write(res, w);
+        else res.cork(() => write(res, w));
+      };
+      if (wire instanceof Promise) void wire.then((w) => done(w, false));
+      else done(wire, inHandler);
+    };
     if (resolved.reply !== undefined) {
-      send(res, resolved.reply, req);
+      respond(resolved.reply, true);
       return;
     }
     const { route, op } = resolved;
@@ -64,12 +75,12 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
       result = failure(ctx, req, route, err);
     }
     if (!(result instanceof Promise)) {
-      send(res, result, req);
+      respond(result, true);
       return;
     }
     result.then(
-      (reply) => finish(res, reply, req, () => aborted),
-      (err: unknown) => finish(res, failure(ctx, req, route, err), req, () => aborted),
+      (reply) => respond(reply, false),
+      (err: unknown) => respond(failure(ctx, req, route, err), false),
     );
   });
 
@@ -87,11 +98,6 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
       uWS.us_listen_socket_close(token);
     },
   };
-}
-
-function finish(res: HttpResponse, reply: Reply, req: Request, isAborted: () => boolean): void {
-  if (isAborted()) return;
-  res.cork(() => send(res, reply, req));
 }
 
 /** Errors of the catalog become their reply; anything else is logged, and the client gets no stack trace or internal path. */
