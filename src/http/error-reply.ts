@@ -44,10 +44,10 @@ const NOT_SERVED: ReadonlySet<ErrorCode> = new Set(['USAGE', 'INVALID_NETWORK', 
 /** The codes an error body from this server can carry (the OpenAPI document lists them). */
 export const SERVED_CODES: readonly ErrorCode[] = ERROR_CODES.filter((c) => !NOT_SERVED.has(c));
 
-/** The reply for an error of the catalog; extra headers (Allow, WWW-Authenticate) as given. */
+/** The reply for an error of the catalog, with extra headers (Allow, WWW-Authenticate) or log fields as given. */
 export function errorReply(err: CatalogError, extra: Omit<Reply, 'status' | 'body'> = {}): Reply {
   const body: ErrorBody = { error: err.message, code: err.code };
-  return { ...json(HTTP_STATUS[err.code], body), ...extra };
+  return { ...json(HTTP_STATUS[err.code], body), ...extra, note: { code: err.code, ...extra.note } };
 }
 
 /**

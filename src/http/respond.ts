@@ -13,6 +13,7 @@
 import { promisify } from 'node:util';
 import { gzip, gzipSync, type ZlibOptions } from 'node:zlib';
 import type { HttpResponse } from 'uWebSockets.js';
+import type { Fields } from '../log.js';
 import { hashBytes, hashOut } from '../ingest/hash.js';
 
 export const STATUS: Record<number, string> = {
@@ -39,6 +40,8 @@ export interface Reply {
   cacheable?: boolean;
   /** The body gzipped beforehand (static files). */
   gzipped?: Uint8Array;
+  /** Fields for the request's debug log line (never sent). */
+  note?: Fields;
 }
 
 /** What a reply depends on in the request. */

@@ -8,8 +8,9 @@ import { createServer } from 'node:net';
 import type { us_listen_socket } from 'uWebSockets.js';
 import type { HttpContext, Request } from './context.js';
 import { asCatalogError, errorReply, internalError } from './error-reply.js';
-import { negotiate, write, type Reply, type Wire } from './respond.js';
 import { formatIp } from './remote-ip.js';
+import { RequestLog } from './request-log.js';
+import { negotiate, write, type Reply, type Wire } from './respond.js';
 import { Router } from './router.js';
 import type { Route } from './routes.js';
 import { uWS } from './uws.js';
@@ -32,10 +33,12 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
   const { listenIp, port } = ctx.config;
   await probeTcp(listenIp, port);
   const router = new Router(ctx.config);
+  const requestLog = new RequestLog(ctx.log);
   const app = uWS.App();
   attachWatch(app, ctx.engine);
 
   app.any('/*', (res, uwsReq) => {
+    const started = performance.now();
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -59,6 +62,7 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
         if (aborted) return;
         if (corked) write(res, w);
         else res.cork(() => write(res, w));
+        requestLog.answered(req, resolved.route, resolved.op, reply, performance.now() - started);
       };
       if (wire instanceof Promise) void wire.then((w) => done(w, false));
       else done(wire, inHandler);
@@ -104,6 +108,6 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
 function failure(ctx: HttpContext, req: Request, route: Route, err: unknown): Reply {
   const known = asCatalogError(err, route.name);
   if (known !== null) return errorReply(known);
-  ctx.log(`ERROR: ${req.method.toUpperCase()} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  ctx.log.error('request failed', { method: req.method.toUpperCase(), path: req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return internalError();
 }

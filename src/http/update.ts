@@ -6,9 +6,10 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { MAX_HTTP_BODY_BYTES } from '../ingest/limits.js';
 import { MAX_RECORD_BYTES, RecordFlag, RecordType, encodeUpdate, recordToVersion } from '../ingest/record.js';
-import { Reason, reasonMessage } from '../ingest/reasons.js';
+import { Reason, reasonMessage, reasonName } from '../ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
 import { BodyTooLargeError, MalformedUpdateError, MissingParameterError } from '../errors.js';
+import { sampleOf } from '../log.js';
 import { encodeSelector, type Selector } from '../store/selector.js';
 import { Stat } from '../workers/shared-layout.js';
 import type { HttpContext, Request } from './context.js';
@@ -20,13 +21,13 @@ import { json, type Reply } from './respond.js';
 const parsed = new ParsedUpdate();
 const record = new Uint8Array(MAX_RECORD_BYTES);
 
-const tooLarge = (): Reply => errorReply(new BodyTooLargeError('ApiUpdate', MAX_HTTP_BODY_BYTES), { close: true });
+const tooLarge = (bytes: number): Reply => errorReply(new BodyTooLargeError('ApiUpdate', MAX_HTTP_BODY_BYTES), { close: true, note: { reason: reasonName(Reason.oversize), bytes } });
 
 /** Reads the body (at most MAX_HTTP_BODY_BYTES), then validates and submits it. */
 export function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): Promise<Reply> | Reply {
   if (req.contentLength > MAX_HTTP_BODY_BYTES) {
     countRejected(ctx, Reason.oversize);
-    return tooLarge();
+    return tooLarge(req.contentLength);
   }
   return new Promise<Reply>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -38,7 +39,7 @@ export function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): P
       if (size > MAX_HTTP_BODY_BYTES) {
         done = true;
         countRejected(ctx, Reason.oversize);
-        resolve(tooLarge());
+        resolve(tooLarge(size));
         return;
       }
       // uWS reuses the chunk's memory after this callback returns.
@@ -64,7 +65,7 @@ async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promi
   const reason = parseUpdate(body, 0, body.length, parsed);
   if (reason !== Reason.ok) {
     countRejected(ctx, reason);
-    return errorReply(new MalformedUpdateError('ApiUpdate', reasonMessage(reason)));
+    return errorReply(new MalformedUpdateError('ApiUpdate', reasonMessage(reason)), { note: { reason: reasonName(reason), bytes: body.length, sample: sampleOf(body) } });
   }
   const ip = Buffer.from(req.remoteIp, 'latin1');
   const seq = engine.nextSeq();
@@ -72,7 +73,7 @@ async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promi
   const version = recordToVersion(record);
   await engine.submit(record, len, seq);
   engine.countHttp(Stat.httpUpdates);
-  return json(200, { data: [version] });
+  return { ...json(200, { data: [version] }), note: { app_id: version.app_id, host: version.host, instance: version.instance, ver: version.ver } };
 }
 
 export function deleteVersions(ctx: HttpContext, req: Request): Promise<Reply> {
@@ -90,11 +91,11 @@ export function deleteHost(ctx: HttpContext, req: Request): Promise<Reply> {
 /** Removes what the selector matches; answers with how many instances went. */
 async function removeInstances(ctx: HttpContext, selector: Selector): Promise<Reply> {
   const removed = await ctx.engine.submitControl(RecordType.remove, encodeSelector(selector));
-  return json(200, { removed });
+  return { ...json(200, { removed }), note: { removed } };
 }
 
-export async function dangerClear(ctx: HttpContext): Promise<Reply> {
-  ctx.log('WARNING: version database cleared via _danger/clear/');
+export async function dangerClear(ctx: HttpContext, req: Request): Promise<Reply> {
+  ctx.log.warn('clearing the version database (POST _danger/clear/)', { from: req.remoteIp });
   await ctx.engine.submitControl(RecordType.clear);
   return json(200, {});
 }

@@ -72,11 +72,12 @@ describe('HTTP statuses', () => {
     expect(SERVED_CODES.length).toBe(ERROR_CODES.length - 3);
   });
 
-  test('an error reply is {"error", "code"} with its status and extra headers', () => {
+  test('an error reply is {"error", "code"} with its status, extra headers and the code for the log', () => {
     const reply = errorReply(new UnknownAppError('ApiApp', 'x'), { headers: { 'X-Test': '1' } });
     expect(reply.status).toBe(404);
     expect(JSON.parse(reply.body as string)).toEqual({ error: 'ApiApp: no app "x"', code: 'UNKNOWN_APP' });
     expect(reply.headers).toEqual({ 'X-Test': '1' });
+    expect(reply.note).toEqual({ code: 'UNKNOWN_APP' });
   });
 
   test('the store reader\'s cursor errors and the engine\'s errors are translated', () => {
