@@ -3,7 +3,7 @@
 // with SIGTERM (SIGKILL if it hangs).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Counters } from '../../src/query/debug-vars.js';
+import type { Counters } from '../../src/api/types.js';
 import { freePort } from '../../tools/free-port.js';
 import { once } from 'node:events';
 import http from 'node:http';

@@ -8,6 +8,7 @@ import { MAX_HTTP_BODY_BYTES } from '../ingest/limits.js';
 import { MAX_RECORD_BYTES, RecordFlag, RecordType, encodeUpdate, recordToVersion } from '../ingest/record.js';
 import { Reason, reasonMessage, reasonName } from '../ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
+import type { RemoveAnswer, StoredVersion, UpdateAnswer } from '../api/types.js';
 import { BodyTooLargeError, MalformedUpdateError, MissingParameterError } from '../errors.js';
 import { sampleOf } from '../log.js';
 import { encodeSelector, type Selector } from '../store/selector.js';
@@ -70,10 +71,11 @@ async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promi
   const ip = Buffer.from(req.remoteIp, 'latin1');
   const seq = engine.nextSeq();
   const len = encodeUpdate(parsed, ip, 0, ip.length, Math.floor(Date.now() / 1000), seq, RecordFlag.http, record);
-  const version = recordToVersion(record);
+  const version = recordToVersion(record) as unknown as StoredVersion;
   await engine.submit(record, len, seq);
   engine.countHttp(Stat.httpUpdates);
-  return { ...json(200, { data: [version] }), note: { app_id: version.app_id, host: version.host, instance: version.instance, ver: version.ver } };
+  const answer: UpdateAnswer = { data: [version] };
+  return { ...json(200, answer), note: { app_id: version.app_id, host: version.host, instance: version.instance, ver: version.ver } };
 }
 
 export function deleteVersions(ctx: HttpContext, req: Request): Promise<Reply> {
@@ -91,7 +93,8 @@ export function deleteHost(ctx: HttpContext, req: Request): Promise<Reply> {
 /** Removes what the selector matches; answers with how many instances went. */
 async function removeInstances(ctx: HttpContext, selector: Selector): Promise<Reply> {
   const removed = await ctx.engine.submitControl(RecordType.remove, encodeSelector(selector));
-  return { ...json(200, { removed }), note: { removed } };
+  const answer: RemoveAnswer = { removed };
+  return { ...json(200, answer), note: { removed } };
 }
 
 export async function dangerClear(ctx: HttpContext, req: Request): Promise<Reply> {

@@ -2,35 +2,10 @@
 // in the spirit of Go's expvar that the original exposed at this path.
 
 import { readFileSync } from 'node:fs';
+import type { Counters, DebugVars } from '../api/types.js';
 import { REASON_NAMES } from '../ingest/reasons.js';
 import type { Engine } from '../workers/engine.js';
 import { HTTP_REGION, Stat, WRITER_REGION, ingestRegion, statRegion } from '../workers/shared-layout.js';
-
-export interface Counters {
-  udp_datagrams: number;
-  http_updates: number;
-  rejected: number;
-  rejected_by_reason: Record<string, number>;
-  ring_full_drops: number;
-  /** UDP datagrams from senders outside --allow. */
-  refused: number;
-  applied: number;
-  kernel_drops: number;
-  commits: number;
-  commit_errors: number;
-  written: number;
-  removed: number;
-  /** Records put into the rings (UDP and HTTP), and read out of them by the writer. */
-  queued: number;
-  drained: number;
-  /** Instances absorbed whose latest state is not in LMDB yet, and their bytes. */
-  write_backlog: number;
-  write_backlog_bytes: number;
-  instances: number;
-  hosts: number;
-  apps: number;
-  worker_restarts: number;
-}
 
 /** Per-socket kernel drops, from /proc/net/udp{,6} rows matching our sockets' inodes. */
 export function kernelDrops(inodes: readonly number[]): number[] {
@@ -122,7 +97,7 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
   };
 }
 
-export function debugVars(engine: Engine, info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string }): Record<string, unknown> {
+export function debugVars(engine: Engine, info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string }): DebugVars {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   return {

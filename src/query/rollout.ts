@@ -2,6 +2,8 @@
 // how many instances ran each version. Runs in the query pool (piscina),
 // because an app on 10,000 hosts has tens of thousands of entries.
 
+import type { RolloutStep } from '../api/types.js';
+
 export interface HistoryPoint {
   /** The instance's storage key (entries of one instance are contiguous, newest first). */
   key: Uint8Array;
@@ -10,10 +12,6 @@ export interface HistoryPoint {
   ver: string | null;
 }
 
-export interface RolloutStep {
-  time: number;
-  counts: Record<string, number>;
-}
 
 /** Most steps one answer may have. */
 export const MAX_STEPS = 1000;
