@@ -1,11 +1,14 @@
-// partiscid's options: defaults in one typed object, parsed in one place.
-// Both spellings work: GNU-style (--port 7777, --port=7777) and the
-// original Go server's (-port=7777, -danger, -trim=3600, -v), so existing
-// service files keep working.
+// partiscid's options: defaults in one typed object, parsed in one place
+// (node:util parseArgs, through cli/args.ts). Both spellings work:
+// GNU-style (--port 7777, --port=7777) and the original Go server's
+// (-port=7777, -danger, -trim=3600, -v), so existing service files keep
+// working.
 
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { CidrError, parseCidrs } from './ingest/cidr.js';
+import { readArgs, type Flag, type FlagType } from './cli/args.js';
+import { UsageError } from './errors.js';
+import { parseAllow } from './ingest/allow-list.js';
 
 export interface ServerConfig {
   port: number;
@@ -52,10 +55,6 @@ export const DEFAULTS: Readonly<ServerConfig> = {
   help: false,
 };
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 interface FlagSpec {
   key: keyof ServerConfig;
   kind: 'int' | 'string' | 'bool' | 'ip' | 'cidrs';
@@ -93,33 +92,19 @@ export function usage(): string {
   return lines.join('\n');
 }
 
+const TYPES: Record<string, FlagType> = Object.fromEntries(Object.entries(FLAGS).map(([name, spec]) => [name, spec.kind === 'bool' ? 'boolean' : 'string']));
+
+const RETIRED = { sqlite: '-sqlite is replaced by --data DIR (an LMDB folder); see --help' };
 
 /** Parses argv (without node and script). Throws UsageError with a one-line message. */
 export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConfig> = DEFAULTS): ServerConfig {
   const config: ServerConfig = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const m = /^--?([a-zA-Z][a-zA-Z0-9-]*)(?:=(.*))?$/s.exec(arg);
-    if (m === null) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (see --help)`);
-    const name = m[1]!;
-    let value = m[2];
-    if (name === 'sqlite') {
-      throw new UsageError('-sqlite is replaced by --data DIR (an LMDB folder); see --help');
-    }
-    const spec = FLAGS[name];
-    if (spec === undefined) throw new UsageError(`unknown flag ${JSON.stringify(arg)} (see --help)`);
+  const each = ({ name, value }: Flag): void => {
+    const spec = FLAGS[name]!;
     const flag = `--${name}`;
-    if (spec.kind === 'bool') {
-      if (value === undefined || value === 'true' || value === '1') (config[spec.key] as boolean) = true;
-      else if (value === 'false' || value === '0') (config[spec.key] as boolean) = false;
-      else throw new UsageError(`${flag} takes no value or true/false (got ${JSON.stringify(value)})`);
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`${flag} needs a value`);
-    }
-    if (spec.kind === 'int') {
+    if (typeof value === 'boolean') {
+      (config[spec.key] as boolean) = value;
+    } else if (spec.kind === 'int') {
       const n = /^\d+$/.test(value) ? Number(value) : NaN;
       const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
       if (!Number.isSafeInteger(n) || n < min || n > max || (spec.pow2 === true && (n & (n - 1)) !== 0)) {
@@ -129,7 +114,7 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
       (config[spec.key] as number) = n;
     } else if (spec.kind === 'cidrs') {
       try {
-        if (parseCidrs(value).length === 0) throw new CidrError('no network given');
+        if (parseAllow(value).length === 0) throw new UsageError('no network given');
       } catch (err) {
         throw new UsageError(`${flag}: ${(err as Error).message}`);
       }
@@ -141,6 +126,7 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
       if (value === '') throw new UsageError(`${flag} must not be empty`);
       (config[spec.key] as string) = value;
     }
-  }
+  };
+  readArgs(argv, TYPES, { retired: RETIRED, each });
   return config;
 }

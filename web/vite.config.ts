@@ -1,5 +1,5 @@
 // Builds the dashboard (web/) into dist/web, which partiscid serves from
-// memory (src/query/static.ts). `npm run build:web`; for development,
+// memory (src/http/static.ts). `npm run build:web`; for development,
 // `npx vite --config web/vite.config.ts` proxies the API to a partiscid on
 // :7777 (PARTISCI_URL to change it).
 

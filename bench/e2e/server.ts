@@ -3,7 +3,7 @@
 // with SIGTERM (SIGKILL if it hangs).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Counters } from '../../src/query/debug-vars.js';
+import type { Counters } from '../../src/api/types.js';
 import { freePort } from '../../tools/free-port.js';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -67,7 +67,7 @@ export class Server {
       this.proc.stderr!.on('data', (d: Buffer) => {
         // Keep the end of the log only (for error messages).
         this.log = (this.log + d.toString()).slice(-20_000);
-        const m = /store loaded: (\d+) instances.* in (\d+) ms/.exec(this.log);
+        const m = /store loaded instances=(\d+) .*ms=(\d+)/.exec(this.log);
         if (m !== null) resolve({ atMs: performance.now() - this.spawnedAt, loadMs: Number(m[2]), instances: Number(m[1]) });
       });
       this.proc.once('exit', (code, signal) => reject(new Error(`partiscid exited (${code ?? signal}) before loading its store:\n${this.log}`)));

@@ -1,8 +1,9 @@
-// The micro-benchmarks, in order: per-packet parsing, the ring, then the
+// The micro-benchmarks, in order: per-packet parsing and --allow, the ring, then the
 // store (queries read the working copy before the writer suite changes it).
 
 import type { CachedStore } from '../store-cache.js';
 import type { MicroOptions, MicroResult } from './harness.js';
+import { allowBench } from './allow.js';
 import { parseBench } from './parse.js';
 import { queryBench } from './query.js';
 import { ringBench } from './ring.js';
@@ -29,6 +30,8 @@ export async function runMicro(store: CachedStore, quick: boolean, log: (line: s
 
   log('micro: parse');
   const parse = await parseBench(cpu, log);
+  log('micro: allow');
+  const allow = await allowBench(cpu, log);
   log('micro: ring');
   const ring = await ringBench(cpu, log);
   log('micro: opening a copy of the 1,000,000-instance store');
@@ -45,7 +48,7 @@ export async function runMicro(store: CachedStore, quick: boolean, log: (line: s
     await fx.close();
   }
   return {
-    results: [...parse.results, ...ring.results, ...writer, ...query],
+    results: [...parse.results, ...allow, ...ring.results, ...writer, ...query],
     fast_path_share: parse.fastShare,
     record_bytes: ring.recordBytes,
     store_copy_ms: fx.copyMs,

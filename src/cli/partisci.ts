@@ -3,103 +3,32 @@
 // answers questions from a server: human-readable tables, or --json.
 
 import WebSocket from 'ws';
-import { PartisciError, sendHttp, sendUdp, type Update } from '../client/index.js';
-import { table, when } from './table.js';
-
-const USAGE = `Usage:
-  partisci update APP VERSION [[HOST] INSTANCE]   send one update (UDP; --http to wait for the commit)
-  partisci apps                                   applications, with instance counts
-  partisci hosts                                  hosts
-  partisci versions [--app A] [--host H] [--ver V] [--stale]
-                                                  where each version runs
-  partisci history --app A [--host H]             version changes, newest first
-  partisci rollout --app A [--since T] [--step S] instances per version over time
-  partisci watch [--app A] [--host H]             print changes as they happen
-Options:
-  --server NAME   partiscid address (IP or DNS name, default localhost)
-  --port N        partiscid port (default 7777)
-  --http          (update) send over HTTP and report the server's answer
-  --json          print the server's JSON instead of a table
-  -h, --help      show this help`;
-
-class UsageError extends Error {}
-
-interface Options {
-  command: string | undefined;
-  args: string[];
-  server: string;
-  port: number;
-  http: boolean;
-  json: boolean;
-  help: boolean;
-  stale: boolean;
-  app?: string;
-  host?: string;
-  ver?: string;
-  since?: string;
-  step?: string;
-}
-
-const VALUE_FLAGS = new Set(['server', 'port', 'app', 'host', 'ver', 'since', 'step']);
-const BOOL_FLAGS = new Set(['http', 'json', 'help', 'h', 'stale']);
-
-function parse(argv: readonly string[]): Options {
-  const out: Options = { command: undefined, args: [], server: 'localhost', port: 7777, http: false, json: false, help: false, stale: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const m = /^--?([a-z]+)(?:=(.*))?$/s.exec(arg);
-    if (m === null) {
-      if (out.command === undefined) out.command = arg;
-      else out.args.push(arg);
-      continue;
-    }
-    const [, name, inline] = m as unknown as [string, string, string | undefined];
-    if (BOOL_FLAGS.has(name)) {
-      if (name === 'h' || name === 'help') out.help = true;
-      else (out as unknown as Record<string, boolean>)[name] = true;
-      continue;
-    }
-    if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown flag "${arg}"`);
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    if (name === 'port') {
-      const n = /^\d+$/.test(value) ? Number(value) : NaN;
-      if (!(n >= 1 && n <= 65535)) throw new UsageError(`--port must be an integer 1-65535 (got "${value}")`);
-      out.port = n;
-    } else {
-      (out as unknown as Record<string, string>)[name] = value;
-    }
-  }
-  return out;
-}
-
-function toUpdate(args: string[]): Update {
-  if (args.length < 2 || args.length > 4) throw new UsageError('update needs APP VERSION [[HOST] INSTANCE]');
-  const [app, ver] = args as [string, string];
-  const update: Update = { app, ver };
-  // Like the original: with three arguments the third is INSTANCE.
-  const rest = args.slice(2);
-  const instanceText = rest.length === 1 ? rest[0] : rest[1];
-  if (rest.length === 2) update.host = rest[0];
-  if (instanceText !== undefined) {
-    const n = /^\d+$/.test(instanceText) ? Number(instanceText) : NaN;
-    if (!(n >= 0 && n <= 65535)) throw new UsageError(`INSTANCE must be an integer 0-65535 (got "${instanceText}")`);
-    update.instance = n;
-  }
-  return update;
-}
+import type { AppSummary, ChangeEvent, ErrorBody, HistoryEntry, HostSummary, List, RolloutStep, Version } from '../api/types.js';
+import { sendHttp, sendUdp } from '../client/index.js';
+import { RequestFailedError, UsageError } from '../errors.js';
+import { USAGE, parseOptions, toUpdate, type Options } from './partisci-options.js';
+import { table, when, type Column } from './table.js';
 
 function base(o: Options): string {
   const host = o.server.includes(':') ? `[${o.server}]` : o.server;
   return `http://${host}:${o.port}`;
 }
 
-async function getJson(o: Options, path: string, query: Record<string, string | undefined> = {}): Promise<{ data: Record<string, unknown>[] } & Record<string, unknown>> {
+async function getJson<T>(o: Options, path: string, query: Record<string, string | undefined> = {}): Promise<T> {
   const qs = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined)).toString();
   const res = await fetch(`${base(o)}${path}${qs === '' ? '' : `?${qs}`}`);
-  const body = (await res.json()) as { data: Record<string, unknown>[]; error?: string };
-  if (!res.ok) throw new PartisciError(res.status, body.error ?? `HTTP ${res.status}`);
-  return body;
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new RequestFailedError(res.status, `not a JSON answer (HTTP ${res.status})`);
+  }
+  if (!res.ok) {
+    const e = body as Partial<ErrorBody>;
+    throw new RequestFailedError(res.status, e.error ?? `HTTP ${res.status}`, e.code);
+  }
+  return body as T;
 }
 
 function print(o: Options, body: unknown, render: () => string): void {
@@ -126,37 +55,36 @@ async function command(o: Options): Promise<void> {
       return;
     }
     case 'apps': {
-      const body = await getJson(o, '/api/v1/app/');
+      const body = await getJson<List<AppSummary>>(o, '/api/v1/app/');
       print(o, body, () => table(body.data, [['APP_ID', 'app_id'], ['APP', 'app'], ['HOSTS', 'host_count'], ['INSTANCES', 'instance_count'], ['UP', 'up_count'], ['STALE', 'stale_count'], ['LAST UPDATE', (r) => when(r.last_update)]]));
       return;
     }
     case 'hosts': {
-      const body = await getJson(o, '/api/v1/host/');
+      const body = await getJson<List<HostSummary>>(o, '/api/v1/host/');
       print(o, body, () => table(body.data, [['HOST', 'host'], ['APPS', 'app_count'], ['INSTANCES', 'instance_count'], ['UP', 'up_count'], ['STALE', 'stale_count'], ['LAST UPDATE', (r) => when(r.last_update)]]));
       return;
     }
     case 'versions': {
-      const body = await getJson(o, '/api/v1/version/', { app_id: o.app, host: o.host, ver: o.ver, status: o.stale ? 'stale' : undefined });
+      const body = await getJson<List<Version>>(o, '/api/v1/version/', { app_id: o.app, host: o.host, ver: o.ver, status: o.stale ? 'stale' : undefined });
       print(o, body, () => table(body.data, [['APP_ID', 'app_id'], ['HOST', 'host'], ['INSTANCE', 'instance'], ['VER', 'ver'], ['STATUS', 'status'], ['SINCE', (r) => when(r.since)], ['LAST UPDATE', (r) => when(r.last_update)]]));
       return;
     }
     case 'history': {
-      const body = await getJson(o, '/api/v1/history/', { app_id: needApp(o), host: o.host, since: o.since });
+      const body = await getJson<List<HistoryEntry>>(o, '/api/v1/history/', { app_id: needApp(o), host: o.host, since: o.since });
       print(o, body, () => table(body.data, [['TIME', (r) => when(r.time)], ['HOST', 'host'], ['INSTANCE', 'instance'], ['FROM', (r) => r.prev_ver ?? '(new)'], ['TO', (r) => r.ver ?? '(removed)'], ['ADDRESS', (r) => r.host_ip ?? '']]));
       return;
     }
     case 'rollout': {
-      const body = await getJson(o, `/api/v1/app/${encodeURIComponent(needApp(o))}/rollout`, { since: o.since, step: o.step });
-      const steps = body.data as unknown as { time: number; counts: Record<string, number> }[];
-      const vers = [...new Set(steps.flatMap((s) => Object.keys(s.counts)))].sort();
-      print(o, body, () => table(steps as unknown as Record<string, unknown>[], [['TIME', (r) => when(r.time)], ...vers.map((v): [string, (r: Record<string, unknown>) => unknown] => [v, (r) => (r.counts as Record<string, number>)[v] ?? 0])]));
+      const body = await getJson<List<RolloutStep>>(o, `/api/v1/app/${encodeURIComponent(needApp(o))}/rollout`, { since: o.since, step: o.step });
+      const vers = [...new Set(body.data.flatMap((s) => Object.keys(s.counts)))].sort();
+      print(o, body, () => table(body.data, [['TIME', (r) => when(r.time)], ...vers.map((v): Column<RolloutStep> => [v, (r) => r.counts[v] ?? 0])]));
       return;
     }
     case 'watch':
       await watch(o);
       return;
     default:
-      throw new UsageError(`unknown command "${o.command}"`);
+      throw new UsageError(`unknown command ${JSON.stringify(o.command)}`);
   }
 }
 
@@ -172,10 +100,14 @@ function watch(o: Options): Promise<void> {
           process.stdout.write(`${data.toString()}\n`);
           return;
         }
-        const e = JSON.parse(data.toString()) as { type: string; version?: Record<string, unknown>; old_ver?: string };
-        const v = e.version ?? {};
-        const what = e.type === 'changed' ? `${e.old_ver} -> ${String(v.ver)}` : String(v.ver ?? '');
-        process.stdout.write(`${new Date().toISOString()} ${e.type.padEnd(8)} ${String(v.app_id ?? '')} ${String(v.host ?? '')}#${String(v.instance ?? '')} ${what}\n`);
+        const e = JSON.parse(data.toString()) as ChangeEvent;
+        if (e.type === 'cleared') {
+          process.stdout.write(`${new Date().toISOString()} cleared\n`);
+          return;
+        }
+        const v = e.version;
+        const what = e.type === 'changed' ? `${e.old_ver} -> ${v.ver}` : v.ver;
+        process.stdout.write(`${new Date().toISOString()} ${e.type.padEnd(8)} ${v.app_id} ${v.host}#${v.instance} ${what}\n`);
       });
       ws.on('error', () => undefined);
       ws.on('close', () => setTimeout(connect, 1000));
@@ -187,7 +119,7 @@ function watch(o: Options): Promise<void> {
 async function main(): Promise<number> {
   let o: Options;
   try {
-    o = parse(process.argv.slice(2));
+    o = parseOptions(process.argv.slice(2));
     if (o.help || o.command === undefined) {
       process.stdout.write(`${USAGE}\n`);
       return o.help ? 0 : 2;
@@ -196,10 +128,11 @@ async function main(): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`partisci: ${err.message}\n${USAGE}\n`);
+      // One line, like partiscid's.
+      process.stderr.write(`partisci: ${err.message}${err.message.includes('--help') ? '' : ' (see --help)'}\n`);
       return 2;
     }
-    if (err instanceof PartisciError) {
+    if (err instanceof RequestFailedError) {
       process.stderr.write(`partisci: server answered ${err.status}: ${err.message}\n`);
       return 1;
     }

@@ -3,34 +3,32 @@
 
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError, parseArgs, usage, type ServerConfig } from '../config.js';
+import { parseArgs, usage, type ServerConfig } from '../config.js';
+import { UsageError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
 import { REASON_NAMES } from '../ingest/reasons.js';
 import { engineCounters } from '../query/debug-vars.js';
-import { startHttp, type HttpServer } from '../query/server.js';
-import { ALLOW_FALLBACK_ENV, uwsNative } from '../query/uws.js';
+import { startHttp, type HttpServer } from '../http/server.js';
+import { ALLOW_FALLBACK_ENV, uwsNative } from '../http/uws.js';
 import { StoreReader } from '../store/reader.js';
 import { QueryPool } from '../query/query-pool.js';
 import { RateMeter } from '../query/metrics.js';
 import { Engine } from '../workers/engine.js';
+import { setThreadLogLevel } from '../workers/thread-log.js';
 import { packageVersion } from '../version.js';
-
-function log(line: string): void {
-  const t = new Date().toISOString().replace('T', ' ').slice(0, 19);
-  process.stderr.write(`${t} ${line}\n`);
-}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`partiscid: ${message}\n`);
   process.exit(code);
 }
 
-/** Once per interval, one line per reason that rejected something (never one line per packet). */
-function startRejectLog(engine: Engine, intervalMs: number): NodeJS.Timeout {
+/** Once per interval, one line with the count per reason of what was rejected (never one line per packet). */
+function startRejectLog(engine: Engine, log: Logger, intervalMs: number): NodeJS.Timeout {
   let last: Record<string, number> = {};
   return setInterval(() => {
     const now = engineCounters(engine).rejected_by_reason;
     const parts = REASON_NAMES.map((r) => [r, (now[r] ?? 0) - (last[r] ?? 0)] as const).filter(([, n]) => n > 0);
-    if (parts.length > 0) log(`rejected in the last ${intervalMs / 1000}s: ${parts.map(([r, n]) => `${r}=${n}`).join(' ')}`);
+    if (parts.length > 0) log.info('updates rejected', { seconds: intervalMs / 1000, ...Object.fromEntries(parts) });
     last = now;
   }, intervalMs).unref();
 }
@@ -47,19 +45,20 @@ async function main(): Promise<void> {
     process.stdout.write(`${usage()}\n`);
     return;
   }
+  const log = createLogger({ level: config.verbose ? 'debug' : 'info' });
   if (!uwsNative) {
     if (process.env[ALLOW_FALLBACK_ENV] !== '1') {
       fail(`uWebSockets.js native binary did not load for Node ${process.version}; refusing to serve HTTP with its slow JavaScript fallback (set ${ALLOW_FALLBACK_ENV}=1 to run anyway)`, 1);
     }
-    log('WARNING: uWebSockets.js is running its slow JavaScript fallback, not the native binary');
+    log.warn('uWebSockets.js is running its slow JavaScript fallback, not the native binary');
   }
   const version = packageVersion();
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  log(`partiscid ${version} starting (node ${process.version}), data: ${dataDir}`);
-  if (config.danger) log('WARNING: --danger is on: POST /api/v1/_danger/clear/ erases everything');
-  if (config.allow !== '') log(`UDP updates accepted only from: ${config.allow}`);
-  if (config.writeToken !== '') log('HTTP writes need the write token');
+  log.info('partiscid starting', { version, node: process.version, data: dataDir, log_level: config.verbose ? 'debug' : 'info' });
+  if (config.danger) log.warn('--danger is on: POST /api/v1/_danger/clear/ erases everything');
+  if (config.allow !== '') log.info('UDP updates accepted only from --allow', { allow: config.allow });
+  if (config.writeToken !== '') log.info('HTTP writes need the write token');
 
   let engine: Engine;
   try {
@@ -76,8 +75,10 @@ async function main(): Promise<void> {
         allow: config.allow,
         ringBytes: config.ringBytes,
       },
-      log,
+      // The engine logs what goes wrong with its threads (exits, restarts, failed commits).
+      (line) => log.warn(line),
     );
+    setThreadLogLevel(engine.control, config.verbose ? 'debug' : 'info');
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code === 'EADDRINUSE') fail(`UDP port ${config.port} is already in use${config.listenIp ? ` on ${config.listenIp}` : ''}`, 1);
@@ -98,27 +99,33 @@ async function main(): Promise<void> {
     fail(`cannot start HTTP: ${e.message}`, 1);
   }
 
-  const where = config.listenIp === '' ? `all addresses` : config.listenIp;
+  const where = config.listenIp === '' ? 'all' : config.listenIp;
   const granted = engine.sockets.map((s) => s.rcvbuf);
-  log(`listening on ${where}, port ${config.port} (UDP and HTTP)`);
-  log(`ingest workers: ${engine.sockets.length} (SO_REUSEPORT, recvmmsg); UDP receive buffer granted: ${granted[0]} bytes per socket (asked ${config.rcvbufBytes})`);
-  log(`uWebSockets.js: ${uwsNative ? 'native' : 'JavaScript fallback (slow)'}`);
-  log(`trim: ${config.trimSeconds > 0 ? `${config.trimSeconds}s` : 'off'}; stale after: ${config.staleSeconds > 0 ? `${config.staleSeconds}s` : 'never'}; history: ${config.historyDays > 0 ? `${config.historyDays} days` : 'forever'}`);
-  void engine.writerReady.then((r) => log(`store loaded: ${r.instances} instances, ${r.hosts} hosts, ${r.apps} apps in ${r.loadMs} ms`));
-  const rejectLog = startRejectLog(engine, 10_000);
+  log.info('listening (UDP and HTTP)', { address: where, port: config.port });
+  // The kernel caps the receive buffer at net.core.rmem_max: say what was granted.
+  log.info('ingest workers started (SO_REUSEPORT, recvmmsg)', { workers: engine.sockets.length, rcvbuf_granted: granted[0], rcvbuf_asked: config.rcvbufBytes });
+  log.info('uWebSockets.js loaded', { native: uwsNative });
+  log.info('retention', {
+    trim: config.trimSeconds > 0 ? `${config.trimSeconds}s` : 'off',
+    stale_after: config.staleSeconds > 0 ? `${config.staleSeconds}s` : 'never',
+    history: config.historyDays > 0 ? `${config.historyDays}d` : 'forever',
+  });
+  void engine.writerReady.then((r) => log.info('store loaded', { instances: r.instances, hosts: r.hosts, apps: r.apps, ms: r.loadMs }));
+  const rejectLog = startRejectLog(engine, log, 10_000);
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: stopping`);
+    log.info('stopping', { signal });
     clearInterval(rejectLog);
     http.close();
     meter.close();
     const drained = await engine.stop();
     await pool.close();
     await reader.close();
-    log(`stopped; drained ${drained} updates from the rings before exit`);
+    // drained: records still in the rings at the stop request, persisted before exit.
+    log.info('stopped', { drained });
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,9 +1,9 @@
 // Plain-text tables for the partisci command: left-aligned columns sized to
 // their widest cell.
 
-export type Column = [title: string, value: string | ((row: Record<string, unknown>) => unknown)];
+export type Column<T> = [title: string, value: (keyof T & string) | ((row: T) => unknown)];
 
-export function table(rows: readonly Record<string, unknown>[], columns: readonly Column[]): string {
+export function table<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
   const cells = rows.map((row) => columns.map(([, v]) => String((typeof v === 'string' ? row[v] : v(row)) ?? '')));
   const widths = columns.map(([title], i) => Math.max(title.length, ...cells.map((c) => c[i]!.length)));
   const line = (values: readonly string[]): string => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');

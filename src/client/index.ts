@@ -9,15 +9,11 @@ import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
+import type { ErrorBody, StoredVersion, UpdateAnswer, UpdateBody } from '../api/types.js';
+import { RequestFailedError } from '../errors.js';
 
-export interface Update {
-  app: string;
-  ver: string;
-  /** Defaults to this machine's hostname (like the original clients). */
-  host?: string;
-  /** 0-65535, default 0. */
-  instance?: number;
-}
+export type { StoredVersion as Version, UpdateBody as Update } from '../api/types.js';
+export { PartisciError, RequestFailedError } from '../errors.js';
 
 export interface Target {
   /** Server name or address (default localhost). */
@@ -26,32 +22,13 @@ export interface Target {
   port?: number;
 }
 
-/** A stored version object, as the server returns it. */
-export interface Version {
-  app: string;
-  app_id: string;
-  host: string;
-  host_ip: string;
-  instance: number;
-  ver: string;
-  last_update: number;
-}
-
-export class PartisciError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'PartisciError';
-    this.status = status;
-  }
-}
-
-function body(update: Update): string {
+function body(update: UpdateBody): string {
+  // Like the original clients: the host defaults to this machine's name.
   return JSON.stringify({ app: update.app, ver: update.ver, host: update.host ?? hostname(), instance: update.instance ?? 0 });
 }
 
 /** Sends one update as one UDP datagram. Resolves when it has been sent (not received). */
-export async function sendUdp(update: Update, target: Target = {}): Promise<void> {
+export async function sendUdp(update: UpdateBody, target: Target = {}): Promise<void> {
   const server = target.server ?? 'localhost';
   const address = isIP(server) !== 0 ? server : (await lookup(server)).address;
   const socket = dgram.createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
@@ -66,21 +43,22 @@ export async function sendUdp(update: Update, target: Target = {}): Promise<void
 
 /**
  * POSTs one update to /api/v1/update/. Resolves with the stored version
- * once the server has committed it; rejects with PartisciError otherwise.
+ * once the server has committed it; rejects with RequestFailedError (a
+ * PartisciError) otherwise: its status, the server's message and code.
  */
-export async function sendHttp(update: Update, target: Target = {}): Promise<Version> {
+export async function sendHttp(update: UpdateBody, target: Target = {}): Promise<StoredVersion> {
   const server = target.server ?? 'localhost';
   const host = isIP(server) === 6 ? `[${server}]` : server;
   const res = await fetch(`http://${host}:${target.port ?? 7777}/api/v1/update/`, { method: 'POST', body: body(update) });
   const text = await res.text();
-  let parsed: { data?: Version[]; error?: string } = {};
+  let parsed: Partial<UpdateAnswer & ErrorBody> = {};
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch {
     // not JSON: reported below
   }
-  if (!res.ok) throw new PartisciError(res.status, parsed.error ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new RequestFailedError(res.status, parsed.error ?? `HTTP ${res.status}`, parsed.code);
   const version = parsed.data?.[0];
-  if (version === undefined) throw new PartisciError(res.status, 'unexpected response');
+  if (version === undefined) throw new RequestFailedError(res.status, 'unexpected response');
   return version;
 }

@@ -2,47 +2,10 @@
 // in the spirit of Go's expvar that the original exposed at this path.
 
 import { readFileSync } from 'node:fs';
+import type { Counters, DebugVars } from '../api/types.js';
 import { REASON_NAMES } from '../ingest/reasons.js';
 import type { Engine } from '../workers/engine.js';
 import { COMMIT_REGION, HTTP_REGION, Stat, WRITER_REGION, ingestRegion, statRegion } from '../workers/shared-layout.js';
-
-export interface Counters {
-  udp_datagrams: number;
-  http_updates: number;
-  rejected: number;
-  rejected_by_reason: Record<string, number>;
-  ring_full_drops: number;
-  /** UDP datagrams from senders outside --allow. */
-  refused: number;
-  applied: number;
-  kernel_drops: number;
-  commits: number;
-  commit_errors: number;
-  written: number;
-  removed: number;
-  /** Records put into the rings (UDP and HTTP), and read out of them by the writer. */
-  queued: number;
-  drained: number;
-  /** Instances absorbed whose latest state is not in LMDB yet, and their bytes. */
-  write_backlog: number;
-  write_backlog_bytes: number;
-  instances: number;
-  hosts: number;
-  apps: number;
-  worker_restarts: number;
-  /** Writer threads restarted after dying, and why the last one died. */
-  writer_restarts: number;
-  writer_last_error: string | null;
-  /** Updates a dying writer had absorbed but not committed (UDP; its HTTP requests were answered 503). */
-  lost_on_writer_crash: number;
-  /** How long absorbed changes waited for their commit to be on disk, over the last minute (ms). */
-  persist_lag_ms: { p50: number; p99: number; max: number };
-  last_commit_ms: number;
-  /** How long the writer took to cut its last batch, and its longest cut (ms): time it did not drain the rings. */
-  last_cut_ms: number;
-  max_cut_ms: number;
-  history_blocks_pruned: number;
-}
 
 /** Per-socket kernel drops, from /proc/net/udp{,6} rows matching our sockets' inodes. */
 export function kernelDrops(inodes: readonly number[]): number[] {
@@ -143,7 +106,7 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
   };
 }
 
-export function debugVars(engine: Engine, info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string }): Record<string, unknown> {
+export function debugVars(engine: Engine, info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string }): DebugVars {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   return {

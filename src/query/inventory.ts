@@ -1,4 +1,4 @@
-// The inventory endpoints: app/, host/, version/, history/ and the
+// The inventory endpoints (reads): app/, host/, version/, history/ and the
 // summaries and rollout of one app or host. Selective answers are built
 // here on the HTTP thread; answers that may hold a whole fleet (every
 // version, an app's versions, every host, history, rollouts) run in the
@@ -6,10 +6,10 @@
 
 import type { Page } from '../store/reader.js';
 import { MAX_STEPS } from './rollout.js';
-import type { HttpContext, Request } from './context.js';
-import { BadRequest, intParam, pageParams, param, tooLong, versionFilter } from './params.js';
-import { removeInstances } from './update.js';
-import { error, json, type Reply } from './respond.js';
+import type { HttpContext, Request } from '../http/context.js';
+import { MissingParameterError, TooManyStepsError, UnknownAppError, UnknownHostError } from '../errors.js';
+import { intParam, pageParams, param, tooLong, versionFilter } from '../http/params.js';
+import { json, type Reply } from '../http/respond.js';
 
 const ok = (body: Uint8Array): Reply => ({ status: 200, body, cacheable: true });
 const EMPTY = (): Reply => ({ ...json(200, { data: [] }), cacheable: true });
@@ -35,35 +35,25 @@ export async function getVersions(ctx: HttpContext, req: Request): Promise<Reply
   return ok(await ctx.pool.run({ kind: 'versions', filter, page }));
 }
 
-export function deleteVersions(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
-  const appId = param(req.query, 'app_id');
-  const host = param(req.query, 'host');
-  if (appId === undefined || host === undefined) throw new BadRequest('DELETE version/ needs app_id and host');
-  const instance = intParam(req.query, 'instance', 0, 65535);
-  return removeInstances(ctx, instance === undefined ? { appId, host } : { appId, host, instance }, 'ApiVersion');
-}
-
 export function getApp(ctx: HttpContext, req: Request): Reply {
   const appId = req.params.app_id!;
   const body = tooLong(appId) ? null : ctx.reader.app(appId);
-  return body === null ? error(404, `ERROR: ApiApp: no app "${appId}"`) : ok(body.view());
+  if (body === null) throw new UnknownAppError('ApiApp', appId);
+  return ok(body.view());
 }
 
 export function getHost(ctx: HttpContext, req: Request): Reply {
   const host = req.params.host!;
   const body = tooLong(host) ? null : ctx.reader.host(host);
-  return body === null ? error(404, `ERROR: ApiHost: no host "${host}"`) : ok(body.view());
-}
-
-export function deleteHost(ctx: HttpContext, req: Request): Promise<Reply> | Reply {
-  return removeInstances(ctx, { host: req.params.host! }, 'ApiHost');
+  if (body === null) throw new UnknownHostError('ApiHost', host);
+  return ok(body.view());
 }
 
 export async function getHistory(ctx: HttpContext, req: Request): Promise<Reply> {
   const q = req.query;
   const appId = param(q, 'app_id');
   const host = param(q, 'host');
-  if (appId === undefined && host === undefined) throw new BadRequest('history/ needs app_id or host');
+  if (appId === undefined && host === undefined) throw new MissingParameterError('history/', 'app_id or host');
   if ((appId !== undefined && tooLong(appId)) || (host !== undefined && tooLong(host))) return EMPTY();
   const instance = intParam(q, 'instance', 0, 65535);
   const since = intParam(q, 'since', 0, 2 ** 32 - 1);
@@ -73,10 +63,10 @@ export async function getHistory(ctx: HttpContext, req: Request): Promise<Reply>
 
 export async function getRollout(ctx: HttpContext, req: Request): Promise<Reply> {
   const appId = req.params.app_id!;
-  if (tooLong(appId) || ctx.reader.app(appId) === null) return error(404, `ERROR: ApiRollout: no app "${appId}"`);
+  if (tooLong(appId) || ctx.reader.app(appId) === null) throw new UnknownAppError('ApiRollout', appId);
   const now = Math.floor(Date.now() / 1000);
   const since = intParam(req.query, 'since', 0, now) ?? now - 86400;
   const step = intParam(req.query, 'step', 1, 2 ** 31) ?? Math.max(60, Math.ceil((now - since) / 100));
-  if ((now - since) / step >= MAX_STEPS) throw new BadRequest(`since and step give more than ${MAX_STEPS} steps`);
+  if ((now - since) / step >= MAX_STEPS) throw new TooManyStepsError(MAX_STEPS);
   return ok(await ctx.pool.run({ kind: 'rollout', appId, since, step, now }));
 }

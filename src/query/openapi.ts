@@ -2,13 +2,15 @@
 // table (routes.ts), so it always lists exactly the routes the server has.
 
 import type { ServerConfig } from '../config.js';
-import type { Method, Route } from './routes.js';
+import { SERVED_CODES } from '../http/error-reply.js';
+import type { Method, Route } from '../http/routes.js';
 
 const DESCRIPTIONS: Record<number, string> = {
   200: 'OK',
   400: 'a parameter is invalid',
   401: 'the write token is missing or wrong',
   404: 'not found',
+  405: 'the path does not take this method',
   413: 'body too large',
   415: 'the update is malformed, incomplete or too long',
   503: 'the server cannot commit right now',
@@ -50,7 +52,11 @@ export function openApiDocument(routes: readonly Route[], config: ServerConfig, 
     components: {
       securitySchemes: { writeToken: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        Error: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] },
+        Error: {
+          type: 'object',
+          properties: { error: { type: 'string', description: 'what went wrong, for people' }, code: { type: 'string', enum: SERVED_CODES, description: 'stable: what programs match on' } },
+          required: ['error', 'code'],
+        },
         Update: {
           type: 'object',
           required: ['app', 'ver'],

@@ -3,7 +3,8 @@
 // HTTP thread, where a pool round trip would cost more than the query.
 
 import { Piscina } from 'piscina';
-import type { QueryPoolData, QueryTask } from '../workers/query-task.js';
+import { InvalidCursorError } from '../errors.js';
+import type { QueryPoolData, QueryRefused, QueryTask } from '../workers/query-task.js';
 
 export class QueryPool {
   readonly #pool: Piscina;
@@ -22,8 +23,10 @@ export class QueryPool {
     });
   }
 
+  /** The answer's bytes; rejects with InvalidCursorError for a cursor the query cannot use. */
   async run(task: QueryTask): Promise<Buffer> {
-    const out = (await this.#pool.run(task)) as Uint8Array;
+    const out = (await this.#pool.run(task)) as Uint8Array | QueryRefused;
+    if (!(out instanceof Uint8Array)) throw new InvalidCursorError(out.message.replace(/^cursor /, ''));
     return Buffer.from(out.buffer, out.byteOffset, out.length);
   }
 

@@ -2,14 +2,11 @@
 // how many instances ran each version. Runs in the query pool (piscina),
 // because an app on 10,000 hosts has tens of thousands of entries.
 
+import type { RolloutStep } from '../api/types.js';
 import type { HistoryPoint } from '../store/reader.js';
 
 export type { HistoryPoint };
 
-export interface RolloutStep {
-  time: number;
-  counts: Record<string, number>;
-}
 
 /** Most steps one answer may have. */
 export const MAX_STEPS = 1000;

@@ -5,9 +5,9 @@
 // at its backpressure limit: it never slows ingest or other subscribers.
 
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { ChangeEvent } from '../store/changes.js';
+import type { ChangeEvent } from '../api/types.js';
 import type { Engine } from '../workers/engine.js';
-import { uWS } from './uws.js';
+import { uWS } from '../http/uws.js';
 
 interface Subscriber {
   topic: string;
@@ -17,8 +17,7 @@ const ALL = 'all';
 
 function topicsOf(event: ChangeEvent): string[] {
   if (event.type === 'cleared') return [ALL];
-  const v = event.version as { app_id?: string; host?: string };
-  return [ALL, `app/${v.app_id ?? ''}`, `host/${v.host ?? ''}`];
+  return [ALL, `app/${event.version.app_id}`, `host/${event.version.host}`];
 }
 
 export function attachWatch(app: TemplatedApp, engine: Engine): void {
@@ -60,7 +59,10 @@ export function attachWatch(app: TemplatedApp, engine: Engine): void {
     },
   });
 
-  engine.on('events', (events) => {
+  engine.on('events', (batch) => {
+    // The writer still types an event's version loosely (store/writer.ts
+    // has its own ChangeEvent): what it sends is api/types.ts's.
+    const events = batch as unknown as ChangeEvent[];
     for (const event of events) {
       const text = JSON.stringify(event);
       // A clear concerns every subscriber, whatever it watches.

@@ -4,16 +4,10 @@
 // (its per-app blocks); a clear is its clear of `inst`; instances that
 // turned stale travel as notes.
 
+import type { ChangeEvent, KnownVersion, StoredVersion } from '../api/types.js';
 import { ChangeKind, OpKind, eachOp } from './batch.js';
 import { EntryFlag, entryOffsets, newEntryView, readEntry, type EntryView } from './history.js';
 import { DbId } from './layout.js';
-
-export type ChangeEvent =
-  | { type: 'new'; version: Record<string, unknown> }
-  | { type: 'changed'; version: Record<string, unknown>; old_ver: string }
-  | { type: 'removed'; version: Record<string, unknown>; reason: 'trim' | 'delete' }
-  | { type: 'stale'; version: Record<string, unknown> }
-  | { type: 'cleared' };
 
 const utf8 = new TextDecoder();
 
@@ -29,7 +23,7 @@ export function changesOf(buffer: ArrayBuffer, length: number): ChangeEvent[] {
         events.push(eventOf(view));
       }
     } else if (op.kind === OpKind.note && op.extra[0] === ChangeKind.stale) {
-      events.push({ type: 'stale', version: JSON.parse(utf8.decode(op.extra.subarray(1))) as Record<string, unknown> });
+      events.push({ type: 'stale', version: JSON.parse(utf8.decode(op.extra.subarray(1))) as KnownVersion & { status: 'stale' } });
     }
   });
   return events;
@@ -38,10 +32,10 @@ export function changesOf(buffer: ArrayBuffer, length: number): ChangeEvent[] {
 function eventOf(e: EntryView): ChangeEvent {
   const base = { app: text(e.app), app_id: text(e.appId), host: text(e.host) };
   if ((e.flags & EntryFlag.removed) !== 0) {
-    const version = { ...base, instance: e.instance, ver: text(e.prevVer), last_update: e.time };
+    const version: KnownVersion = { ...base, instance: e.instance, ver: text(e.prevVer), last_update: e.time };
     return { type: 'removed', version, reason: (e.flags & EntryFlag.trimmed) !== 0 ? 'trim' : 'delete' };
   }
-  const version = { ...base, host_ip: text(e.hostIp), instance: e.instance, ver: text(e.ver), last_update: e.time };
+  const version: StoredVersion = { ...base, host_ip: text(e.hostIp), instance: e.instance, ver: text(e.ver), last_update: e.time };
   return (e.flags & EntryFlag.first) !== 0 ? { type: 'new', version } : { type: 'changed', version, old_ver: text(e.prevVer) };
 }
 
@@ -50,3 +44,5 @@ function text(content: Uint8Array): string {
   const s = utf8.decode(content);
   return s.includes('\\') ? (JSON.parse(`"${s}"`) as string) : s;
 }
+
+export type { ChangeEvent };

@@ -5,17 +5,20 @@
 // ring is full the datagram is dropped and counted.
 //
 // Its event loop is deliberately blocked; control (stop) arrives through
-// shared memory, checked at least every receive timeout (engine.ts).
+// shared memory, checked at least every receive timeout (engine.ts). With
+// -v it logs what it rejects, at most one line per reason per second.
 
 import { workerData } from 'node:worker_threads';
 import { ADDR_SLOT_SIZE, udp } from '../ingest/native.js';
 import { MAX_DATAGRAM_BYTES } from '../ingest/limits.js';
 import { MAX_RECORD_BYTES, encodeUpdate } from '../ingest/record.js';
-import { Reason } from '../ingest/reasons.js';
+import { Reason, reasonName } from '../ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../ingest/update.js';
-import { AllowList, parseCidrs } from '../ingest/cidr.js';
+import { AllowList } from '../ingest/allow-list.js';
+import { sampleOf } from '../log.js';
 import { RingProducer } from './ring.js';
-import { Ctl, Stat, ingestRegion, statRegion } from './shared-layout.js';
+import { Ctl, LOG_KEY_REFUSED, LOG_KEY_RING_FULL, Stat, ingestRegion, statRegion } from './shared-layout.js';
+import { LogGate, threadLogger } from './thread-log.js';
 
 export interface IngestWorkerData {
   index: number;
@@ -54,7 +57,19 @@ function run(data: IngestWorkerData): void {
   const record = new Uint8Array(MAX_RECORD_BYTES);
   const parsed = new ParsedUpdate();
   const nap = new Int32Array(new SharedArrayBuffer(4));
-  const allow = data.allow === '' ? null : new AllowList(parseCidrs(data.allow));
+  const allow = data.allow === '' ? null : new AllowList(data.allow);
+  const log = threadLogger(control, `ingest-${data.index}`);
+  const gate = new LogGate(control);
+  /** Logs a rejection at debug level: at most one line per reason per second, over all the workers. */
+  const rejected = (key: number, from: string, start: number, len: number): void => {
+    const skipped = gate.take(key);
+    if (skipped === null) return;
+    const reason = key === LOG_KEY_REFUSED ? 'refused' : key === LOG_KEY_RING_FULL ? 'ring_full' : reasonName(key);
+    // The bytes, when they are what was wrong.
+    const sample = key === LOG_KEY_REFUSED || key === LOG_KEY_RING_FULL || key === Reason.oversize ? undefined : sampleOf(buf, start, start + len);
+    log.debug('udp update rejected', { reason, from, bytes: len, sample, skipped });
+  };
+  const sender = (i: number): string => Buffer.from(addrs.buffer, i * ADDR_SLOT_SIZE + 1, addrs[i * ADDR_SLOT_SIZE]!).toString('latin1');
 
   while (Atomics.load(control, Ctl.STOP_INGEST) === 0) {
     const n = udp.udpRecv(data.fd, buf, slot, lengths, addrs, BATCH);
@@ -65,9 +80,13 @@ function run(data: IngestWorkerData): void {
       const len = lengths[i]!;
       const start = i * slot;
       const a = i * ADDR_SLOT_SIZE;
-      if (allow !== null && !allow.allows(Buffer.from(addrs.buffer, a + 1, addrs[a]!).toString('latin1'))) {
-        stats[Stat.refused]!++;
-        continue;
+      if (allow !== null) {
+        const from = sender(i);
+        if (!allow.allows(from)) {
+          stats[Stat.refused]!++;
+          if (log.enabled('debug')) rejected(LOG_KEY_REFUSED, from, start, len);
+          continue;
+        }
       }
       let reason: number;
       if (len > MAX_DATAGRAM_BYTES) reason = Reason.oversize;
@@ -75,6 +94,7 @@ function run(data: IngestWorkerData): void {
       if (reason !== Reason.ok) {
         stats[Stat.rejected]!++;
         stats[Stat.rejectBase + reason]!++;
+        if (log.enabled('debug')) rejected(reason, sender(i), start, len);
         continue;
       }
       const recLen = encodeUpdate(parsed, addrs, a + 1, a + 1 + addrs[a]!, now, 0, 0, record);
@@ -82,6 +102,7 @@ function run(data: IngestWorkerData): void {
         pushed++;
       } else {
         stats[Stat.ringFull]!++;
+        if (log.enabled('debug')) rejected(LOG_KEY_RING_FULL, sender(i), start, len);
       }
     }
     stats[Stat.datagrams]! += n;

@@ -5,7 +5,7 @@
 
 import { move, workerData } from 'piscina';
 import { udp } from '../ingest/native.js';
-import { StoreReader, type Page, type VersionFilter } from '../store/reader.js';
+import { CursorError, StoreReader, type Page, type VersionFilter } from '../store/reader.js';
 import type { ClockBuffers } from '../store/slot-clock.js';
 import { rollout, stepTimes } from '../query/rollout.js';
 
@@ -25,10 +25,25 @@ const data = workerData as QueryPoolData;
 udp.setThreadName('ps-query');
 const reader = new StoreReader(data.path, data.clocks, data.staleSeconds);
 
+/**
+ * A query's failure the client caused. Thrown errors lose their class on
+ * the way back to the main thread (structured clone), so it is returned.
+ */
+export interface QueryRefused {
+  refused: 'INVALID_CURSOR';
+  message: string;
+}
+
 /** Runs one query; the answer's bytes are moved (not copied) back. */
-export default function run(task: QueryTask): Uint8Array {
+export default function run(task: QueryTask): Uint8Array | QueryRefused {
   try {
-    const body = answer(task);
+    let body: Buffer;
+    try {
+      body = answer(task);
+    } catch (err) {
+      if (err instanceof CursorError) return { refused: 'INVALID_CURSOR', message: err.message };
+      throw err;
+    }
     // JsonBytes answers own their ArrayBuffer (offset 0): move it whole,
     // with a view saying how much of it is the answer.
     const own = body.byteOffset === 0 && body.buffer instanceof ArrayBuffer;

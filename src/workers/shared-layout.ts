@@ -17,8 +17,20 @@ export const Ctl = {
   STOP_WRITER: 3,
   /** 1 while someone watches the change feed: the writer builds events. */
   EVENTS_WANTED: 4,
+  /** Set by main: the lowest log level threads write (log.ts LEVELS; 0 = info). */
+  LOG_LEVEL: 5,
+  /**
+   * The ingest workers' shared log gate (thread-log.ts): per key (a reason
+   * code, LOG_KEY_REFUSED, LOG_KEY_RING_FULL), two slots at LOG_GATE +
+   * 2 * key: the second a line was last written, and the lines skipped since.
+   */
+  LOG_GATE: 8,
 } as const;
-export const CONTROL_SLOTS = 8;
+export const LOG_KEY_REFUSED = REASON_SLOTS;
+export const LOG_KEY_RING_FULL = REASON_SLOTS + 1;
+export const LOG_GATE_KEYS = REASON_SLOTS + 2;
+export const CONTROL_SLOTS = 32;
+if (Ctl.LOG_GATE + 2 * LOG_GATE_KEYS > CONTROL_SLOTS) throw new Error('control slots overlap: the log gate reaches past CONTROL_SLOTS');
 
 /** Float64 statistic slots, relative to a thread's region. */
 export const Stat = {

@@ -139,13 +139,13 @@ describe('updates', () => {
   ])('POST update/ with %j is 415', async (body, message) => {
     const res = await server.request('POST', '/api/v1/update/', body);
     expect(res.status).toBe(415);
-    expect(res.body).toEqual({ error: `ERROR: ApiUpdate: parsePacket: ${message}` });
+    expect(res.body).toEqual({ error: `ApiUpdate: parsePacket: ${message}`, code: 'MALFORMED_UPDATE' });
   });
 
   test('POST update/ with bytes that are not UTF-8 is 415', async () => {
     const res = await server.request('POST', '/api/v1/update/', Buffer.from([0x7b, 0x22, 0x61, 0x70, 0x70, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]));
     expect(res.status).toBe(415);
-    expect(res.body).toEqual({ error: 'ERROR: ApiUpdate: parsePacket: body is not valid UTF-8' });
+    expect(res.body).toEqual({ error: 'ApiUpdate: parsePacket: body is not valid UTF-8', code: 'MALFORMED_UPDATE' });
   });
 });
 
@@ -153,16 +153,17 @@ describe('errors and other endpoints', () => {
   test('GET update/ is 405; POST app/ is 405; both with a JSON error', async () => {
     const a = await server.request('GET', '/api/v1/update/');
     expect(a.status).toBe(405);
-    expect(a.body).toEqual({ error: 'ERROR: ApiUpdate: only accepts POST requests' });
+    expect(a.body).toEqual({ error: 'ApiUpdate: only accepts POST requests', code: 'METHOD_NOT_ALLOWED' });
+    expect(a.headers.get('allow')).toBe('POST');
     const b = await server.request('POST', '/api/v1/app/', '{}');
     expect(b.status).toBe(405);
-    expect(b.body).toEqual({ error: 'ERROR: ApiApp: only accepts GET requests' });
+    expect(b.body).toEqual({ error: 'ApiApp: only accepts GET requests', code: 'METHOD_NOT_ALLOWED' });
   });
 
   test('unknown paths are 404 with a JSON error', async () => {
     const res = await server.request('GET', '/api/v1/nothing-here');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: 'ERROR: 404 page not found: /api/v1/nothing-here' });
+    expect(res.body).toEqual({ error: '404 page not found: /api/v1/nothing-here', code: 'UNKNOWN_PATH' });
   });
 
   test('_danger/clear/ is 404 without --danger and clears nothing', async () => {

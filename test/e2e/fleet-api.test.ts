@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ROUTES } from '../../src/query/routes.js';
+import { ROUTES } from '../../src/http/routes.js';
 import { PARTISCI, Server, freePort, sleep, tempDir, until, update } from './harness.js';
 
 const run = promisify(execFile);
@@ -73,8 +73,8 @@ describe('summaries of one app or host', () => {
     expect(app).toMatchObject({ app: 'sum', app_id: 'sum', host_count: 2, instance_count: 3, up_count: 3, stale_count: 0 });
     expect(app.versions).toEqual([{ ver: '1', count: 2, up_count: 2, stale_count: 0 }, { ver: '2', count: 1, up_count: 1, stale_count: 0 }]);
     expect((await server.get('/api/v1/host/a')).body.data[0]).toMatchObject({ host: 'a', app_count: 2, instance_count: 3 });
-    expect((await server.get('/api/v1/app/nope')).status).toBe(404);
-    expect((await server.get('/api/v1/host/nope')).status).toBe(404);
+    expect(await server.get('/api/v1/app/nope')).toMatchObject({ status: 404, body: { error: 'ApiApp: no app "nope"', code: 'UNKNOWN_APP' } });
+    expect(await server.get('/api/v1/host/nope')).toMatchObject({ status: 404, body: { error: 'ApiHost: no host "nope"', code: 'UNKNOWN_HOST' } });
   });
 
   test('DELETE host/H decommissions every instance on it (with the write token)', async () => {
@@ -175,7 +175,11 @@ describe('rollout', () => {
     expect(steps.at(-1)).toEqual({ time: now, counts: { 1: 1, 2: 1 } });
     expect(steps[0]).toEqual({ time: now - 4, counts: {} });
     expect(steps.some((s: { counts: Record<string, number> }) => s.counts['1'] === 2 && s.counts['2'] === undefined)).toBe(true);
-    expect((await server.get('/api/v1/app/nope/rollout')).status).toBe(404);
+    expect(await server.get('/api/v1/app/nope/rollout')).toMatchObject({ status: 404, body: { error: 'ApiRollout: no app "nope"', code: 'UNKNOWN_APP' } });
+    expect(await server.get('/api/v1/app/roll/rollout?since=0&step=1')).toMatchObject({
+      status: 400,
+      body: { error: 'since and step give more than 1000 steps', code: 'TOO_MANY_STEPS' },
+    });
   });
 });
 
@@ -230,7 +234,7 @@ describe('operations', () => {
   test('with a write token, HTTP writes need it; reads do not', async () => {
     const denied = await server.request('POST', '/api/v1/update/', update('tok', '1', 't'));
     expect(denied.status).toBe(401);
-    expect(denied.body).toEqual({ error: 'ERROR: ApiUpdate: a valid write token is required (Authorization: Bearer ...)' });
+    expect(denied.body).toEqual({ error: 'ApiUpdate: a valid write token is required (Authorization: Bearer ...)', code: 'WRITE_TOKEN_REQUIRED' });
     expect((await server.request('POST', '/api/v1/update/', update('tok', '1', 't'), { Authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await server.request('POST', '/api/v1/update/', update('tok', '1', 't'), AUTH)).status).toBe(200);
     expect((await server.get('/api/v1/version/?app_id=tok')).status).toBe(200);

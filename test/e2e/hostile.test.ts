@@ -51,7 +51,7 @@ describe('bad input changes nothing and is counted by reason', () => {
     const before = (await server.vars()).rejected_by_reason.oversize;
     const res = await server.request('POST', '/api/v1/update/', 'x'.repeat(65 * 1024));
     expect(res.status).toBe(413);
-    expect(res.body).toEqual({ error: 'ERROR: ApiUpdate: body larger than 65536 bytes' });
+    expect(res.body).toEqual({ error: 'ApiUpdate: body larger than 65536 bytes', code: 'BODY_TOO_LARGE' });
     expect((await server.vars()).rejected_by_reason.oversize).toBe(before + 1);
   });
 
@@ -81,14 +81,17 @@ describe('bad input changes nothing and is counted by reason', () => {
   });
 
   test.each([
-    ['/api/v1/version/?limit=abc', 'ERROR: limit must be an integer 1-1000000'],
-    ['/api/v1/version/?status=asleep', 'ERROR: status must be "up" or "stale"'],
-    ['/api/v1/version/?since=yesterday', 'ERROR: since must be an integer 0-4294967295'],
-    ['/api/v1/history/?app_id=x&instance=70000', 'ERROR: instance must be an integer 0-65535'],
-  ])('%s is 400: %s', async (path, message) => {
+    ['/api/v1/version/?limit=abc', 'limit must be an integer 1-1000000', 'INVALID_PARAMETER'],
+    ['/api/v1/version/?status=asleep', 'status must be "up" or "stale"', 'INVALID_PARAMETER'],
+    ['/api/v1/version/?since=yesterday', 'since must be an integer 0-4294967295', 'INVALID_PARAMETER'],
+    ['/api/v1/history/?app_id=x&instance=70000', 'instance must be an integer 0-65535', 'INVALID_PARAMETER'],
+    ['/api/v1/history/', 'history/ needs app_id or host', 'MISSING_PARAMETER'],
+    ['/api/v1/version/?cursor=a.b', 'cursor is not one this server returned', 'INVALID_CURSOR'],
+    ['/api/v1/version/?cursor=aGVsbG8', 'cursor does not belong to this query', 'INVALID_CURSOR'],
+  ])('%s is 400: %s', async (path, message, code) => {
     const res = await server.request('GET', path);
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: message });
+    expect(res.body).toEqual({ error: message, code });
   });
 });
 

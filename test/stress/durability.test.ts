@@ -61,8 +61,8 @@ describe('nothing acknowledged is lost', () => {
     await sleep(1500);
     expect(await server.stop('SIGTERM')).toBe(0);
     await storm;
-    expect(server.log).toMatch(/SIGTERM: stopping/);
-    expect(server.log).toMatch(/stopped; drained \d+ updates from the rings before exit/);
+    expect(server.log).toMatch(/INFO  stopping signal=SIGTERM\n/);
+    expect(server.log).toMatch(/INFO  stopped drained=\d+\n/);
     // In 1.5 s at 20k/s every one of the 200 fleet members has reported several times.
     const again = await Server.start({ port: server.port, dataDir: server.dataDir, args: ['--port', String(server.port), '--data', server.dataDir] });
     expect((await again.vars()).instances).toBe(200);
@@ -148,10 +148,11 @@ describe('a full disk', () => {
     }
     expect(v.commit_errors).toBeGreaterThan(0);
     expect(String(v.writer_error)).toMatch(/^disk full: \d+\.\d MiB free in /);
-    expect(server.log).toMatch(/commit failed: .* \(will retry\)/);
+    expect(server.log).toMatch(/WARN  commit failed: .* \(will retry\)/);
     const write = await server.request('POST', '/api/v1/update/', update('during-full', '1', 'h'));
     expect(write.status).toBe(503);
-    expect(write.body.error).toMatch(/^ERROR: ApiUpdate: storage unavailable: /);
+    expect(write.body.error).toMatch(/^ApiUpdate: storage unavailable: /);
+    expect(write.body.code).toBe('STORAGE_UNAVAILABLE');
     expect((await server.get('/api/v1/version/?app_id=before_full')).body.data).toHaveLength(1);
     // Space comes back: the writer catches up and writes are accepted again.
     rmSync(`${mnt}/filler`);

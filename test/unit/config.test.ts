@@ -4,7 +4,8 @@
 
 import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { DEFAULTS, parseArgs, usage, UsageError, type ServerConfig } from '../../src/config.js';
+import { DEFAULTS, parseArgs, usage, type ServerConfig } from '../../src/config.js';
+import { UsageError } from '../../src/errors.js';
 
 // DEFAULTS.writeToken comes from the environment; pin it so tests don't depend on it.
 const D: Readonly<ServerConfig> = { ...DEFAULTS, writeToken: '' };

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { BAD_KINDS } from '../../tools/fuzz/bad-packets.js';
-import { DEFAULTS, parseOptions, USAGE, UsageError } from '../../tools/fuzz/options.js';
+import { UsageError } from '../../src/errors.js';
+import { DEFAULTS, parseOptions, USAGE } from '../../tools/fuzz/options.js';
 
 function errorOf(argv: string[]): string {
   try {
@@ -64,15 +65,16 @@ describe('options', () => {
     [['--bad', '0.1', '--bad-kinds', 'typo'], '--bad-kinds: unknown kind "typo" (known: ' + BAD_KINDS.join(', ') + ')'],
     [['--bad-kinds', 'empty_datagram'], '--bad-kinds needs --bad greater than 0'],
     [['--workers', '0'], '--workers must be an integer from 1 to 64'],
-    [['--seed', '-1'], "Option '--seed' argument is ambiguous."],
+    [['--seed', '-1'], '--seed must be a non-negative integer'],
     [['--burst', '10', '--rate', 'max'], '--burst needs a paced --rate (not max)'],
     [['--connections', '8'], '--connections applies only with --http'],
     [['--http', '--sockets', '8'], '--sockets applies only to UDP (not with --http)'],
     [['--hosts', '10000000', '--apps', '100000', '--instances', '65536'], '--hosts x --apps x --instances must be at most 2^52'],
     [['--server', ''], '--server must not be empty'],
-    [['--frobnicate'], "Unknown option '--frobnicate'"],
-    [['extra'], "Unexpected argument 'extra'. This command does not take positional arguments"],
-    [['--rate'], "Option '--rate <value>' argument missing"],
+    [['--frobnicate'], 'unknown flag "--frobnicate" (see --help)'],
+    [['extra'], 'unexpected argument "extra" (see --help)'],
+    [['--rate'], '--rate needs a value'],
+    [['--json=maybe'], '--json takes no value or true/false (got "maybe")'],
   ])('%j is refused: %s', (argv, message) => {
     expect(errorOf(argv)).toBe(message);
   });

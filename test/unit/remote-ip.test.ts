@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { isIPv6 } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { formatIp } from '../../src/query/remote-ip.js';
+import { formatIp } from '../../src/http/remote-ip.js';
 
 const buf = (bytes: number[]): ArrayBuffer => Uint8Array.from(bytes).buffer;
 

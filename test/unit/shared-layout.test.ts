@@ -11,6 +11,9 @@ import {
   COMMIT_REGION,
   HTTP_REGION,
   ingestRegion,
+  LOG_GATE_KEYS,
+  LOG_KEY_REFUSED,
+  LOG_KEY_RING_FULL,
   STAT_REGION,
   Stat,
   statRegion,
@@ -55,6 +58,15 @@ describe('Ctl', () => {
       expect(Number.isInteger(slot) && slot >= 0).toBe(true);
       expect(slot).toBeLessThan(CONTROL_SLOTS);
     }
+  });
+
+  test('the log gate (two slots per key) collides with no other control slot and fits', () => {
+    const gate = Array.from({ length: 2 * LOG_GATE_KEYS }, (_, i) => Ctl.LOG_GATE + i);
+    const others = new Set<number>(Object.entries(Ctl).filter(([name]) => name !== 'LOG_GATE').map(([, slot]) => slot));
+    expect(gate.filter((slot) => others.has(slot))).toEqual([]);
+    expect(Math.max(...gate)).toBeLessThan(CONTROL_SLOTS);
+    // A key per reason code, then refused and ring_full.
+    expect([LOG_KEY_REFUSED, LOG_KEY_RING_FULL, LOG_GATE_KEYS]).toEqual([REASON_SLOTS, REASON_SLOTS + 1, REASON_SLOTS + 2]);
   });
 });
 

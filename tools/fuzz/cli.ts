@@ -6,7 +6,8 @@
 // got through, socket errors...), 2 bad command line, 130 interrupted.
 
 import { readCounters, lossReport, waitForSettle, type LossReport } from './check.js';
-import { parseOptions, USAGE, UsageError, type FuzzOptions } from './options.js';
+import { UsageError } from '../../src/errors.js';
+import { parseOptions, USAGE, type FuzzOptions } from './options.js';
 import { ProgressDisplay } from './progress.js';
 import { buildSummary, formatSummary, formatWaves } from './report.js';
 import { runSenders } from './run-senders.js';
@@ -26,7 +27,7 @@ async function main(argv: readonly string[]): Promise<number> {
     options = parseOptions(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${NAME}: ${err.message} (see --help)\n`);
+    process.stderr.write(`${NAME}: ${err.message}${err.message.includes('--help') ? '' : ' (see --help)'}\n`);
     return 2;
   }
   if (options === null) {

@@ -1,9 +1,11 @@
-// Command-line options of partisci-fuzz: defaults, usage text and parsing.
-// Parsing is strict (unknown flags and bad values are errors, reported in
-// one line) because the benchmark drives this tool unattended and a typo
-// silently ignored would measure the wrong thing.
+// Command-line options of partisci-fuzz: defaults, usage text and parsing
+// (src/cli/args.ts, as every command reads its flags). Parsing is strict
+// (unknown flags and bad values are errors, reported in one line) because
+// the benchmark drives this tool unattended and a typo silently ignored
+// would measure the wrong thing.
 
-import { parseArgs } from 'node:util';
+import { readValues } from '../../src/cli/args.js';
+import { UsageError } from '../../src/errors.js';
 import { BAD_KINDS, isBadKind, type BadKind } from './bad-packets.js';
 import { codePointLength, MAX_NAME_CHARS } from './names.js';
 
@@ -126,8 +128,6 @@ Output
   -h, --help          show this help
 `;
 
-export class UsageError extends Error {}
-
 function integer(flag: string, text: string, min: number, max: number): number {
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -186,40 +186,35 @@ function badKinds(text: string): BadKind[] {
 }
 
 const FLAGS = {
-  server: { type: 'string' },
-  port: { type: 'string' },
-  rate: { type: 'string' },
-  duration: { type: 'string' },
-  count: { type: 'string' },
-  hosts: { type: 'string' },
-  apps: { type: 'string' },
-  instances: { type: 'string' },
-  'release-every': { type: 'string' },
-  http: { type: 'boolean' },
-  connections: { type: 'string' },
-  sockets: { type: 'string' },
-  bad: { type: 'string' },
-  'bad-kinds': { type: 'string' },
-  burst: { type: 'string' },
-  workers: { type: 'string' },
-  seed: { type: 'string' },
-  check: { type: 'boolean' },
-  json: { type: 'boolean' },
-  waves: { type: 'string' },
-  'wave-pause': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  server: 'string',
+  port: 'string',
+  rate: 'string',
+  duration: 'string',
+  count: 'string',
+  hosts: 'string',
+  apps: 'string',
+  instances: 'string',
+  'release-every': 'string',
+  http: 'boolean',
+  connections: 'string',
+  sockets: 'string',
+  bad: 'string',
+  'bad-kinds': 'string',
+  burst: 'string',
+  workers: 'string',
+  seed: 'string',
+  check: 'boolean',
+  json: 'boolean',
+  waves: 'string',
+  'wave-pause': 'string',
+  help: 'boolean',
+  h: 'boolean',
 } as const;
 
 /** Parses argv (without node and script); returns null when help was asked for. */
 export function parseOptions(argv: readonly string[]): FuzzOptions | null {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    // parseArgs explains over several lines; the first says what is wrong.
-    throw new UsageError(String((err as Error).message).split('\n')[0]);
-  }
-  if (values.help) return null;
+  const values = readValues(argv, FLAGS);
+  if (values.help === true || values.h === true) return null;
 
   const options: FuzzOptions = { ...DEFAULTS, badKinds: [...DEFAULTS.badKinds] };
   const unlimited = Number.MAX_SAFE_INTEGER;

@@ -3,98 +3,34 @@
 // (404 "page not found", as opposed to 404 "no app") come back as null so
 // the pages can fall back to what exists.
 
-export type Status = 'up' | 'stale';
+import type * as api from '../../src/api/types';
+import { RequestFailedError } from '../../src/errors';
 
-export interface Counts {
-  instance_count?: number;
-  up_count?: number;
-  stale_count?: number;
-}
+// The shapes are the server's (src/api/types.ts). Fields this dashboard
+// can do without are optional here, because an older partiscid (or the Go
+// original) does not send them.
 
-export interface AppRow extends Counts {
-  app: string;
-  app_id: string;
-  host_count: number;
-  last_update: number;
-}
+/** T with the keys K optional. */
+type Older<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
-export interface VersionCount {
-  ver: string;
-  count: number;
-  up_count?: number;
-  stale_count?: number;
-}
-
-export interface AppDetail extends AppRow {
-  versions: VersionCount[];
-}
-
-export interface HostRow extends Counts {
-  host: string;
-  app_count: number;
-  last_update: number;
-}
-
-export interface Instance {
-  app: string;
-  app_id: string;
-  host: string;
-  host_ip: string;
-  instance: number;
-  ver: string;
-  last_update: number;
-  status?: Status;
-  /** When this instance first reported this version. */
-  since?: number;
-}
-
-export interface HistoryEntry {
-  app: string;
-  app_id: string;
-  host: string;
-  instance: number;
-  /** null: removed. */
-  ver: string | null;
-  /** null: first sight. */
-  prev_ver: string | null;
-  host_ip: string;
-  time: number;
-}
-
-export interface RolloutStep {
-  time: number;
-  counts: Record<string, number>;
-}
-
-export interface Page<T> {
-  data: T[];
-  next?: string;
-}
+export type Status = api.Status;
+export type RolloutStep = api.RolloutStep;
+export type Counts = Partial<api.Counts>;
+export type AppRow = Older<api.AppSummary, keyof api.Counts>;
+export type VersionCount = Older<api.VersionCount, 'up_count' | 'stale_count'>;
+export type AppDetail = AppRow & { versions: VersionCount[] };
+export type HostRow = Older<api.HostSummary, keyof api.Counts>;
+export type Instance = Older<api.Version, 'status' | 'since'>;
+export type HistoryEntry = api.HistoryEntry;
+export type Page<T> = api.List<T>;
 
 /** The counters of /debug/vars the dashboard reads. */
-export interface Vars {
-  udp_datagrams: number;
-  http_updates: number;
-  applied: number;
-  instances: number;
-  hosts: number;
-  apps: number;
-  uptime_s: number;
-  version?: string;
-}
+export type Vars = Pick<api.DebugVars, 'udp_datagrams' | 'http_updates' | 'applied' | 'instances' | 'hosts' | 'apps' | 'uptime_s'> & Partial<Pick<api.DebugVars, 'version'>>;
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-
-  /** The path itself is unknown to this server (an older partiscid). */
-  get missingEndpoint(): boolean {
-    return this.status === 404 && /page not found/i.test(this.message);
-  }
+/** The path itself is unknown to this server (an older partiscid): not "no such app". */
+function missingEndpoint(err: RequestFailedError): boolean {
+  if (err.status !== 404) return false;
+  return err.serverCode !== undefined ? err.serverCode === 'UNKNOWN_PATH' : /page not found/i.test(err.message);
 }
 
 async function get<T>(path: string): Promise<T> {
@@ -102,12 +38,15 @@ async function get<T>(path: string): Promise<T> {
   const text = await res.text();
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
+    let code: string | undefined;
     try {
-      message = (JSON.parse(text) as { error?: string }).error ?? message;
+      const body = JSON.parse(text) as Partial<api.ErrorBody>;
+      message = body.error ?? message;
+      code = body.code;
     } catch {
       // not JSON: keep the status line
     }
-    throw new HttpError(res.status, message);
+    throw new RequestFailedError(res.status, message, code);
   }
   return JSON.parse(text) as T;
 }
@@ -127,7 +66,7 @@ async function optional<T>(p: Promise<T>): Promise<T | null> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof HttpError && err.missingEndpoint) return null;
+    if (err instanceof RequestFailedError && missingEndpoint(err)) return null;
     throw err;
   }
 }
@@ -170,7 +109,7 @@ export async function app(appId: string): Promise<AppDetail | null> {
     const detail = await optional(get<Page<AppDetail>>(`/api/v1/app/${seg(appId)}`));
     if (detail !== null) return detail.data[0] ?? null;
   } catch (err) {
-    if (err instanceof HttpError && err.status === 404) return null;
+    if (err instanceof RequestFailedError && err.status === 404) return null;
     throw err;
   }
   // No app/A on this server: count versions from every instance of the app.
@@ -205,7 +144,7 @@ export async function host(name: string): Promise<HostRow | null> {
     const detail = await optional(get<Page<HostRow>>(`/api/v1/host/${seg(name)}`));
     if (detail !== null) return detail.data[0] ?? null;
   } catch (err) {
-    if (err instanceof HttpError && err.status === 404) return null;
+    if (err instanceof RequestFailedError && err.status === 404) return null;
     throw err;
   }
   const all = (await versions({ host: name })).data;

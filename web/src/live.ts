@@ -6,12 +6,9 @@
 // subscriber that falls behind); after a reconnect the page refetches,
 // since events may have been missed meanwhile.
 
-import type { Instance } from './api';
+import type { ChangeEvent } from '../../src/api/types';
 
-export type ChangeEvent =
-  | { type: 'new' | 'stale' | 'removed'; version: Instance }
-  | { type: 'changed'; version: Instance; old_ver: string }
-  | { type: 'cleared' };
+export type { ChangeEvent };
 
 export type Connection = 'connecting' | 'live' | 'offline';
 

@@ -2,12 +2,9 @@
 // cannot be right gets 400 with a message naming the parameter; an empty
 // value means "not given" (Go's FormValue, as the original used).
 
+import { InvalidCursorError, InvalidParameterError } from '../errors.js';
 import { MAX_FIELD_CHARS } from '../ingest/limits.js';
 import type { Page, VersionFilter } from '../store/reader.js';
-
-export class BadRequest extends Error {
-  override name = 'BadRequest';
-}
 
 /** The first value of a parameter; undefined when absent or empty. */
 export function param(q: URLSearchParams, name: string): string | undefined {
@@ -24,7 +21,7 @@ export function intParam(q: URLSearchParams, name: string, min: number, max: num
   const v = param(q, name);
   if (v === undefined) return undefined;
   const n = /^-?\d{1,15}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new BadRequest(`${name} must be an integer ${min}-${max}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidParameterError(name, `an integer ${min}-${max}`);
   return n;
 }
 
@@ -36,7 +33,7 @@ export function pageParams(q: URLSearchParams): Page {
   if (limit !== undefined) page.limit = limit;
   const cursor = param(q, 'cursor');
   if (cursor !== undefined) {
-    if (cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new BadRequest('cursor is not one this server returned');
+    if (cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError();
     page.cursor = cursor;
   }
   return page;
@@ -53,7 +50,7 @@ export function versionFilter(q: URLSearchParams): VersionFilter | null {
   }
   const status = param(q, 'status');
   if (status !== undefined) {
-    if (status !== 'up' && status !== 'stale') throw new BadRequest('status must be "up" or "stale"');
+    if (status !== 'up' && status !== 'stale') throw new InvalidParameterError('status', '"up" or "stale"');
     filter.status = status;
   }
   const since = intParam(q, 'since', 0, 2 ** 32 - 1);

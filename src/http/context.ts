@@ -5,9 +5,10 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { ServerConfig } from '../config.js';
 import type { StoreReader } from '../store/reader.js';
-import type { Engine, Logger } from '../workers/engine.js';
-import type { QueryPool } from './query-pool.js';
-import type { RateMeter } from './metrics.js';
+import type { Logger } from '../log.js';
+import type { Engine } from '../workers/engine.js';
+import type { QueryPool } from '../query/query-pool.js';
+import type { RateMeter } from '../query/metrics.js';
 import type { Reply } from './respond.js';
 
 export interface HttpContext {

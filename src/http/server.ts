@@ -5,15 +5,16 @@
 // their commit. The same app serves the change feed and the dashboard.
 
 import { createServer } from 'node:net';
-import type { HttpResponse, us_listen_socket } from 'uWebSockets.js';
-import { CursorError } from '../store/cursor.js';
+import type { us_listen_socket } from 'uWebSockets.js';
 import type { HttpContext, Request } from './context.js';
-import { BadRequest } from './params.js';
-import { error, send, type Reply } from './respond.js';
+import { asCatalogError, errorReply, internalError } from './error-reply.js';
 import { formatIp } from './remote-ip.js';
-import { Router } from './routes.js';
+import { RequestLog } from './request-log.js';
+import { negotiate, write, type Reply, type Wire } from './respond.js';
+import { Router } from './router.js';
+import type { Route } from './routes.js';
 import { uWS } from './uws.js';
-import { attachWatch } from './watch.js';
+import { attachWatch } from '../query/watch.js';
 
 export interface HttpServer {
   close(): void;
@@ -32,10 +33,12 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
   const { listenIp, port } = ctx.config;
   await probeTcp(listenIp, port);
   const router = new Router(ctx.config);
+  const requestLog = new RequestLog(ctx.log);
   const app = uWS.App();
   attachWatch(app, ctx.engine);
 
   app.any('/*', (res, uwsReq) => {
+    const started = performance.now();
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -51,24 +54,37 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
       acceptEncoding: uwsReq.getHeader('accept-encoding'),
       ifNoneMatch: uwsReq.getHeader('if-none-match'),
     };
-    const target = router.resolve(req);
-    if (typeof target !== 'function') {
-      send(res, target, req);
+    const resolved = router.resolve(req);
+    // inHandler: uWS corks the handler's own writes; later ones must cork themselves.
+    const respond = (reply: Reply, inHandler: boolean): void => {
+      const wire = negotiate(reply, req);
+      const done = (w: Wire, corked: boolean): void => {
+        if (aborted) return;
+        if (corked) write(res, w);
+        else res.cork(() => write(res, w));
+        requestLog.answered(req, resolved.route, resolved.op, reply, performance.now() - started);
+      };
+      if (wire instanceof Promise) void wire.then((w) => done(w, false));
+      else done(wire, inHandler);
+    };
+    if (resolved.reply !== undefined) {
+      respond(resolved.reply, true);
       return;
     }
+    const { route, op } = resolved;
     let result: Reply | Promise<Reply>;
     try {
-      result = target(ctx, req, res);
+      result = op.handler(ctx, req, res);
     } catch (err) {
-      result = failure(ctx, req, err);
+      result = failure(ctx, req, route, err);
     }
     if (!(result instanceof Promise)) {
-      send(res, result, req);
+      respond(result, true);
       return;
     }
     result.then(
-      (reply) => finish(res, reply, req, () => aborted),
-      (err: unknown) => finish(res, failure(ctx, req, err), req, () => aborted),
+      (reply) => respond(reply, false),
+      (err: unknown) => respond(failure(ctx, req, route, err), false),
     );
   });
 
@@ -88,14 +104,10 @@ export async function startHttp(ctx: HttpContext): Promise<HttpServer> {
   };
 }
 
-function finish(res: HttpResponse, reply: Reply, req: Request, isAborted: () => boolean): void {
-  if (isAborted()) return;
-  res.cork(() => send(res, reply, req));
-}
-
-/** 400 for bad input; otherwise logged, and the client gets no stack trace or internal path. */
-function failure(ctx: HttpContext, req: Request, err: unknown): Reply {
-  if (err instanceof BadRequest || err instanceof CursorError) return error(400, `ERROR: ${err.message}`);
-  ctx.log(`ERROR: ${req.method.toUpperCase()} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  return error(500, 'ERROR: internal error');
+/** Errors of the catalog become their reply; anything else is logged, and the client gets no stack trace or internal path. */
+function failure(ctx: HttpContext, req: Request, route: Route, err: unknown): Reply {
+  const known = asCatalogError(err, route.name);
+  if (known !== null) return errorReply(known);
+  ctx.log.error('request failed', { method: req.method.toUpperCase(), path: req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  return internalError();
 }

@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import type { Reply } from './respond.js';
 
@@ -19,7 +20,9 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/** dist/web next to dist/src (this file is dist/src/query/static.js once built). */
+const COMPRESSIBLE = /^(text\/|application\/json|image\/svg)/;
+
+/** dist/web next to dist/src (this file is dist/src/http/static.js once built). */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
 export class StaticFiles {
@@ -38,8 +41,11 @@ export class StaticFiles {
         const type = TYPES[extname(name)] ?? 'application/octet-stream';
         // Hashed asset names never change; index.html must be re-read.
         const cache = url.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-        // cacheable: an ETag, and gzip for clients that take it (the script is ~95 kB, ~38 kB gzipped).
-        this.#files.set(url, { status: 200, body: readFileSync(path), headers: { 'Content-Type': type, 'Cache-Control': cache }, cacheable: true });
+        const body = readFileSync(path);
+        // cacheable: an ETag, and gzip for clients that take it (the script is ~95 kB, ~38 kB gzipped),
+        // compressed once here rather than per request.
+        const gzipped = COMPRESSIBLE.test(type) ? gzipSync(body, { level: 9 }) : undefined;
+        this.#files.set(url, { status: 200, body, headers: { 'Content-Type': type, 'Cache-Control': cache }, cacheable: true, ...(gzipped === undefined ? {} : { gzipped }) });
       }
     };
     walk(root);

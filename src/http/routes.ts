@@ -1,22 +1,16 @@
 // The HTTP API (rooted at /api/v1/, as in the original) as one table: each
-// route's path, handlers and documentation. The router dispatches from it
-// and the OpenAPI document (openapi.ts) is generated from it, so the two
-// cannot drift apart.
-//
-// A path is matched with or without its trailing slash; a known path with
-// the wrong method gets 405, an unknown path 404, a bad parameter 400, a
-// write without the write token (when one is set) 401: all {"error": ...}.
+// route's path, handlers and documentation. The router (router.ts)
+// dispatches from it and the OpenAPI document (query/openapi.ts) is
+// generated from it, so the two cannot drift apart.
 
-import type { ServerConfig } from '../config.js';
-import { authorized } from './auth.js';
-import type { Handler, HttpContext, Request } from './context.js';
-import { debugVars } from './debug-vars.js';
-import * as inv from './inventory.js';
-import { metricsText } from './metrics.js';
-import { openApiDocument } from './openapi.js';
-import { dangerClear, postUpdate } from './update.js';
-import { error, json, type Reply } from './respond.js';
-import { StaticFiles } from './static.js';
+import type { Handler, HttpContext } from './context.js';
+import { debugVars } from '../query/debug-vars.js';
+import * as inv from '../query/inventory.js';
+import { metricsText } from '../query/metrics.js';
+import { openApiDocument } from '../query/openapi.js';
+import { dangerClear, deleteHost, deleteVersions, postUpdate } from './update.js';
+import { UnknownWorkerError, WriterUnavailableError } from '../errors.js';
+import { json, type Reply } from './respond.js';
 import { intParam } from './params.js';
 
 export type Method = 'get' | 'post' | 'delete';
@@ -88,7 +82,7 @@ export const ROUTES: Route[] = [
     name: 'ApiHost',
     methods: {
       get: { handler: inv.getHost, summary: 'one host', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], errors: [404] },
-      delete: { handler: inv.deleteHost, summary: 'decommission a host: forget every instance on it', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], write: true, errors: [401, 503] },
+      delete: { handler: deleteHost, summary: 'decommission a host: forget every instance on it', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], write: true, errors: [401, 503] },
     },
   },
   {
@@ -109,7 +103,7 @@ export const ROUTES: Route[] = [
         errors: [400],
       },
       delete: {
-        handler: inv.deleteVersions,
+        handler: deleteVersions,
         summary: 'decommission an app on a host (one instance, or all)',
         params: [{ ...q('app_id', 'the application'), required: true }, { ...q('host', 'the host'), required: true }, q('instance', 'only this instance', 'integer')],
         write: true,
@@ -143,7 +137,8 @@ export const ROUTES: Route[] = [
       post: {
         handler: (ctx, req) => {
           const n = intParam(req.query, 'worker', 0, 63) ?? 0;
-          return ctx.engine.crashIngestWorker(n) ? json(200, { crashed: `ingest-${n}` }) : error(404, `ERROR: ApiCrash: no ingest worker ${n}`);
+          if (!ctx.engine.crashIngestWorker(n)) throw new UnknownWorkerError('ApiCrash', n);
+          return json(200, { crashed: `ingest-${n}` });
         },
         summary: 'end an ingest worker thread abruptly, to test that it is restarted (only with --danger)',
         params: [q('worker', 'the worker number', 'integer')],
@@ -158,10 +153,13 @@ export const ROUTES: Route[] = [
     danger: true,
     methods: {
       post: {
-        handler: (ctx) => (ctx.engine.crashWriter() ? json(200, { crashed: 'writer' }) : error(409, 'ERROR: ApiCrash: no writer is running')),
+        handler: (ctx) => {
+          if (!ctx.engine.crashWriter()) throw new WriterUnavailableError('ApiCrash', 'no writer is running (one is restarting)');
+          return json(200, { crashed: 'writer' });
+        },
         summary: 'end the writer thread abruptly, to test that it is restarted (only with --danger)',
         write: true,
-        errors: [401, 409],
+        errors: [401, 503],
       },
     },
   },
@@ -177,63 +175,4 @@ export const ROUTES: Route[] = [
 
 function vars(ctx: HttpContext): Reply {
   return json(200, debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir }));
-}
-
-interface Compiled {
-  route: Route;
-  pattern: RegExp;
-  names: string[];
-}
-
-function compile(route: Route): Compiled {
-  const names: string[] = [];
-  const body = route.path
-    .replace(/\/$/, '')
-    .split('/')
-    .map((seg) => {
-      const m = /^\{(\w+)\}$/.exec(seg);
-      if (m === null) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      names.push(m[1]!);
-      return '([^/]+)';
-    })
-    .join('/');
-  return { route, pattern: new RegExp(`^${body}/?$`), names };
-}
-
-export class Router {
-  readonly #routes: Compiled[];
-  readonly #static: StaticFiles;
-  readonly #token: string;
-
-  constructor(config: ServerConfig, files: StaticFiles = new StaticFiles()) {
-    this.#routes = ROUTES.filter((r) => r.danger !== true || config.danger).map(compile);
-    this.#static = files;
-    this.#token = config.writeToken;
-  }
-
-  /** The handler for a request (its path parameters filled in), or the reply to send instead. */
-  resolve(req: Request): Handler | Reply {
-    for (const { route, pattern, names } of this.#routes) {
-      const m = pattern.exec(req.path);
-      if (m === null) continue;
-      const op = route.methods[req.method as Method];
-      if (op === undefined) {
-        const allowed = Object.keys(route.methods).map((x) => x.toUpperCase()).join(', ');
-        return { ...error(405, `ERROR: ${route.name}: only accepts ${allowed} requests`), headers: { Allow: allowed } };
-      }
-      if (op.write === true && !authorized(this.#token, req.authorization)) {
-        return { ...error(401, `ERROR: ${route.name}: a valid write token is required (Authorization: Bearer ...)`), headers: { 'WWW-Authenticate': 'Bearer' }, close: req.method === 'post' };
-      }
-      try {
-        names.forEach((name, i) => {
-          req.params[name] = decodeURIComponent(m[i + 1]!);
-        });
-      } catch {
-        return error(400, `ERROR: ${route.name}: badly escaped path`);
-      }
-      return op.handler;
-    }
-    const file = req.method === 'get' ? this.#static.lookup(req.path) : undefined;
-    return file ?? error(404, `ERROR: 404 page not found: ${req.path.length > 100 ? `${req.path.slice(0, 100)}…` : req.path}`);
-  }
 }
