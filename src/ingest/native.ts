@@ -31,6 +31,8 @@ interface UdpAddon {
   trimMemory(): boolean;
   /** Names the calling thread (at most 15 bytes; top -H and /proc show it). */
   setThreadName(name: string): void;
+  /** Sets the calling thread's nice value; false if not allowed. */
+  setThreadNice(nice: number): boolean;
   addrSlotSize: number;
   maxBatch: number;
 }

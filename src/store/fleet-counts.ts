@@ -23,7 +23,6 @@ export const STALE = 2;
 export const PAIR_HEAD = 3;
 export const SUMMARY_COLUMNS = 4;
 
-const PAIR_SHIFT = 2 ** 22; // pair key = host slot * PAIR_SHIFT + app slot
 
 export interface VersionCount {
   app: number;
@@ -34,24 +33,28 @@ export interface VersionCount {
 }
 
 /**
- * Host/app pairs: instance count per pair, and each host's pairs as a
- * linked list of nodes in typed arrays (a Map of arrays would cost an
- * object per host).
+ * Host/app pairs: instance count per pair, as each host's list of nodes in
+ * typed arrays (a Map would cost an object per pair, and a host has few
+ * apps: walking its list is cheaper than hashing).
  */
 class Pairs {
-  readonly #node = new Map<number, number>();
   #app = new Int32Array(1024);
   #count = new Int32Array(1024);
   #next = new Int32Array(1024);
   #free: number[] = [];
   #used = 0;
 
+  /** The node (+1) of the pair, or 0. */
+  #find(hosts: KeyIndex, host: number, app: number): number {
+    for (let n = hosts.cols[PAIR_HEAD]![host]!; n !== 0; n = this.#next[n - 1]!) if (this.#app[n - 1] === app) return n;
+    return 0;
+  }
+
   /** Adds one instance to the pair; returns true if the pair is new. */
   add(hosts: KeyIndex, host: number, app: number): boolean {
-    const key = host * PAIR_SHIFT + app;
-    const n = this.#node.get(key);
-    if (n !== undefined) {
-      this.#count[n]!++;
+    const found = this.#find(hosts, host, app);
+    if (found !== 0) {
+      this.#count[found - 1]!++;
       return false;
     }
     const node = this.#free.pop() ?? this.#used++;
@@ -60,23 +63,21 @@ class Pairs {
     this.#count[node] = 1;
     this.#next[node] = hosts.cols[PAIR_HEAD]![host]!;
     hosts.cols[PAIR_HEAD]![host] = node + 1;
-    this.#node.set(key, node);
     return true;
   }
 
   /** Removes one instance from the pair; returns true if the pair is gone. */
   remove(hosts: KeyIndex, host: number, app: number): boolean {
-    const key = host * PAIR_SHIFT + app;
-    const node = this.#node.get(key);
-    if (node === undefined) return false;
+    const found = this.#find(hosts, host, app);
+    if (found === 0) return false;
+    const node = found - 1;
     if (--this.#count[node]! > 0) return false;
-    this.#node.delete(key);
     const head = hosts.cols[PAIR_HEAD]!;
-    if (head[host] === node + 1) {
+    if (head[host] === found) {
       head[host] = this.#next[node]!;
     } else {
       let at = head[host]! - 1;
-      while (this.#next[at] !== node + 1) at = this.#next[at]! - 1;
+      while (this.#next[at] !== found) at = this.#next[at]! - 1;
       this.#next[at] = this.#next[node]!;
     }
     this.#free.push(node);

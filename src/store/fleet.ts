@@ -77,6 +77,18 @@ export interface Cut {
   bytesBound: number;
 }
 
+export interface CutOptions {
+  /** Include the clocks even if they are not due. */
+  clocks?: boolean;
+  /** A buffer to build the batch in (a recycled one), if large enough. */
+  buffer?: ArrayBuffer;
+  /** Called every few thousand items while cutting. */
+  meanwhile?: () => void;
+}
+
+/** How often (items, minus one: a mask) a cut calls `meanwhile`. */
+const MEANWHILE_EVERY = 4095;
+
 // Instance columns.
 const FRAG_A = 0;
 const FRAG_B = 1;
@@ -464,8 +476,11 @@ export class Fleet {
    * on at once (the next changes go to the next batch); the batch must be
    * committed before any later one, and committed(id) called after.
    */
-  cut(nowMs: number, options: { clocks?: boolean; buffer?: ArrayBuffer } = {}): Cut {
+  cut(nowMs: number, options: CutOptions = {}): Cut {
     const id = this.#nextBatch++;
+    // A big cut takes a while: let the caller keep the rings moving (it
+    // must not apply anything to this fleet until the cut returns).
+    const meanwhile = options.meanwhile ?? ((): void => {});
     const inst = this.inst;
     // Instance operations are smaller than their records; blocks hold each entry twice.
     const need = this.#pending.bytes + this.#history.bytes * 2 + (1 << 16);
@@ -485,7 +500,9 @@ export class Fleet {
       }
     }
     const arena = this.#pending.arena;
+    let n = 0;
     for (const slot of this.#dirty) {
+      if ((++n & MEANWHILE_EVERY) === 0) meanwhile();
       inst.cols[FLAGS]![slot]! &= ~DIRTY;
       if (inst.state[slot] !== SlotState.live) continue;
       const at = this.#pending.offsetOf(slot);
@@ -500,6 +517,7 @@ export class Fleet {
     // Every pending record is in the batch now (removed slots dropped theirs).
     this.#pending.clear();
 
+    meanwhile();
     if (this.#history.length > 0) {
       this.#history.blocks(
         (kind, slot, size) => {
@@ -512,7 +530,8 @@ export class Fleet {
       this.#history.clear();
     }
     out.put(DbId.meta, Buffer.from(META.nextBlock), Buffer.from(String(id + 1)));
-    pages += this.#putSummaries(out);
+    meanwhile();
+    pages += this.#putSummaries(out, meanwhile);
     const withClocks = options.clocks === true || this.clocksDue(nowMs);
     if (withClocks) {
       const put = (key: Buffer, bytes: Buffer): void => out.put(DbId.clock, key, bytes);
@@ -585,7 +604,7 @@ export class Fleet {
   }
 
   /** Puts the dirty app and host summaries (and app version counts); deletes emptied ones. Returns pages touched, roughly. */
-  #putSummaries(out: BatchWriter): number {
+  #putSummaries(out: BatchWriter, meanwhile: () => void): number {
     const apps = this.apps;
     const hosts = this.hosts;
     const counts = this.counts;
@@ -601,7 +620,9 @@ export class Fleet {
       out.put(DbId.apps, key, appSummaryValue(a, this.appNames[a] ?? EMPTY, appId, c, this.appClock.get(a)));
       out.put(DbId.appvers, key, versionsJson(counts.versionsOf(a)));
     }
+    let n = 0;
     for (const h of counts.dirtyHosts) {
+      if ((++n & MEANWHILE_EVERY) === 0) meanwhile();
       const key = hosts.keyOf(h);
       if (hosts.state[h] !== SlotState.live) {
         out.del(DbId.hosts, key);

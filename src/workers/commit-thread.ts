@@ -17,6 +17,8 @@ import { Committer } from '../store/committer.js';
 import type { BatchMessage, CommitControl, CommitMessage, CommitThreadData, DoneMessage } from './messages.js';
 import { COMMIT_REGION, Stat, statRegion, wakeWriter } from './shared-layout.js';
 
+/** This thread's nice value (the others run at 0). */
+const COMMIT_NICE = 10;
 /** Pause after a failed commit before retrying. */
 const RETRY_MS = 500;
 /** Commits the lag figures cover. */
@@ -24,6 +26,10 @@ const LAG_WINDOW_MS = 60_000;
 
 const data = workerData as CommitThreadData;
 udp.setThreadName('ps-commit');
+// Commits can wait a little; ingest, the writer and queries cannot: under
+// overload this thread yields, batches grow (which makes each change
+// cheaper to commit) and nothing is dropped at the rings.
+udp.setThreadNice(COMMIT_NICE);
 const control = new Int32Array(data.control);
 const stats = statRegion(data.stats, COMMIT_REGION);
 const post = (msg: CommitMessage, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(msg, transfer);

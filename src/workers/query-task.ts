@@ -23,6 +23,8 @@ export type QueryTask =
 
 const data = workerData as QueryPoolData;
 udp.setThreadName('ps-query');
+// Bulk answers can wait a little; the small queries the HTTP thread answers cannot.
+udp.setThreadNice(5);
 const reader = new StoreReader(data.path, data.clocks, data.staleSeconds);
 
 /**

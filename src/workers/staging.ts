@@ -1,7 +1,8 @@
 // Records moved out of the rings while the writer cannot absorb them yet
-// (it is loading the store, which takes seconds for millions of instances),
-// so the rings keep room and ingest drops nothing. Bounded: past maxBytes
-// the writer leaves records in the rings, which then fill and drop (counted).
+// (it is loading the store, which takes seconds for millions of instances,
+// or cutting a batch), so the rings keep room and ingest drops nothing.
+// Bounded: past maxBytes the writer leaves records in the rings, which then
+// fill and drop (counted).
 
 import type { RecordVisitor, RingConsumer } from './ring.js';
 
@@ -48,7 +49,6 @@ export class Staging {
       at += 4 + length;
     }
     this.#used = 0;
-    this.#buf = Buffer.alloc(0);
   }
 
   #grow(need: number): void {

@@ -124,10 +124,15 @@ function run(data: WriterThreadData): void {
     for (let m = receiveMessageOnPort(data.recyclePort); m !== undefined; m = receiveMessageOnPort(data.recyclePort)) spare.push(m.message as ArrayBuffer);
     spare.sort((a, b) => b.byteLength - a.byteLength).splice(2);
     const started = performance.now();
-    const batch = fleet.cut(nowMs, { clocks, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
+    // While it cuts, ring records wait in the staging buffer (not in the rings, which could fill).
+    const meanwhile = (): void => {
+      stats[Stat.drained]! += staging.take(rings, MAX_PER_RING, noteSeq);
+    };
+    const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
     const ms = performance.now() - started;
     stats[Stat.lastCutMs] = ms;
     if (ms > stats[Stat.maxCutMs]!) stats[Stat.maxCutMs] = ms;
+    staging.replay(absorb);
     inFlight = batch.id;
     inFlightChanges = batch.written + batch.removed;
     inFlightBytes = batch.length;

@@ -56,9 +56,9 @@ describe('--waves options', () => {
     [['--waves', '1.0', '--bad', '0.1'], "--bad does not apply with --waves (a wave is every fleet instance once, with the wave's version)"],
     [['--waves', '1.0', '--release-every', '5'], "--release-every does not apply with --waves (a wave is every fleet instance once, with the wave's version)"],
     [['--wave-pause', '1'], '--wave-pause applies only with --waves'],
-    [['--waves', '1', '--wave-pause', '-1'], "Option '--wave-pause' argument is ambiguous."],
+    [['--waves', '1', '--wave-pause', '-1'], '--wave-pause must be a non-negative number of seconds'],
     [['--waves', '1', '--wave-pause', 'soon'], '--wave-pause must be a non-negative number of seconds'],
-    [['--waves'], "Option '--waves <value>' argument missing"],
+    [['--waves'], '--waves needs a value'],
   ])('%j is refused: %s', (argv, message) => {
     expect(errorOf(argv)).toBe(message);
   });

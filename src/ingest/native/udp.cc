@@ -11,6 +11,8 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -308,6 +310,15 @@ Napi::Value SetThreadName(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setThreadNice(n) -> whether it worked: the calling thread's nice value
+// (Linux schedules threads apart). Raising it needs no privilege; lowering
+// it does, and then simply fails.
+Napi::Value SetThreadNice(const Napi::CallbackInfo& info) {
+  int nice = info[0].As<Napi::Number>().Int32Value();
+  pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  return Napi::Boolean::New(info.Env(), setpriority(PRIO_PROCESS, tid, nice) == 0);
+}
+
 Napi::Value UdpClose(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   close(fd);
@@ -321,6 +332,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpClose", Napi::Function::New(env, UdpClose));
   exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
   exports.Set("setThreadName", Napi::Function::New(env, SetThreadName));
+  exports.Set("setThreadNice", Napi::Function::New(env, SetThreadNice));
   exports.Set("addrSlotSize", Napi::Number::New(env, kAddrSlot));
   exports.Set("maxBatch", Napi::Number::New(env, kMaxBatch));
   return exports;
