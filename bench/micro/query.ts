@@ -9,7 +9,7 @@
 
 import { open } from 'lmdb';
 import { buildKey, prefixEnd } from '../../src/store/keys.js';
-import { DB, INSTANCE_HEADER, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from '../../src/store/layout.js';
+import { DB, INSTANCE_HEADER, V_APP_LEN, V_IP_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT, envOptions } from '../../src/store/layout.js';
 import type { StoreReader, VersionFilter } from '../../src/store/reader.js';
 import { Rng } from '../../tools/fuzz/prng.js';
 import { runSuite, type MicroOptions, type MicroResult, type MicroTask } from './harness.js';
@@ -83,12 +83,25 @@ export async function queryBench(fx: StoreFixture, options: MicroOptions, log: (
   const viaObjects = (): number => {
     const prefix = buildKey([app()]);
     const list: Record<string, unknown>[] = [];
-    for (const { value } of inst.getRange({ start: prefix, end: prefixEnd(prefix) })) {
+    for (const { key, value } of inst.getRange({ start: prefix, end: prefixEnd(prefix) })) {
       const t = Math.max(value.readUInt32LE(V_WRITTEN_AT), instClock[value.readUInt32LE(V_SLOT)] ?? 0);
-      const row = JSON.parse(`${value.toString('utf8', INSTANCE_HEADER)}${t}}`) as Record<string, unknown>;
-      row.status = 'up';
-      row.since = value.readUInt32LE(V_SINCE);
-      list.push(row);
+      // The same object the server's byte builder writes, as objects and strings.
+      const appEnd = key.indexOf(0);
+      const appLen = value.readUInt16LE(V_APP_LEN);
+      const verLen = value.readUInt16LE(V_VER_LEN);
+      const ipLen = value[V_IP_LEN]!;
+      const at = INSTANCE_HEADER;
+      list.push({
+        app: JSON.parse(`"${value.toString('utf8', at, at + appLen)}"`) as string,
+        app_id: key.toString('latin1', 0, appEnd),
+        host: key.toString('utf8', appEnd + 1, key.length - 3),
+        host_ip: value.toString('latin1', at + appLen + verLen, at + appLen + verLen + ipLen),
+        instance: key.readUInt16BE(key.length - 2),
+        ver: JSON.parse(`"${value.toString('utf8', at + appLen, at + appLen + verLen)}"`) as string,
+        last_update: t,
+        status: 'up',
+        since: value.readUInt32LE(V_SINCE),
+      });
     }
     inst.resetReadTxn();
     k++;

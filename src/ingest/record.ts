@@ -44,6 +44,7 @@ export const R_APP_LEN = 30; // u16: app's JSON content starts at fragment offse
 export const R_HOST_OFF = 32; // u16: host's JSON content, offset in fragment
 export const R_HOST_LEN = 34; // u16
 export const R_APP_ID_LEN = 36; // u8: app_id bytes at the start of the key
+export const R_IP_LEN = 37; // u8: host_ip's length; it starts FRAG_HOST_IP_GAP bytes after host
 export const R_INSTANCE = 38; // u16
 export const RECORD_HEADER = 40;
 
@@ -55,6 +56,8 @@ export const FRAG_APP_OFF = FRAG_APP.length;
 const FRAG_APP_ID = ascii('","app_id":"');
 const FRAG_HOST = ascii('","host":"');
 const FRAG_HOST_IP = ascii('","host_ip":"');
+/** Bytes between the end of host's JSON content and the start of host_ip in a fragment. */
+export const FRAG_HOST_IP_GAP = FRAG_HOST_IP.length;
 const FRAG_INSTANCE = ascii('","instance":');
 const FRAG_VER = ascii(',"ver":"');
 const FRAG_LAST_UPDATE = ascii('","last_update":');
@@ -211,7 +214,7 @@ export function encodeUpdate(
   put16(out, R_HOST_OFF, hostOff);
   put16(out, R_HOST_LEN, hostLen);
   out[R_APP_ID_LEN] = appIdLen;
-  out[R_APP_ID_LEN + 1] = 0;
+  out[R_IP_LEN] = ipEnd - ipStart;
   put16(out, R_INSTANCE, p.instance);
   return o;
 }

@@ -22,7 +22,7 @@
 
 import {
   FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
-  R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_FRAG_LEN, R_HOST_LEN, R_HOST_OFF,
+  R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF,
   R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
@@ -31,7 +31,8 @@ import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } 
 import { EntryFlag, HistoryLog, blockKey } from './history.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { buildKey, splitKey } from './keys.js';
-import { ClockKind, DbId, INSTANCE_HEADER, META, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT } from './layout.js';
+import { valueLength, verLength, verOffset, writeValue } from './instance-value.js';
+import { ClockKind, DbId, META, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT } from './layout.js';
 import { PendingRecords } from './pending.js';
 import { decodeSelector, type Selector } from './selector.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
@@ -587,20 +588,12 @@ export class Fleet {
     for (const { index, slot } of releases) index.release(slot);
   }
 
-  /** Writes an instance's pending record: header (slot, since, written_at, ver) and fragment. */
+  /** Writes an instance's pending record as its stored value (instance-value.ts). */
   #putInstance(out: BatchWriter, slot: number, rec: Buffer, off: number): void {
     const keyLen = get16(rec, off + R_KEY_LEN);
     const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen);
-    const fragLen = get16(rec, off + R_FRAG_LEN);
-    const fragAt = off + RECORD_HEADER + keyLen;
-    const at = out.begin(DbId.inst, OpKind.put, key, INSTANCE_HEADER + fragLen);
-    const b = out.bytes;
-    put32(b, at + V_SLOT, slot);
-    put32(b, at + V_SINCE, this.inst.cols[SINCE]![slot]!);
-    put32(b, at + V_WRITTEN_AT, this.instClock.ts[slot]!);
-    put16(b, at + V_VER_OFF, get16(rec, off + R_VER_OFF));
-    put16(b, at + V_VER_LEN, get16(rec, off + R_VER_LEN));
-    b.set(rec.subarray(fragAt, fragAt + fragLen), at + INSTANCE_HEADER);
+    const at = out.begin(DbId.inst, OpKind.put, key, valueLength(rec, off));
+    writeValue(rec, off, out.bytes, at, slot, this.inst.cols[SINCE]![slot]!, this.instClock.ts[slot]!);
   }
 
   /** Puts the dirty app and host summaries (and app version counts); deletes emptied ones. Returns pages touched, roughly. */
@@ -671,12 +664,12 @@ export class Fleet {
   }
 
   /** A stored instance (loading): key bytes and its stored value. */
-  loadInstance(key: Uint8Array, keyLength: number, value: Uint8Array, fragHashA: number, fragHashB: number): void {
+  loadInstance(key: Uint8Array, keyLength: number, value: Uint8Array): void {
     const inst = this.inst;
     const slot = u32(value, V_SLOT);
     inst.insertAt(slot, key, 0, keyLength, hash32(key, 0, keyLength));
-    inst.cols[FRAG_A]![slot] = fragHashA;
-    inst.cols[FRAG_B]![slot] = fragHashB;
+    inst.cols[FRAG_A]![slot] = u32(value, V_FP_A) | 0;
+    inst.cols[FRAG_B]![slot] = u32(value, V_FP_B) | 0;
     inst.cols[FLAGS]![slot] = STORED;
     inst.cols[SINCE]![slot] = u32(value, V_SINCE);
     const clock = this.instClock;
@@ -690,8 +683,8 @@ export class Fleet {
     if (a < 0 || h < 0) throw new Error('store is inconsistent: an instance without its app or host summary');
     inst.cols[APP]![slot] = a;
     inst.cols[HOST]![slot] = h;
-    const verAt = INSTANCE_HEADER + (value[V_VER_OFF]! | (value[V_VER_OFF + 1]! << 8));
-    const v = this.counts.versionId(a, value.subarray(verAt, verAt + (value[V_VER_LEN]! | (value[V_VER_LEN + 1]! << 8))));
+    const verAt = verOffset(value);
+    const v = this.counts.versionId(a, value.subarray(verAt, verAt + verLength(value)));
     inst.cols[VER]![slot] = v;
     this.counts.add(h, a, v);
   }
@@ -710,18 +703,6 @@ export class Fleet {
       c.markAllDirty(index.highWater);
     }
   }
-}
-
-function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-}
-
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-  b[o + 2] = v >>> 16;
-  b[o + 3] = v >>> 24;
 }
 
 function u32(b: Uint8Array, o: number): number {

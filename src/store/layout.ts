@@ -87,16 +87,27 @@ export const DATA_FILE = 'data.mdb';
 /** Bumped when the layout changes incompatibly; checked at open. */
 export const SCHEMA_VERSION = 2;
 
-// Instance value header: [u32 slot][u32 since][u32 written_at][u16 verOff][u16 verLen]
-// then the fragment `{"app":…,"ver":"…","last_update":`.
+// Instance value: [u32 slot][u32 since][u32 written_at][i32 fingerprint A][i32 fingerprint B]
+//                 [u16 app len][u16 ver len][u16 labels len][u8 host_ip len][u8 0]
+// then app and ver (JSON string content), host_ip (text) and labels (a JSON
+// object, or nothing). Compact on purpose: a commit rewrites every page its
+// changes touch, so the smaller the rows, the fewer pages a storm rewrites.
+// app_id, host and instance are in the key; the query side builds the
+// version object from both (instance-value.ts).
 // since: when this version was first seen; written_at: last_update when the
-// record was written; verOff/verLen: ver's JSON content inside the fragment.
+// record was written; fingerprint: the content hash the writer compares
+// updates with (a repeat moves only the clock), kept so a restart need not
+// recompute it.
 export const V_SLOT = 0;
 export const V_SINCE = 4;
 export const V_WRITTEN_AT = 8;
-export const V_VER_OFF = 12;
-export const V_VER_LEN = 14;
-export const INSTANCE_HEADER = 16;
+export const V_FP_A = 12;
+export const V_FP_B = 16;
+export const V_APP_LEN = 20;
+export const V_VER_LEN = 22;
+export const V_LABELS_LEN = 24;
+export const V_IP_LEN = 26;
+export const INSTANCE_HEADER = 28;
 
 // Summary value header: [u32 slot][u32 count][u32 written_at][u16 nameLen][u16 0][u32 fragLen]
 // then the fragment `{"app":"…","app_id":"…","host_count":N,…,"last_update":`

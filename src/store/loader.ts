@@ -8,9 +8,8 @@
 // writer thread uses to move ring records aside so the rings never fill.
 
 import { open, type RootDatabase } from 'lmdb';
-import { hashBytes, hashOut } from '../ingest/hash.js';
 import type { Fleet } from './fleet.js';
-import { CLOCK_CHUNK, ClockKind, DB, INSTANCE_HEADER, META, S_SLOT, S_WRITTEN_AT, envOptions } from './layout.js';
+import { CLOCK_CHUNK, ClockKind, DB, META, S_SLOT, S_WRITTEN_AT, envOptions } from './layout.js';
 import { RowStream } from './row-stream.js';
 import { APP_FRAG_HEAD, summaryName } from './summaries.js';
 
@@ -33,9 +32,8 @@ export function loadFleet(path: string, fleet: Fleet, meanwhile: () => void = ()
     fleet.inst.reserve((instDb.getStats() as { entryCount: number }).entryCount);
     // Rows straight from lmdb-js's buffers (RowStream): no object per row.
     let rows = 0;
-    new RowStream(env, DB.inst).each(undefined, undefined, false, (key, keyLength, value, size) => {
-      hashBytes(value, INSTANCE_HEADER, size);
-      fleet.loadInstance(key, keyLength, value, hashOut[0]!, hashOut[1]!);
+    new RowStream(env, DB.inst).each(undefined, undefined, false, (key, keyLength, value) => {
+      fleet.loadInstance(key, keyLength, value);
       if (++rows % LOAD_SLICE === 0) meanwhile();
       return true;
     });

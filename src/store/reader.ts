@@ -18,8 +18,9 @@ import { CursorError, Tag, decodeCursor, encodeCursor } from './cursor.js';
 import { blockNewest, entryOffsets, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
 import { JsonBytes } from './json-bytes.js';
 import { buildKey, prefixEnd } from './keys.js';
-import { DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_VER_LEN, V_VER_OFF, V_WRITTEN_AT, envOptions } from './layout.js';
-import { RowStream, u16, u32 } from './row-stream.js';
+import { verLength, verOffset, writeVersionJson } from './instance-value.js';
+import { DB, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from './layout.js';
+import { RowStream, u32 } from './row-stream.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
 
@@ -177,10 +178,10 @@ export class StoreReader {
     let next: string | null = null;
 
     /** Emits one instance (unless a filter drops it). */
-    const emit = (value: Uint8Array, size: number): void => {
+    const emit = (key: Uint8Array, keyLength: number, value: Uint8Array): void => {
       if (verJson !== null) {
-        const at = INSTANCE_HEADER + u16(value, V_VER_OFF);
-        const len = u16(value, V_VER_LEN);
+        const at = verOffset(value);
+        const len = verLength(value);
         if (len !== verJson.length) return;
         for (let i = 0; i < len; i++) if (value[at + i] !== verJson[i]) return;
       }
@@ -190,8 +191,8 @@ export class StoreReader {
       if (since !== undefined && t <= since) return;
       if (n > 0) out.ascii(',');
       n++;
-      out.bytes(value, INSTANCE_HEADER, size).uint(t).ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":');
-      out.uint(u32(value, V_SINCE)).ascii('}');
+      writeVersionJson(key, keyLength, value, t, out);
+      out.ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":').uint(u32(value, V_SINCE)).ascii('}');
     };
     /**
      * Emits the instances with keys in [from, end) (after `from` when
@@ -200,13 +201,13 @@ export class StoreReader {
     const scan = (tag: number, from: Uint8Array | undefined, end: Uint8Array | undefined, exclusive: boolean): boolean => {
       let lastKey: Buffer | null = null;
       let full = false;
-      this.#instRows.each(from, end, exclusive, (key, keyLength, value, size) => {
+      this.#instRows.each(from, end, exclusive, (key, keyLength, value) => {
         if (n === limit) {
           next = encodeCursor(tag, lastKey!);
           full = true;
           return false;
         }
-        emit(value, size);
+        emit(key, keyLength, value);
         // The key buffer is reused for the next row: keep a copy only at a page's end.
         if (n === limit) lastKey = Buffer.from(key.subarray(0, keyLength));
         return true;
