@@ -16,7 +16,15 @@ export interface UpdateBody {
   host?: string;
   /** 0-65535, default 0. */
   instance?: number;
+  /** At most 16; names [a-z0-9_.-]{1,32}, values at most 64 characters. */
+  labels?: Labels;
 }
+
+/** An instance's labels: name → value (e.g. env, region, dc). */
+export type Labels = Record<string, string>;
+
+/** Instances per label value: name → value → count (the 50 most common values per name). */
+export type LabelCounts = Record<string, Record<string, number>>;
 
 /** The stored version object of one app/host/instance: POST update/'s answer and the feed's events. */
 export interface StoredVersion {
@@ -27,6 +35,8 @@ export interface StoredVersion {
   host_ip: string;
   instance: number;
   ver: string;
+  /** Present when the instance has labels. */
+  labels?: Labels;
   /** Unix seconds of the latest update. */
   last_update: number;
 }
@@ -50,6 +60,8 @@ export interface AppSummary extends Counts {
   app: string;
   app_id: string;
   host_count: number;
+  /** Present when any of its instances has labels. */
+  label_counts?: LabelCounts;
   last_update: number;
 }
 
@@ -70,10 +82,12 @@ export interface AppDetail extends AppSummary {
 export interface HostSummary extends Counts {
   host: string;
   app_count: number;
+  /** Present when any of its instances has labels. */
+  label_counts?: LabelCounts;
   last_update: number;
 }
 
-/** A row of GET history/: a version change of one instance. */
+/** A row of GET history/: a version change (or a change of labels: ver equals prev_ver) of one instance. */
 export interface HistoryEntry {
   app: string;
   app_id: string;
@@ -86,6 +100,8 @@ export interface HistoryEntry {
   /** null for a removal (the address is not kept). */
   host_ip: string | null;
   time: number;
+  /** The instance's labels then, when it had some. */
+  labels?: Labels;
 }
 
 /** A row of GET app/A/rollout: instances per version at one time. */
@@ -118,6 +134,8 @@ export interface ErrorBody {
 export type ChangeEvent =
   | { type: 'new'; version: StoredVersion }
   | { type: 'changed'; version: StoredVersion; old_ver: string }
+  /** Same version, other labels. */
+  | { type: 'labels'; version: StoredVersion }
   | { type: 'removed'; version: KnownVersion; reason: 'trim' | 'delete' }
   | { type: 'stale'; version: KnownVersion & { status: 'stale' } }
   | { type: 'cleared' };

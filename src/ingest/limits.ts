@@ -4,6 +4,12 @@
 
 /** Longest app, ver or host, in Unicode characters (code points). */
 export const MAX_FIELD_CHARS = 50;
+/** Most labels an update may carry. */
+export const MAX_LABELS = 16;
+/** Longest label name, in bytes (names are [a-z0-9_.-]). */
+export const MAX_LABEL_NAME = 32;
+/** Longest label value, in Unicode characters (code points). */
+export const MAX_LABEL_VALUE_CHARS = 64;
 /** Largest instance number (uint16). */
 export const MAX_INSTANCE = 65535;
 /**

@@ -14,7 +14,7 @@ export const Reason = {
   missing_field: 4,
   /** app, ver or host is not a string, or instance is not a number. */
   wrong_type: 5,
-  /** app, ver or host longer than 50 characters. */
+  /** app, ver or host longer than 50 characters, or a label value longer than 64. */
   too_long: 6,
   /** instance not an integer in 0-65535. */
   bad_instance: 7,
@@ -22,6 +22,10 @@ export const Reason = {
   oversize: 8,
   /** Empty datagram or body. */
   empty: 9,
+  /** labels is not an object of strings, or a name is not [a-z0-9_.-]{1,32}. */
+  bad_labels: 10,
+  /** More than 16 labels. */
+  too_many_labels: 11,
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
@@ -48,10 +52,12 @@ const MESSAGES: Record<ReasonName, string> = {
   not_object: 'body must be a JSON object',
   missing_field: 'value for app & ver must be specified',
   wrong_type: 'app, ver and host must be strings and instance a number',
-  too_long: 'app, ver and host are limited to 50 characters',
+  too_long: 'app, ver and host are limited to 50 characters, label values to 64',
   bad_instance: 'instance must be an integer 0-65535',
   oversize: 'update is too large',
   empty: 'body is empty',
+  bad_labels: 'labels must be an object of names [a-z0-9_.-]{1,32} to strings',
+  too_many_labels: 'an update carries at most 16 labels',
 };
 
 export function reasonMessage(code: number): string {

@@ -4,7 +4,8 @@
 // - the storage key (app_id, host, instance; see src/store/keys.ts), and
 // - the stored JSON fragment of the version object, all fields except
 //   last_update, which the query side appends: `{"app":"…","app_id":"…",
-//   "host":"…","host_ip":"…","instance":N,"ver":"…","last_update":`
+//   "host":"…","host_ip":"…","instance":N,"ver":"…","last_update":`, with
+//   `,"labels":{…}` after ver when the update has labels (sorted by name)
 // - hashes of both, so a repeated update (same key, same fragment) costs the
 //   writer a hash-table probe and a timestamp store, nothing more.
 //
@@ -46,10 +47,12 @@ export const R_HOST_LEN = 34; // u16
 export const R_APP_ID_LEN = 36; // u8: app_id bytes at the start of the key
 export const R_IP_LEN = 37; // u8: host_ip's length; it starts FRAG_HOST_IP_GAP bytes after host
 export const R_INSTANCE = 38; // u16
-export const RECORD_HEADER = 40;
+export const R_LABELS_LEN = 40; // u16: the labels object's length; it starts FRAG_LABELS_GAP bytes after ver (0: no labels)
+// 42: u16 reserved (0)
+export const RECORD_HEADER = 44;
 
-/** Largest record an update can produce (fields at their limits, fully escaped). */
-export const MAX_RECORD_BYTES = 4096;
+/** Largest record an update can produce (fields and 16 labels at their limits, fully escaped). */
+export const MAX_RECORD_BYTES = 12288;
 
 const FRAG_APP = ascii('{"app":"');
 export const FRAG_APP_OFF = FRAG_APP.length;
@@ -61,6 +64,10 @@ export const FRAG_HOST_IP_GAP = FRAG_HOST_IP.length;
 const FRAG_INSTANCE = ascii('","instance":');
 const FRAG_VER = ascii(',"ver":"');
 const FRAG_LAST_UPDATE = ascii('","last_update":');
+const FRAG_LABELS = ascii('","labels":');
+/** Bytes between the end of ver's JSON content and the start of the labels object in a fragment. */
+export const FRAG_LABELS_GAP = FRAG_LABELS.length;
+const FRAG_LAST_UPDATE_AFTER_LABELS = ascii(',"last_update":');
 
 function ascii(s: string): Uint8Array {
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -195,7 +202,28 @@ export function encodeUpdate(
   const verOff = o - f;
   o = copy(out, o, src, p.verJsonStart, p.verJsonEnd);
   const verLen = o - f - verOff;
-  o = lit(out, o, FRAG_LAST_UPDATE);
+  let labelsLen = 0;
+  if (p.labelCount > 0) {
+    o = lit(out, o, FRAG_LABELS);
+    const labelsAt = o;
+    const l = p.labels;
+    out[o++] = 0x7b;
+    for (let i = 0; i < p.labelCount; i++) {
+      if (i > 0) out[o++] = 0x2c;
+      out[o++] = 0x22;
+      o = copy(out, o, src, l[4 * i]!, l[4 * i + 1]!);
+      out[o++] = 0x22;
+      out[o++] = 0x3a;
+      out[o++] = 0x22;
+      o = copy(out, o, src, l[4 * i + 2]!, l[4 * i + 3]!);
+      out[o++] = 0x22;
+    }
+    out[o++] = 0x7d;
+    labelsLen = o - labelsAt;
+    o = lit(out, o, FRAG_LAST_UPDATE_AFTER_LABELS);
+  } else {
+    o = lit(out, o, FRAG_LAST_UPDATE);
+  }
   const fragLen = o - f;
 
   out[R_TYPE] = RecordType.update;
@@ -216,7 +244,14 @@ export function encodeUpdate(
   out[R_APP_ID_LEN] = appIdLen;
   out[R_IP_LEN] = ipEnd - ipStart;
   put16(out, R_INSTANCE, p.instance);
+  put16(out, R_LABELS_LEN, labelsLen);
+  put16(out, R_LABELS_LEN + 2, 0);
   return o;
+}
+
+/** Where the labels object of the update record at rec[off] starts (its length: u16 at R_LABELS_LEN). */
+export function labelsOffset(rec: Uint8Array, off: number): number {
+  return off + RECORD_HEADER + get16(rec, off + R_KEY_LEN) + get16(rec, off + R_VER_OFF) + get16(rec, off + R_VER_LEN) + FRAG_LABELS_GAP;
 }
 
 /** Encodes a control record (clear/remove) with an opaque payload. */

@@ -1,5 +1,5 @@
-// Parsing and validation of one update: `{"app", "ver", "host", "instance"}`
-// as UTF-8 JSON, from a UDP datagram or an HTTP body.
+// Parsing and validation of one update: `{"app", "ver", "host", "instance",
+// "labels"}` as UTF-8 JSON, from a UDP datagram or an HTTP body.
 //
 // Two paths give the same answers. The fast path scans the bytes once, for
 // the shape every client sends (a flat object, strings without escapes,
@@ -10,9 +10,15 @@
 //
 // The result is a set of byte ranges (ParsedUpdate), so the record encoder
 // can copy fields straight from the datagram.
+//
+// Labels come out sorted by name, so a label set sent in another order is
+// the same set (the same stored bytes, the same content fingerprint: a
+// repeat, not a change). Any label the fast path is not sure of (escapes,
+// a bad name, too many, duplicates) goes to the exact path, which alone
+// names label rejections.
 
 import { appIdOf } from './app-id.js';
-import { MAX_FIELD_CHARS, MAX_INSTANCE } from './limits.js';
+import { MAX_FIELD_CHARS, MAX_INSTANCE, MAX_LABELS, MAX_LABEL_NAME, MAX_LABEL_VALUE_CHARS } from './limits.js';
 import { Reason, type ReasonCode } from './reasons.js';
 
 /**
@@ -39,6 +45,13 @@ export class ParsedUpdate {
   appAscii = true;
   /** The decoded app, when the exact path produced it (else null). */
   appText: string | null = null;
+  /** Labels given (0-16). */
+  labelCount = 0;
+  /**
+   * Per label, sorted by name: [name start, name end, value start, value
+   * end] in `buf`; the value as JSON string content.
+   */
+  readonly labels = new Int32Array(4 * MAX_LABELS);
 
   /** app_id as a string (allocates; for tests and slow paths). */
   appId(): string {
@@ -51,11 +64,17 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
 // Fast-path key identification by length and bytes: "app", "ver", "host",
-// "instance".
+// "instance", "labels".
 const KEY_APP = 1;
 const KEY_VER = 2;
 const KEY_HOST = 3;
 const KEY_INSTANCE = 4;
+const KEY_LABELS = 5;
+
+/** Bytes allowed in a label name: [a-z0-9_.-]. */
+const LABEL_NAME_BYTE = new Uint8Array(256);
+for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789_.-') LABEL_NAME_BYTE[c.charCodeAt(0)] = 1;
+const LABEL_NAME = /^[a-z0-9_.-]{1,32}$/;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -138,6 +157,8 @@ function keyAt(src: Uint8Array, s: number, e: number): number {
     if (src[s] === 0x76 && src[s + 1] === 0x65 && src[s + 2] === 0x72) return KEY_VER;
   } else if (len === 4) {
     if (src[s] === 0x68 && src[s + 1] === 0x6f && src[s + 2] === 0x73 && src[s + 3] === 0x74) return KEY_HOST;
+  } else if (len === 6) {
+    if (src[s] === 0x6c && src[s + 1] === 0x61 && src[s + 2] === 0x62 && src[s + 3] === 0x65 && src[s + 4] === 0x6c && src[s + 5] === 0x73) return KEY_LABELS;
   } else if (len === 8) {
     if (
       src[s] === 0x69 && src[s + 1] === 0x6e && src[s + 2] === 0x73 && src[s + 3] === 0x74 &&
@@ -158,6 +179,7 @@ function scanFast(src: Uint8Array, start: number, end: number, out: ParsedUpdate
   let hostS = -1, hostE = -1, hostChars = 0;
   let instance = 0;
   let first = true;
+  out.labelCount = 0;
   for (;;) {
     while (i < end && isSpace(src[i]!)) i++;
     if (i >= end) return FALLBACK;
@@ -194,6 +216,9 @@ function scanFast(src: Uint8Array, start: number, end: number, out: ParsedUpdate
       if (digits > 1 && c0 === 0x30) return FALLBACK;
       if (i < end && (src[i] === 0x2e || src[i] === 0x65 || src[i] === 0x45)) return FALLBACK;
       instance = v;
+    } else if (key === KEY_LABELS) {
+      i = scanLabels(src, i, end, out);
+      if (i < 0) return i === -2 ? Reason.bad_utf8 : FALLBACK;
     } else {
       if (src[i] !== QUOTE) return FALLBACK;
       const s = i + 1;
@@ -246,6 +271,75 @@ function scanFast(src: Uint8Array, start: number, end: number, out: ParsedUpdate
   return Reason.ok;
 }
 
+/** Compares label names a[as, ae) and b[bs, be) bytewise: <0, 0, >0. */
+function compareNames(buf: Uint8Array, as: number, ae: number, bs: number, be: number): number {
+  const n = Math.min(ae - as, be - bs);
+  for (let k = 0; k < n; k++) {
+    const d = buf[as + k]! - buf[bs + k]!;
+    if (d !== 0) return d;
+  }
+  return ae - as - (be - bs);
+}
+
+/**
+ * Inserts a label into out.labels, keeping them sorted by name. Returns
+ * false for a name already there (the exact path decides: last one wins).
+ */
+function insertLabel(out: ParsedUpdate, buf: Uint8Array, ns: number, ne: number, vs: number, ve: number): boolean {
+  const l = out.labels;
+  let at = out.labelCount;
+  while (at > 0) {
+    const c = compareNames(buf, l[4 * (at - 1)]!, l[4 * (at - 1) + 1]!, ns, ne);
+    if (c === 0) return false;
+    if (c < 0) break;
+    l.copyWithin(4 * at, 4 * (at - 1), 4 * at);
+    at--;
+  }
+  l[4 * at] = ns;
+  l[4 * at + 1] = ne;
+  l[4 * at + 2] = vs;
+  l[4 * at + 3] = ve;
+  out.labelCount++;
+  return true;
+}
+
+/**
+ * Fast path for a labels object starting at src[i] (`{`): plain names and
+ * values without escapes, within the limits. Returns the index after the
+ * object, FALLBACK for anything else, or -2 for invalid UTF-8.
+ */
+function scanLabels(src: Uint8Array, i: number, end: number, out: ParsedUpdate): number {
+  if (src[i] !== 0x7b) return FALLBACK;
+  i++;
+  while (i < end && isSpace(src[i]!)) i++;
+  if (i < end && src[i] === 0x7d) return i + 1;
+  for (;;) {
+    if (i >= end || src[i] !== QUOTE) return FALLBACK;
+    const ns = i + 1;
+    let ne = ns;
+    while (ne < end && LABEL_NAME_BYTE[src[ne]!] === 1) ne++;
+    if (ne >= end || src[ne] !== QUOTE || ne === ns || ne - ns > MAX_LABEL_NAME) return FALLBACK;
+    i = ne + 1;
+    while (i < end && isSpace(src[i]!)) i++;
+    if (i >= end || src[i] !== 0x3a) return FALLBACK;
+    i++;
+    while (i < end && isSpace(src[i]!)) i++;
+    if (i >= end || src[i] !== QUOTE) return FALLBACK;
+    const vs = i + 1;
+    const ve = scanString(src, vs, end);
+    if (ve < 0) return ve;
+    if (strChars > MAX_LABEL_VALUE_CHARS || out.labelCount === MAX_LABELS) return FALLBACK;
+    if (!insertLabel(out, src, ns, ne, vs, ve)) return FALLBACK;
+    i = ve + 1;
+    while (i < end && isSpace(src[i]!)) i++;
+    if (i >= end) return FALLBACK;
+    if (src[i] === 0x7d) return i + 1;
+    if (src[i] !== 0x2c) return FALLBACK;
+    i++;
+    while (i < end && isSpace(src[i]!)) i++;
+  }
+}
+
 function ownField(obj: Record<string, unknown>, name: string): unknown {
   return Object.prototype.hasOwnProperty.call(obj, name) ? obj[name] : undefined;
 }
@@ -281,11 +375,28 @@ function parseExact(src: Uint8Array, start: number, end: number, out: ParsedUpda
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return Reason.not_object;
   const obj = value as Record<string, unknown>;
-  return checkFields(ownField(obj, 'app'), ownField(obj, 'ver'), ownField(obj, 'host'), ownField(obj, 'instance'), out);
+  return checkFields(ownField(obj, 'app'), ownField(obj, 'ver'), ownField(obj, 'host'), ownField(obj, 'instance'), out, ownField(obj, 'labels'));
+}
+
+/** Checks a decoded labels value: a reason, or the labels sorted by name. */
+function checkLabels(labels: unknown): ReasonCode | [string, string][] {
+  if (labels === undefined || labels === null) return [];
+  if (typeof labels !== 'object' || Array.isArray(labels)) return Reason.bad_labels;
+  const entries = Object.entries(labels as Record<string, unknown>);
+  if (entries.length > MAX_LABELS) return Reason.too_many_labels;
+  for (const [name, value] of entries) {
+    if (!LABEL_NAME.test(name) || typeof value !== 'string') return Reason.bad_labels;
+  }
+  // As for app, ver and host: encoding before length.
+  const values = entries.map(([, v]) => v as string);
+  if (!values.every((v) => v.isWellFormed())) return Reason.bad_utf8;
+  if (values.some((v) => charCount(v) > MAX_LABEL_VALUE_CHARS)) return Reason.too_long;
+  // Names are ASCII: string order is byte order.
+  return (entries as [string, string][]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
 /** Validates decoded field values (exact path) and stores them in `out`. */
-export function checkFields(app: unknown, ver: unknown, host: unknown, instance: unknown, out: ParsedUpdate): ReasonCode {
+export function checkFields(app: unknown, ver: unknown, host: unknown, instance: unknown, out: ParsedUpdate, labels?: unknown): ReasonCode {
   const isStringOrAbsent = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
   if (!isStringOrAbsent(app) || !isStringOrAbsent(ver) || !isStringOrAbsent(host)) return Reason.wrong_type;
   if (instance !== undefined && instance !== null && typeof instance !== 'number') return Reason.wrong_type;
@@ -298,6 +409,8 @@ export function checkFields(app: unknown, ver: unknown, host: unknown, instance:
   if (charCount(app) > MAX_FIELD_CHARS || charCount(ver) > MAX_FIELD_CHARS || (hostText !== null && charCount(hostText) > MAX_FIELD_CHARS)) {
     return Reason.too_long;
   }
+  const labelList = checkLabels(labels);
+  if (typeof labelList === 'number') return labelList;
 
   let pos = 0;
   const put = (s: string): [number, number] => {
@@ -326,7 +439,6 @@ export function checkFields(app: unknown, ver: unknown, host: unknown, instance:
     const [hRs, hRe] = put(hostText);
     hostRange = [hJs, hJe, hRs, hRe];
   }
-  out.buf = scratch;
   out.appJsonStart = appJs;
   out.appJsonEnd = appJe;
   out.appRawStart = appRs;
@@ -337,6 +449,19 @@ export function checkFields(app: unknown, ver: unknown, host: unknown, instance:
   out.verRawEnd = verRe;
   [out.hostJsonStart, out.hostJsonEnd, out.hostRawStart, out.hostRawEnd] = hostRange as [number, number, number, number];
   out.instance = inst;
+  // Already sorted: each label goes at the end (after put(), which may grow scratch).
+  out.labelCount = 0;
+  for (const [name, value] of labelList) {
+    const [ns, ne] = put(name);
+    const [vs, ve] = put(jsonContent(value));
+    const l = out.labels;
+    const at = 4 * out.labelCount++;
+    l[at] = ns;
+    l[at + 1] = ne;
+    l[at + 2] = vs;
+    l[at + 3] = ve;
+  }
+  out.buf = scratch;
   // eslint-disable-next-line no-control-regex
   out.appAscii = /^[\x00-\x7f]*$/.test(app);
   out.appText = app;

@@ -31,12 +31,15 @@ export function changesOf(buffer: ArrayBuffer, length: number): ChangeEvent[] {
 
 function eventOf(e: EntryView): ChangeEvent {
   const base = { app: text(e.app), app_id: text(e.appId), host: text(e.host) };
+  const labels = e.labels.length === 0 ? {} : { labels: JSON.parse(utf8.decode(e.labels)) as Record<string, string> };
   if ((e.flags & EntryFlag.removed) !== 0) {
-    const version: KnownVersion = { ...base, instance: e.instance, ver: text(e.prevVer), last_update: e.time };
+    const version: KnownVersion = { ...base, instance: e.instance, ver: text(e.prevVer), ...labels, last_update: e.time };
     return { type: 'removed', version, reason: (e.flags & EntryFlag.trimmed) !== 0 ? 'trim' : 'delete' };
   }
-  const version: StoredVersion = { ...base, host_ip: text(e.hostIp), instance: e.instance, ver: text(e.ver), last_update: e.time };
-  return (e.flags & EntryFlag.first) !== 0 ? { type: 'new', version } : { type: 'changed', version, old_ver: text(e.prevVer) };
+  const version: StoredVersion = { ...base, host_ip: text(e.hostIp), instance: e.instance, ver: text(e.ver), ...labels, last_update: e.time };
+  if ((e.flags & EntryFlag.first) !== 0) return { type: 'new', version };
+  if ((e.flags & EntryFlag.labels) !== 0) return { type: 'labels', version };
+  return { type: 'changed', version, old_ver: text(e.prevVer) };
 }
 
 /** A JSON string's content as text. */

@@ -3,13 +3,15 @@
 //
 // apply() takes a ring record in about a microsecond, whatever it says:
 //
-// - a repeated update (same key, same content fingerprint) moves three
+// - a repeated update (same key, same content fingerprint, which covers the
+//   labels) moves three
 //   entries of the shared clocks (instance, host, app), which the query
 //   side reads directly; no LMDB work until the clocks are next persisted;
 // - anything else (a new instance, a changed version or address, an HTTP
 //   update) becomes the instance's pending state (pending.ts: the latest
 //   record, one per instance however many arrive); counts change in memory;
-//   first sights and version changes become history entries;
+//   first sights, version changes and changes of labels become history
+//   entries; labels are counted per app and host (label-sets.ts);
 // - removals (--trim, DELETE) and clear are resolved in memory too.
 //
 // cut() turns everything changed since the last cut into one write batch
@@ -23,15 +25,16 @@
 import {
   FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
   R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF,
-  R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
+  R_KEY_HASH, R_KEY_LEN, R_LABELS_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32, labelsOffset,
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
 import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
 import { EntryFlag, HistoryLog, blockKey } from './history.js';
 import { KeyIndex, SlotState } from './key-index.js';
+import { LabelSets } from './label-sets.js';
 import { buildKey, splitKey } from './keys.js';
-import { valueLength, verLength, verOffset, writeValue } from './instance-value.js';
+import { valueLabels, valueLength, verLength, verOffset, writeValue } from './instance-value.js';
 import { ClockKind, DbId, META, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT } from './layout.js';
 import { PendingRecords } from './pending.js';
 import { decodeSelector, type Selector } from './selector.js';
@@ -108,7 +111,9 @@ const STALE = 8;
 const VER = 7;
 /** When the instance's version was first seen (unix s). */
 const SINCE = 8;
-const INSTANCE_COLUMNS = 9;
+/** The instance's label set id (label-sets.ts; 0 = no labels). */
+const LABELS = 9;
+const INSTANCE_COLUMNS = 10;
 
 const EMPTY = Buffer.alloc(0);
 /** Bytes between a fragment's host and its host_ip: `","host_ip":"`. */
@@ -133,6 +138,7 @@ export class Fleet {
   hosts = new KeyIndex(SUMMARY_COLUMNS);
   apps = new KeyIndex(SUMMARY_COLUMNS);
   counts = new FleetCounts(this.hosts, this.apps);
+  labels = new LabelSets();
   /** App display names (JSON string content) by app slot. */
   appNames: (Buffer | undefined)[] = [];
   #pending = new PendingRecords(this.inst, PENDING);
@@ -251,17 +257,23 @@ export class Fleet {
       inst.cols[VER]![slot] = v;
       inst.cols[SINCE]![slot] = time;
       this.counts.add(h, a, v);
+      const l = this.#labelSet(rec, off);
+      inst.cols[LABELS]![slot] = l;
+      this.labels.add(h, a, l);
       this.#recordChange(slot, rec, off, fragOff, verJson, null, time);
     } else {
       const a = inst.cols[APP]![slot]!;
       const from = inst.cols[VER]![slot]!;
       const to = this.counts.versionId(a, verJson);
+      const relabelled = this.#relabel(slot, rec, off);
       if (to !== from) {
         const prevVer = this.counts.version(from).json;
         this.counts.changeVersion(a, from, to, (inst.cols[FLAGS]![slot]! & STALE) !== 0);
         inst.cols[VER]![slot] = to;
         inst.cols[SINCE]![slot] = time;
         this.#recordChange(slot, rec, off, fragOff, verJson, prevVer, time);
+      } else if (relabelled) {
+        this.#recordChange(slot, rec, off, fragOff, verJson, verJson, time, EntryFlag.labels);
       }
     }
     const a = inst.cols[APP]![slot]!;
@@ -292,7 +304,7 @@ export class Fleet {
    * A first sight (prevVer null) or version change: counted, and a history
    * entry built from the record (history.ts: no parsing).
    */
-  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, verJson: Uint8Array, prevVer: Uint8Array | null, time: number): void {
+  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, verJson: Uint8Array, prevVer: Uint8Array | null, time: number, flags = 0): void {
     this.#changes++;
     const keyOff = off + RECORD_HEADER;
     const keyLen = get16(rec, off + R_KEY_LEN);
@@ -307,14 +319,39 @@ export class Fleet {
       this.inst.cols[HOST]![slot]!,
       time,
       (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!,
-      prevVer === null ? EntryFlag.first : 0,
+      prevVer === null ? EntryFlag.first : flags,
       rec.subarray(keyOff, keyOff + rec[off + R_APP_ID_LEN]!),
       rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN)),
       rec.subarray(hostOff, hostEnd),
       verJson,
       prevVer ?? EMPTY,
       rec.subarray(ipOff, ipEnd),
+      this.labels.json(this.inst.cols[LABELS]![slot]!),
     );
+  }
+
+  /** The label set id of an update record's labels (0: none). */
+  #labelSet(rec: Uint8Array, off: number): number {
+    const len = get16(rec, off + R_LABELS_LEN);
+    if (len === 0) return 0;
+    const at = labelsOffset(rec, off);
+    return this.labels.idOf(rec.subarray(at, at + len));
+  }
+
+  /** Takes an update's labels for a known instance; true when they changed (counted, summaries dirty). */
+  #relabel(slot: number, rec: Uint8Array, off: number): boolean {
+    const inst = this.inst;
+    const from = inst.cols[LABELS]![slot]!;
+    const to = this.#labelSet(rec, off);
+    if (to === from) return false;
+    const h = inst.cols[HOST]![slot]!;
+    const a = inst.cols[APP]![slot]!;
+    this.labels.add(h, a, to);
+    this.labels.remove(h, a, from);
+    inst.cols[LABELS]![slot] = to;
+    this.counts.dirtyApps.add(a);
+    this.counts.dirtyHosts.add(h);
+    return true;
   }
 
   /** The slot of a host or app key (rec[at, at+len)), added if new. */
@@ -350,6 +387,8 @@ export class Fleet {
     const v = inst.cols[VER]![slot]!;
     const flags = inst.cols[FLAGS]![slot]!;
     this.#recordRemoval(slot, v, reason);
+    this.labels.remove(h, a, inst.cols[LABELS]![slot]!);
+    inst.cols[LABELS]![slot] = 0;
     // Records it absorbed but never wrote were superseded by the removal:
     // they count as applied when the removal commits.
     this.#superseded += inst.cols[PENDING_N]![slot]!;
@@ -390,6 +429,7 @@ export class Fleet {
       EMPTY,
       this.counts.version(version).json,
       EMPTY,
+      this.labels.json(this.inst.cols[LABELS]![slot]!),
     );
   }
 
@@ -424,6 +464,7 @@ export class Fleet {
     this.hosts = new KeyIndex(SUMMARY_COLUMNS);
     this.apps = new KeyIndex(SUMMARY_COLUMNS);
     this.counts = new FleetCounts(this.hosts, this.apps);
+    this.labels = new LabelSets();
     this.#pending = new PendingRecords(this.inst, PENDING);
     this.instClock.clear();
     this.hostClock.clear();
@@ -610,7 +651,7 @@ export class Fleet {
       }
       const c = { peers: apps.cols[PEERS]![a]!, instances: apps.cols[INSTANCES]![a]!, stale: apps.cols[STALE_COUNT]![a]! };
       const appId = Buffer.from(key.subarray(0, key.length - 1)).toString('latin1');
-      out.put(DbId.apps, key, appSummaryValue(a, this.appNames[a] ?? EMPTY, appId, c, this.appClock.get(a)));
+      out.put(DbId.apps, key, appSummaryValue(a, this.appNames[a] ?? EMPTY, appId, c, this.appClock.get(a), this.labels.countsJson('app', a)));
       out.put(DbId.appvers, key, versionsJson(counts.versionsOf(a)));
     }
     let n = 0;
@@ -623,7 +664,7 @@ export class Fleet {
       }
       const c = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
       const appKeys = counts.appsOf(h).map((a) => apps.keyOf(a)).sort(Buffer.compare);
-      out.put(DbId.hosts, key, hostSummaryValue(h, keyPartJson(key), c, this.hostClock.get(h), appKeys));
+      out.put(DbId.hosts, key, hostSummaryValue(h, keyPartJson(key), c, this.hostClock.get(h), appKeys, this.labels.countsJson('host', h)));
     }
     const pages = (counts.dirtyApps.size + counts.dirtyHosts.size) / 16;
     counts.dirtyApps.clear();
@@ -687,6 +728,9 @@ export class Fleet {
     const v = this.counts.versionId(a, value.subarray(verAt, verAt + verLength(value)));
     inst.cols[VER]![slot] = v;
     this.counts.add(h, a, v);
+    const l = this.labels.idOf(valueLabels(value));
+    inst.cols[LABELS]![slot] = l;
+    this.labels.add(h, a, l);
   }
 
   /** Loading is done: free slots collected, every summary rewritten in the first batch. */

@@ -1,5 +1,5 @@
-// Version history: one entry per first sight, version change and removal
-// of an instance, kept for --history-days.
+// Version history: one entry per first sight, version change, change of
+// labels and removal of an instance, kept for --history-days.
 //
 // Entries are stored in blocks, one block per app and one per host per
 // commit (DB history: app_id| block; DB histhost: host| block; block is the
@@ -11,12 +11,16 @@
 // Block value: [u32 entry count][u32 oldest time][u32 newest time][u32 0] then entries.
 // Entry:       [u16 size][u32 time][u16 instance][u8 flags][u8 host_ip len]
 //              [u16 app_id len][u16 app len][u16 host len][u16 ver len][u16 prev_ver len]
-//              then app_id, app, host, ver, prev_ver (JSON string content) and host_ip.
+//              then app_id, app, host, ver, prev_ver (JSON string content), host_ip and
+//              the instance's labels object (the rest of the entry; absent in entries
+//              written before labels, which readers skip by size as ever).
 // Compact (about 80 bytes, a third of the entry as JSON): every change is
 // written twice (its app's block and its host's), and history is most of
 // what a storm of changes writes. Queries build the JSON (writeEntryJson).
 
 import type { JsonBytes } from './json-bytes.js';
+
+const EMPTY = new Uint8Array(0);
 
 export const BLOCK_HEADER = 16;
 export const ENTRY_HEADER = 20;
@@ -28,6 +32,8 @@ export const EntryFlag = {
   trimmed: 2,
   /** First sight (prev_ver is null). */
   first: 4,
+  /** Same version, other labels (ver equals prev_ver). */
+  labels: 8,
 } as const;
 
 /** The key of a block: an app's or host's key part, then the block id. */
@@ -58,6 +64,8 @@ export interface EntryView {
   ver: Uint8Array;
   prevVer: Uint8Array;
   hostIp: Uint8Array;
+  /** The labels object (empty: none). */
+  labels: Uint8Array;
 }
 
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
@@ -89,15 +97,16 @@ export function readEntry(block: Uint8Array, at: number, into: EntryView): Entry
   into.ver = take(u16(block, at + 16));
   into.prevVer = take(u16(block, at + 18));
   into.hostIp = take(ipLen);
+  into.labels = block.subarray(o, at + u16(block, at));
   return into;
 }
 
 export function newEntryView(): EntryView {
   const empty = new Uint8Array(0);
-  return { time: 0, instance: 0, flags: 0, appId: empty, app: empty, host: empty, ver: empty, prevVer: empty, hostIp: empty };
+  return { time: 0, instance: 0, flags: 0, appId: empty, app: empty, host: empty, ver: empty, prevVer: empty, hostIp: empty, labels: empty };
 }
 
-/** The entry as JSON: {"app","app_id","host","host_ip","instance","ver","prev_ver","time"}. */
+/** The entry as JSON: {"app","app_id","host","host_ip","instance","ver","prev_ver","time"} and "labels" when it has some. */
 export function writeEntryJson(e: EntryView, out: JsonBytes): void {
   out.ascii('{"app":"').bytes(e.app).ascii('","app_id":"').bytes(e.appId).ascii('","host":"').bytes(e.host);
   if (e.hostIp.length === 0) out.ascii('","host_ip":null,"instance":');
@@ -107,7 +116,9 @@ export function writeEntryJson(e: EntryView, out: JsonBytes): void {
   else out.ascii(',"ver":"').bytes(e.ver).ascii('"');
   if ((e.flags & EntryFlag.first) !== 0) out.ascii(',"prev_ver":null,"time":');
   else out.ascii(',"prev_ver":"').bytes(e.prevVer).ascii('","time":');
-  out.uint(e.time).ascii('}');
+  out.uint(e.time);
+  if (e.labels.length > 0) out.ascii(',"labels":').bytes(e.labels);
+  out.ascii('}');
 }
 
 /**
@@ -133,11 +144,12 @@ export class HistoryLog {
 
   /**
    * Appends an entry: appId, app, host, ver and prevVer are JSON string
-   * content (as in the stored fragment), hostIp its text; a removal has an
-   * empty ver, a first sight an empty prevVer (and the flag saying so).
+   * content (as in the stored fragment), hostIp its text, labels the
+   * instance's labels object (or empty); a removal has an empty ver, a
+   * first sight an empty prevVer (and the flag saying so).
    */
-  push(app: number, host: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array): void {
-    const size = ENTRY_HEADER + appId.length + appName.length + hostJson.length + ver.length + prevVer.length + hostIp.length;
+  push(app: number, host: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array, labels: Uint8Array = EMPTY): void {
+    const size = ENTRY_HEADER + appId.length + appName.length + hostJson.length + ver.length + prevVer.length + hostIp.length + labels.length;
     if (size > 0xffff || hostIp.length > 0xff) throw new RangeError(`history entry of ${size} bytes`);
     if (this.#used + size > this.#buf.length) {
       const grown = Buffer.alloc(Math.max(this.#buf.length * 2, this.#used + size));
@@ -172,7 +184,8 @@ export class HistoryLog {
     o = copyInto(b, o, hostJson);
     o = copyInto(b, o, ver);
     o = copyInto(b, o, prevVer);
-    copyInto(b, o, hostIp);
+    o = copyInto(b, o, hostIp);
+    copyInto(b, o, labels);
     this.#app[this.#count] = app;
     this.#host[this.#count] = host;
     this.#at[this.#count] = at;

@@ -6,8 +6,8 @@
 // come from the key.
 
 import {
-  FRAG_APP_OFF, FRAG_HOST_IP_GAP, RECORD_HEADER, R_APP_LEN, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF, R_IP_LEN, R_KEY_LEN, R_VER_LEN, R_VER_OFF,
-  get16,
+  FRAG_APP_OFF, FRAG_HOST_IP_GAP, FRAG_LABELS_GAP, RECORD_HEADER, R_APP_LEN, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF, R_IP_LEN, R_KEY_LEN, R_LABELS_LEN,
+  R_VER_LEN, R_VER_OFF, get16,
 } from '../ingest/record.js';
 import type { JsonBytes } from './json-bytes.js';
 import { INSTANCE_HEADER, V_APP_LEN, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT } from './layout.js';
@@ -33,7 +33,7 @@ function copy(dst: Uint8Array, o: number, src: Uint8Array, s: number, e: number)
 
 /** The length of the value for the update record at rec[off]. */
 export function valueLength(rec: Uint8Array, off: number): number {
-  return INSTANCE_HEADER + get16(rec, off + R_APP_LEN) + get16(rec, off + R_VER_LEN) + rec[off + R_IP_LEN]!;
+  return INSTANCE_HEADER + get16(rec, off + R_APP_LEN) + get16(rec, off + R_VER_LEN) + rec[off + R_IP_LEN]! + get16(rec, off + R_LABELS_LEN);
 }
 
 /** Writes the value for the update record at rec[off] into out[at, at + valueLength). */
@@ -44,6 +44,7 @@ export function writeValue(rec: Uint8Array, off: number, out: Uint8Array, at: nu
   const verLen = get16(rec, off + R_VER_LEN);
   const ipOff = frag + get16(rec, off + R_HOST_OFF) + get16(rec, off + R_HOST_LEN) + FRAG_HOST_IP_GAP;
   const ipLen = rec[off + R_IP_LEN]!;
+  const labelsLen = get16(rec, off + R_LABELS_LEN);
   put32(out, at + V_SLOT, slot);
   put32(out, at + V_SINCE, since);
   put32(out, at + V_WRITTEN_AT, writtenAt);
@@ -51,12 +52,22 @@ export function writeValue(rec: Uint8Array, off: number, out: Uint8Array, at: nu
   for (let i = 0; i < 4; i++) out[at + V_FP_B + i] = rec[off + R_FRAG_HASH_B + i]!;
   put16(out, at + V_APP_LEN, appLen);
   put16(out, at + V_VER_LEN, verLen);
-  put16(out, at + V_LABELS_LEN, 0);
+  put16(out, at + V_LABELS_LEN, labelsLen);
   out[at + V_IP_LEN] = ipLen;
   out[at + V_IP_LEN + 1] = 0;
   let o = copy(out, at + INSTANCE_HEADER, rec, frag + FRAG_APP_OFF, frag + FRAG_APP_OFF + appLen);
   o = copy(out, o, rec, verOff, verOff + verLen);
-  copy(out, o, rec, ipOff, ipOff + ipLen);
+  o = copy(out, o, rec, ipOff, ipOff + ipLen);
+  if (labelsLen > 0) {
+    const labelsAt = verOff + verLen + FRAG_LABELS_GAP;
+    copy(out, o, rec, labelsAt, labelsAt + labelsLen);
+  }
+}
+
+/** The labels object of a stored value (empty: no labels). */
+export function valueLabels(value: Uint8Array): Uint8Array {
+  const at = INSTANCE_HEADER + u16(value, V_APP_LEN) + u16(value, V_VER_LEN) + value[V_IP_LEN]!;
+  return value.subarray(at, at + u16(value, V_LABELS_LEN));
 }
 
 /** Where ver's JSON content starts in a value (its length: u16 at V_VER_LEN). */

@@ -16,13 +16,17 @@ export interface SummaryCounts {
   stale: number;
 }
 
-function countsJson(peersName: string, c: SummaryCounts): string {
-  return `"${peersName}":${c.peers},"instance_count":${c.instances},"up_count":${c.instances - c.stale},"stale_count":${c.stale},"last_update":`;
+// label_counts (instances per label value, label-sets.ts) sits in the
+// fragment before last_update when any instance has labels: lists and
+// single summaries carry it alike, and stores without labels are unchanged.
+function countsJson(peersName: string, c: SummaryCounts, labelCounts: string): string {
+  const labels = labelCounts === '' ? '' : `"label_counts":${labelCounts},`;
+  return `"${peersName}":${c.peers},"instance_count":${c.instances},"up_count":${c.instances - c.stale},"stale_count":${c.stale},${labels}"last_update":`;
 }
 
 /** Stored value: header, then `{"app":…,"app_id":…,"host_count":…,…,"last_update":`. */
-export function appSummaryValue(slot: number, name: Uint8Array, appId: string, c: SummaryCounts, writtenAt: number): Buffer {
-  return value(slot, name.length, c.peers, writtenAt, [APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}",${countsJson('host_count', c)}`)], []);
+export function appSummaryValue(slot: number, name: Uint8Array, appId: string, c: SummaryCounts, writtenAt: number, labelCounts = ''): Buffer {
+  return value(slot, name.length, c.peers, writtenAt, [APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}",${countsJson('host_count', c, labelCounts)}`)], []);
 }
 
 /**
@@ -30,8 +34,8 @@ export function appSummaryValue(slot: number, name: Uint8Array, appId: string, c
  * then the app_id key parts of its apps (sorted: a host's instances are
  * listed app by app in key order).
  */
-export function hostSummaryValue(slot: number, name: Uint8Array, c: SummaryCounts, writtenAt: number, appKeys: Uint8Array[]): Buffer {
-  return value(slot, name.length, c.peers, writtenAt, [HOST_FRAG_HEAD, name, Buffer.from(`",${countsJson('app_count', c)}`)], appKeys);
+export function hostSummaryValue(slot: number, name: Uint8Array, c: SummaryCounts, writtenAt: number, appKeys: Uint8Array[], labelCounts = ''): Buffer {
+  return value(slot, name.length, c.peers, writtenAt, [HOST_FRAG_HEAD, name, Buffer.from(`",${countsJson('app_count', c, labelCounts)}`)], appKeys);
 }
 
 function value(slot: number, nameLen: number, peers: number, writtenAt: number, parts: Uint8Array[], trailer: Uint8Array[]): Buffer {

@@ -29,7 +29,7 @@ export const Ctl = {
 export const LOG_KEY_REFUSED = REASON_SLOTS;
 export const LOG_KEY_RING_FULL = REASON_SLOTS + 1;
 export const LOG_GATE_KEYS = REASON_SLOTS + 2;
-export const CONTROL_SLOTS = 32;
+export const CONTROL_SLOTS = 64;
 if (Ctl.LOG_GATE + 2 * LOG_GATE_KEYS > CONTROL_SLOTS) throw new Error('control slots overlap: the log gate reaches past CONTROL_SLOTS');
 
 /** Float64 statistic slots, relative to a thread's region. */

@@ -20,7 +20,7 @@ const TIME = 1_234_567_890;
 
 // --- the reference: decode strictly, JSON.parse, check the rules in order ------------
 
-type Verdict = { reason: keyof typeof Reason; app?: string; ver?: string; host?: string | null; instance?: number };
+type Verdict = { reason: keyof typeof Reason; app?: string; ver?: string; host?: string | null; instance?: number; labels?: [string, string][] };
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -41,7 +41,7 @@ function reference(bytes: Uint8Array): Verdict {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not_object' };
   const own = (k: string): unknown => (Object.hasOwn(value, k) ? (value as Record<string, unknown>)[k] : undefined);
-  const [app, ver, host, instance] = [own('app'), own('ver'), own('host'), own('instance')];
+  const [app, ver, host, instance, labels] = [own('app'), own('ver'), own('host'), own('instance'), own('labels')];
   // Precedence when several rules break: type, presence, instance range, encoding, length.
   const nullish = (v: unknown): boolean => v === undefined || v === null;
   if ([app, ver, host].some((v) => !nullish(v) && typeof v !== 'string')) return { reason: 'wrong_type' };
@@ -52,7 +52,18 @@ function reference(bytes: Uint8Array): Verdict {
   const strings = typeof host === 'string' && host !== '' ? [app, ver, host] : [app, ver];
   if (strings.some((s) => /\p{Cs}/u.test(s))) return { reason: 'bad_utf8' }; // a lone surrogate
   if (strings.some((s) => Array.from(s).length > 50)) return { reason: 'too_long' };
-  return { reason: 'ok', app, ver, host: typeof host === 'string' && host !== '' ? host : null, instance: inst + 0 };
+  // Labels last: shape, count, names and types, then encoding and length of the values.
+  let pairs: [string, string][] = [];
+  if (!nullish(labels)) {
+    if (typeof labels !== 'object' || Array.isArray(labels)) return { reason: 'bad_labels' };
+    const entries = Object.keys(labels as object).map((k) => [k, (labels as Record<string, unknown>)[k]] as const);
+    if (entries.length > 16) return { reason: 'too_many_labels' };
+    if (entries.some(([k, v]) => !/^[a-z0-9_.-]{1,32}$/.test(k) || typeof v !== 'string')) return { reason: 'bad_labels' };
+    pairs = (entries as [string, string][]).slice().sort(([a], [b]) => (a < b ? -1 : 1));
+    if (pairs.some(([, v]) => /\p{Cs}/u.test(v))) return { reason: 'bad_utf8' };
+    if (pairs.some(([, v]) => Array.from(v).length > 64)) return { reason: 'too_long' };
+  }
+  return { reason: 'ok', app, ver, host: typeof host === 'string' && host !== '' ? host : null, instance: inst + 0, labels: pairs };
 }
 
 // --- running the parser --------------------------------------------------------------
@@ -92,11 +103,13 @@ function agreesWithReference(bytes: Uint8Array): void {
   if (want.reason !== 'ok') return;
   const record = recordBuf.slice(0, encodeUpdate(parsed, IP_BYTES, 0, IP_BYTES.length, TIME, 0, 0, recordBuf));
   const version = recordToVersion(record);
-  const expected = { app: want.app, app_id: appIdOf(want.app!), host: want.host ?? IP, host_ip: IP, instance: want.instance, ver: want.ver, last_update: TIME };
+  const labels = want.labels!.length === 0 ? {} : { labels: Object.fromEntries(want.labels!) };
+  const expected = { app: want.app, app_id: appIdOf(want.app!), host: want.host ?? IP, host_ip: IP, instance: want.instance, ver: want.ver, ...labels, last_update: TIME };
   // Compared as JSON text, so the field order is checked too.
   if (JSON.stringify(version) !== JSON.stringify(expected)) expect(version).toStrictEqual(expected);
   // However it was spelled, the record equals that of the plain spelling.
-  const canonical = enc.encode(JSON.stringify({ app: want.app, ver: want.ver, host: want.host ?? undefined, instance: want.instance }));
+  // (labels in reverse order: the record sorts them)
+  const canonical = enc.encode(JSON.stringify({ app: want.app, ver: want.ver, host: want.host ?? undefined, instance: want.instance, labels: Object.fromEntries(want.labels!.slice().reverse()) }));
   const plain = recordOf(canonical);
   if (!sameBytes(plain, record)) expect([...record]).toEqual([...plain]);
 }
@@ -181,6 +194,30 @@ const valueText = fc.oneof(
 const fieldValue = fc.oneof({ weight: 3, arbitrary: valueText }, { weight: 27, arbitrary: stringText });
 const instanceValue = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 65535 }).map(String) }, { weight: 3, arbitrary: numberText }, { weight: 1, arbitrary: valueText });
 
+/** Label names: valid ones mostly, some at or past the limits, some with characters outside [a-z0-9_.-]. */
+const labelName = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom('env', 'region', 'dc', 'a', 'z9', 'team.name', 'x-y', 'under_score', 'b'.repeat(32)) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'Env', 'b'.repeat(33), 'sp ace', 'é', '__proto__', 'constructor', 'toString', 'env"', 'a\\b') },
+  { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('a', 'b', '.', '-', '_', '0', 'A', '/'), minLength: 0, maxLength: 5 }) },
+);
+/** A label value: usually text (near the 64-character limit now and then), sometimes anything. */
+const labelValue = fc.oneof(
+  { weight: 6, arbitrary: stringText },
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom('a', 'é', '😀'), fc.integer({ min: 60, max: 66 })).map(([u, n]) => JSON.stringify(u.repeat(n))) },
+  { weight: 1, arbitrary: valueText },
+);
+/** A labels object as text: up to 18 members (duplicates possible), or something that is no object. */
+function labelsText(plain: boolean): fc.Arbitrary<string> {
+  if (plain) {
+    const names = fc.uniqueArray(fc.constantFrom('env', 'region', 'dc', 'a', 'team.name', 'x-y', 'under_score'), { maxLength: 7 });
+    return names.chain((ns) => fc.tuple(...ns.map((n) => textValue.map((t) => `"${n}":${literal(Array.from(t).slice(0, 64).join(''), 0, [1])}`)))).map((ms) => `{${ms.join(',')}}`);
+  }
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.array(fc.tuple(labelName, ws, labelValue).map(([n, w, v]) => `${literal(n, 0, [1])}:${w}${v}`), { maxLength: 18 }).map((ms) => `{${ms.join(',')}}`) },
+    { weight: 1, arbitrary: fc.constantFrom('null', '"env=prod"', '[]', '["a"]', '1', 'true', '{"env":1}', '{"env":null}', '{"env":{"x":"y"}}') },
+  );
+}
+
 const extraKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'x', '', 'App', 'app ', 'app', 'ver', 'host', 'instance');
 
 /** A key literal, escaped now and then ("\u0061pp" is "app"). */
@@ -189,6 +226,7 @@ const keyText = (name: string): fc.Arbitrary<string> =>
 
 /** One `"key": value` member. Plain members are what clients send: the fast path's shape. */
 function member(name: string, plain: boolean): fc.Arbitrary<string> {
+  if (name === 'labels') return fc.tuple(ws, labelsText(plain)).map(([a, v]) => `${a}"labels":${v}`);
   const value = plain
     ? name === 'instance'
       ? fc.integer({ min: 0, max: 65535 }).map(String)
@@ -213,12 +251,13 @@ const objectText = fc.boolean().chain((plain) =>
       maybe('ver', 9, plain),
       maybe('host', 6, plain),
       maybe('instance', 6, plain),
+      maybe('labels', 5, plain),
       plain ? fc.constant<string[]>([]) : fc.array(extraKey.chain((k) => member(k, false)), { maxLength: 3 }),
       ws,
       ws,
     )
-    .chain(([a, v, h, i, extra, w1, w2]) => {
-      const all = [...a, ...v, ...h, ...i, ...extra];
+    .chain(([a, v, h, i, l, extra, w1, w2]) => {
+      const all = [...a, ...v, ...h, ...i, ...l, ...extra];
       return fc.shuffledSubarray(all, { minLength: all.length }).map((ms) => `${w1}{${ms.join(',')}}${w2}`);
     }),
 );
@@ -237,7 +276,7 @@ const damaged = fc
   });
 
 /** Bytes drawn from JSON-ish tokens (and broken UTF-8), so the scanners see plausible structure. */
-const TOKENS = ['{', '}', '[', ']', ':', ',', '"', '"app"', '"ver"', '"host"', '"instance"', '"a"', '"é"', '😀', '1', '-1', '65536', 'null', ' ', '\\', '\\u', 'd800', '\u0000']
+const TOKENS = ['{', '}', '[', ']', ':', ',', '"', '"app"', '"ver"', '"host"', '"instance"', '"labels"', '"env"', '"a"', '"é"', '😀', '1', '-1', '65536', 'null', ' ', '\\', '\\u', 'd800', '\u0000']
   .map((t) => enc.encode(t))
   .concat([Uint8Array.of(0xff), Uint8Array.of(0xc3), Uint8Array.of(0xed, 0xa0, 0x80)]);
 const tokenSoup = fc.array(fc.constantFrom(...TOKENS), { maxLength: 24 }).map((ts) => Uint8Array.from(ts.flatMap((t) => [...t])));
@@ -305,6 +344,7 @@ describe('parseUpdate on hostile input', () => {
     const v = (s: string | number[]): string => reference(typeof s === 'string' ? enc.encode(s) : Uint8Array.from(s)).reason;
     expect([v(''), v([0xff]), v('\ufeff{}'), v('[]'), v('{"app":1}'), v('{"app":"a"}')]).toEqual(['empty', 'bad_utf8', 'bad_json', 'not_object', 'wrong_type', 'missing_field']);
     expect([v('{"app":"a","ver":"1","instance":1.5}'), v('{"app":"\\ud800","ver":"1"}'), v(`{"app":"${'😀'.repeat(51)}","ver":"1"}`)]).toEqual(['bad_instance', 'bad_utf8', 'too_long']);
-    expect(reference(enc.encode('{"app":"a","ver":"1","instance":-0}'))).toEqual({ reason: 'ok', app: 'a', ver: '1', host: null, instance: 0 });
+    expect(reference(enc.encode('{"app":"a","ver":"1","instance":-0}'))).toEqual({ reason: 'ok', app: 'a', ver: '1', host: null, instance: 0, labels: [] });
+    expect([v('{"app":"a","ver":"1","labels":[]}'), v(`{"app":"a","ver":"1","labels":{${Array.from({ length: 17 }, (_, i) => `"l${i}":""`).join(',')}}}`), v('{"app":"a","ver":"1","labels":{"Env":"x"}}'), v(`{"app":"a","ver":"1","labels":{"env":"${'é'.repeat(65)}"}}`)]).toEqual(['bad_labels', 'too_many_labels', 'bad_labels', 'too_long']);
   });
 });

@@ -23,6 +23,7 @@ import {
   R_INSTANCE,
   R_KEY_HASH,
   R_KEY_LEN,
+  R_LABELS_LEN,
   R_SEQ,
   R_TIME,
   R_TYPE,
@@ -32,6 +33,7 @@ import {
   RecordFlag,
   RecordType,
   recordToVersion,
+  labelsOffset,
 } from '../../src/ingest/record.js';
 import { Reason, type ReasonCode } from '../../src/ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../../src/ingest/update.js';
@@ -343,5 +345,68 @@ describe('record layout', () => {
     const shifted = new Uint8Array(record.length + 12);
     shifted.set(record, 12);
     expect(recordToVersion(shifted, 12)).toEqual(recordToVersion(record));
+  });
+});
+
+describe('labels', () => {
+  const base = '"app":"billing","ver":"2.4.1","host":"h1"';
+
+  test('plain labels take the fast path, sorted by name, after ver in the fragment', () => {
+    const { record, fast } = encode(`{${base},"labels":{"region":"eu-west","env":"prod","dc":"ams3"}}`);
+    expect(fast).toBe(true);
+    const keyLen = get16(record, R_KEY_LEN);
+    const frag = new TextDecoder().decode(record.subarray(RECORD_HEADER + keyLen, RECORD_HEADER + keyLen + get16(record, R_FRAG_LEN)));
+    expect(frag).toBe(`{"app":"billing","app_id":"billing","host":"h1","host_ip":"${IP}","instance":0,"ver":"2.4.1","labels":{"dc":"ams3","env":"prod","region":"eu-west"},"last_update":`);
+    const at = labelsOffset(record, 0);
+    expect(Buffer.from(record.subarray(at, at + get16(record, R_LABELS_LEN))).toString()).toBe('{"dc":"ams3","env":"prod","region":"eu-west"}');
+  });
+
+  test('any order, either path: the same record (so the same fingerprint: a repeat)', () => {
+    const a = encode(`{${base},"labels":{"env":"prod","region":"eu-west"}}`);
+    const b = encode(`{"labels":{"region":"eu-west","env":"prod"},${base}}`);
+    const c = encode(`{${base},"labels":{"region":"eu-w\\u0065st","env":"prod"}}`);
+    expect([a.fast, b.fast, c.fast]).toEqual([true, true, false]);
+    expect([...b.record]).toEqual([...a.record]);
+    expect([...c.record]).toEqual([...a.record]);
+  });
+
+  test('no labels, null or {}: the record of an update without labels (unchanged from before labels)', () => {
+    const none = encode(`{${base}}`).record;
+    expect(get16(none, R_LABELS_LEN)).toBe(0);
+    for (const l of ['null', '{}', ' { } ']) expect([...encode(`{${base},"labels":${l}}`).record]).toEqual([...none]);
+  });
+
+  test('another label value is another fingerprint', () => {
+    const a = encode(`{${base},"labels":{"env":"prod"}}`).record;
+    const b = encode(`{${base},"labels":{"env":"staging"}}`).record;
+    expect([getI32(a, R_FRAG_HASH_A), getI32(a, R_FRAG_HASH_B)]).not.toEqual([getI32(b, R_FRAG_HASH_A), getI32(b, R_FRAG_HASH_B)]);
+  });
+
+  test('limits: 16 labels, names [a-z0-9_.-]{1,32}, values of at most 64 characters', () => {
+    const many = (n: number): string => `{${base},"labels":{${Array.from({ length: n }, (_, i) => `"l${i}":"v"`).join(',')}}}`;
+    expect(reasonOf(many(16))).toBe(Reason.ok);
+    expect(reasonOf(many(17))).toBe(Reason.too_many_labels);
+    expect(reasonOf(`{${base},"labels":{"${'n'.repeat(32)}":"v"}}`)).toBe(Reason.ok);
+    for (const bad of ['"N":"v"', `"${'n'.repeat(33)}":"v"`, '"":"v"', '"a b":"v"', '"é":"v"', '"env":1', '"env":null', '"env":["x"]']) {
+      expect([bad, reasonOf(`{${base},"labels":{${bad}}}`)]).toEqual([bad, Reason.bad_labels]);
+    }
+    for (const bad of ['[]', '"env=prod"', '1', 'true']) expect(reasonOf(`{${base},"labels":${bad}}`)).toBe(Reason.bad_labels);
+    expect(reasonOf(`{${base},"labels":{"env":"${'😀'.repeat(64)}"}}`)).toBe(Reason.ok);
+    expect(reasonOf(`{${base},"labels":{"env":"${'😀'.repeat(65)}"}}`)).toBe(Reason.too_long);
+    expect(reasonOf(`{${base},"labels":{"env":"\\ud800"}}`)).toBe(Reason.bad_utf8);
+  });
+
+  test('a duplicate name: the last one wins (as JSON.parse)', () => {
+    expect(versionOf(`{${base},"labels":{"env":"a","env":"b"}}`)).toMatchObject({ labels: { env: 'b' } });
+  });
+
+  test('the largest labelled update (16 labels of 64 escaped characters, fields at their limits) fits MAX_RECORD_BYTES', () => {
+    const field = '\\u0000'.repeat(50);
+    const value = '\\u0001'.repeat(64);
+    const labels = Array.from({ length: 16 }, (_, i) => `"${String(i).padStart(32, 'x')}":"${value}"`).join(',');
+    const ip = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
+    const { record } = encode(`{"app":"${field}","ver":"${field}","host":"${field}","instance":65535,"labels":{${labels}}}`, ip);
+    expect(record.length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+    expect(Object.keys(recordToVersion(record).labels as object)).toHaveLength(16);
   });
 });
