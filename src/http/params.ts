@@ -3,7 +3,8 @@
 // value means "not given" (Go's FormValue, as the original used).
 
 import { InvalidCursorError, InvalidParameterError } from '../errors.js';
-import { MAX_FIELD_CHARS } from '../ingest/limits.js';
+import { MAX_FIELD_CHARS, MAX_LABEL_VALUE_CHARS } from '../ingest/limits.js';
+import type { LabelPair } from '../store/label-filter.js';
 import type { Page, VersionFilter } from '../store/reader.js';
 
 /** The first value of a parameter; undefined when absent or empty. */
@@ -39,9 +40,34 @@ export function pageParams(q: URLSearchParams): Page {
   return page;
 }
 
+const LABEL_PREFIX = 'label.';
+const LABEL_NAME = /^[a-z0-9_.-]{1,32}$/;
+
+/**
+ * The `label.NAME=VALUE` filters of a list (all must match; an empty value
+ * means not given). null when a value is longer than any stored one (no
+ * match); a name no label can have is a 400.
+ */
+export function labelParams(q: URLSearchParams): LabelPair[] | null {
+  const pairs: LabelPair[] = [];
+  let none = false;
+  for (const [key, value] of q) {
+    if (!key.startsWith(LABEL_PREFIX)) continue;
+    const name = key.slice(LABEL_PREFIX.length);
+    if (!LABEL_NAME.test(name)) throw new InvalidParameterError(key, 'label.NAME with a NAME of 1-32 characters [a-z0-9_.-]');
+    if (value === '') continue;
+    if (value.length > MAX_LABEL_VALUE_CHARS * 2 || [...value].length > MAX_LABEL_VALUE_CHARS) none = true;
+    pairs.push({ name, value });
+  }
+  return none ? null : pairs;
+}
+
 /** The filters of GET version/; null when a filter is longer than any stored value (no match). */
 export function versionFilter(q: URLSearchParams): VersionFilter | null {
   const filter: VersionFilter = {};
+  const labels = labelParams(q);
+  if (labels === null) return null;
+  if (labels.length > 0) filter.labels = labels;
   for (const [name, key] of [['app_id', 'appId'], ['host', 'host'], ['ver', 'ver']] as const) {
     const v = param(q, name);
     if (v === undefined) continue;

@@ -49,9 +49,11 @@ export interface Route {
 
 const q = (name: string, description: string, type: 'string' | 'integer' = 'string'): ParamDoc => ({ name, in: 'query', description, type });
 const PAGE = [q('limit', 'at most this many rows; the answer carries `next` when more exist', 'integer'), q('cursor', 'the `next` of the previous page')];
+/** label.NAME=VALUE, any number of them (all must match). */
+const LABEL = q('label.NAME', 'only instances carrying label NAME with this value, e.g. label.env=prod (give several: all must match)');
 
-const appList: Operation = { handler: inv.getApps, summary: 'distinct active applications', params: PAGE };
-const hostList: Operation = { handler: inv.getHosts, summary: 'distinct active hosts', params: PAGE };
+const appList: Operation = { handler: inv.getApps, summary: 'distinct active applications (with label filters: counting only the instances that carry them)', params: [LABEL, ...PAGE], errors: [400] };
+const hostList: Operation = { handler: inv.getHosts, summary: 'distinct active hosts (with label filters: counting only the instances that carry them)', params: [LABEL, ...PAGE], errors: [400] };
 
 export const ROUTES: Route[] = [
   { path: '/api/v1/app/', name: 'ApiApp', methods: { get: appList } },
@@ -71,6 +73,7 @@ export const ROUTES: Route[] = [
           { name: 'app_id', in: 'path', description: 'the app_id', required: true },
           q('since', 'start of the timeline, unix seconds (default: a day ago)', 'integer'),
           q('step', 'seconds between points (default: 100 points)', 'integer'),
+          LABEL,
         ],
         errors: [400, 404],
       },
@@ -98,6 +101,7 @@ export const ROUTES: Route[] = [
           q('ver', 'only this version'),
           q('status', '"up" or "stale" (not updated for --stale seconds)'),
           q('since', 'only instances updated after this unix time', 'integer'),
+          LABEL,
           ...PAGE,
         ],
         errors: [400],
@@ -117,8 +121,8 @@ export const ROUTES: Route[] = [
     methods: {
       get: {
         handler: inv.getHistory,
-        summary: 'version changes (first sight, changes, removals), newest first',
-        params: [q('app_id', 'the application (app_id or host is required)'), q('host', 'the host'), q('instance', 'the instance', 'integer'), q('since', 'only entries after this unix time', 'integer'), ...PAGE],
+        summary: 'version changes (first sight, changes, changes of labels, removals), newest first',
+        params: [q('app_id', 'the application (app_id or host is required)'), q('host', 'the host'), q('instance', 'the instance', 'integer'), q('since', 'only entries after this unix time', 'integer'), LABEL, ...PAGE],
         errors: [400],
       },
     },

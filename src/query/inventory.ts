@@ -8,18 +8,25 @@ import type { Page } from '../store/reader.js';
 import { MAX_STEPS } from './rollout.js';
 import type { HttpContext, Request } from '../http/context.js';
 import { MissingParameterError, TooManyStepsError, UnknownAppError, UnknownHostError } from '../errors.js';
-import { intParam, pageParams, param, tooLong, versionFilter } from '../http/params.js';
+import { intParam, labelParams, pageParams, param, tooLong, versionFilter } from '../http/params.js';
 import { json, type Reply } from '../http/respond.js';
 
 const ok = (body: Uint8Array): Reply => ({ status: 200, body, cacheable: true });
 const EMPTY = (): Reply => ({ ...json(200, { data: [] }), cacheable: true });
 
-export function getApps(ctx: HttpContext, req: Request): Reply {
+export async function getApps(ctx: HttpContext, req: Request): Promise<Reply> {
+  const labels = labelParams(req.query);
+  if (labels === null) return EMPTY();
+  // Label filters count from every instance: the pool.
+  if (labels.length > 0) return ok(await ctx.pool.run({ kind: 'labelled', summary: 'app', labels, page: pageParams(req.query) }));
   // Few apps: answered inline.
   return ok(ctx.reader.appList(pageParams(req.query)).view());
 }
 
 export async function getHosts(ctx: HttpContext, req: Request): Promise<Reply> {
+  const labels = labelParams(req.query);
+  if (labels === null) return EMPTY();
+  if (labels.length > 0) return ok(await ctx.pool.run({ kind: 'labelled', summary: 'host', labels, page: pageParams(req.query) }));
   const page: Page = pageParams(req.query);
   if (page.limit !== undefined && page.limit <= 1000) return ok(ctx.reader.hostList(page).view());
   return ok(await ctx.pool.run({ kind: 'hosts', page }));
@@ -58,7 +65,9 @@ export async function getHistory(ctx: HttpContext, req: Request): Promise<Reply>
   const instance = intParam(q, 'instance', 0, 65535);
   const since = intParam(q, 'since', 0, 2 ** 32 - 1);
   const { limit, cursor } = pageParams(q);
-  return ok(await ctx.pool.run({ kind: 'history', appId, host, instance, since, limit, cursor }));
+  const labels = labelParams(q);
+  if (labels === null) return EMPTY();
+  return ok(await ctx.pool.run({ kind: 'history', appId, host, instance, since, limit, cursor, labels }));
 }
 
 export async function getRollout(ctx: HttpContext, req: Request): Promise<Reply> {
@@ -68,5 +77,7 @@ export async function getRollout(ctx: HttpContext, req: Request): Promise<Reply>
   const since = intParam(req.query, 'since', 0, now) ?? now - 86400;
   const step = intParam(req.query, 'step', 1, 2 ** 31) ?? Math.max(60, Math.ceil((now - since) / 100));
   if ((now - since) / step >= MAX_STEPS) throw new TooManyStepsError(MAX_STEPS);
-  return ok(await ctx.pool.run({ kind: 'rollout', appId, since, step, now }));
+  const labels = labelParams(req.query);
+  if (labels === null) return EMPTY();
+  return ok(await ctx.pool.run({ kind: 'rollout', appId, since, step, now, labels }));
 }

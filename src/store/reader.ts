@@ -17,9 +17,10 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { CursorError, Tag, decodeCursor, encodeCursor } from './cursor.js';
 import { blockNewest, entryOffsets, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
 import { JsonBytes } from './json-bytes.js';
-import { buildKey, prefixEnd } from './keys.js';
-import { verLength, verOffset, writeVersionJson } from './instance-value.js';
-import { DB, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from './layout.js';
+import { buildKey, prefixEnd, splitKey } from './keys.js';
+import { valueLabels, verLength, verOffset, writeVersionJson } from './instance-value.js';
+import { LabelFilter, type LabelPair } from './label-filter.js';
+import { DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_APP_LEN, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from './layout.js';
 import { RowStream, u32 } from './row-stream.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
@@ -33,6 +34,8 @@ export interface VersionFilter {
   status?: 'up' | 'stale';
   /** Only instances updated after this time (unix seconds). */
   since?: number;
+  /** Only instances carrying every one of these labels. */
+  labels?: LabelPair[];
 }
 
 export interface Page {
@@ -47,6 +50,8 @@ export interface HistoryFilter {
   since?: number;
   limit?: number;
   cursor?: string;
+  /** Only entries whose instance carried every one of these labels then. */
+  labels?: LabelPair[];
 }
 
 /** One history entry, for the rollout: who, when, which version (null: removed). */
@@ -131,6 +136,62 @@ export class StoreReader {
     return out.bytes(value, SUMMARY_HEADER, summaryFragEnd(value)).uint(t);
   }
 
+  /**
+   * GET app/ and host/ with label filters: the summaries of the instances
+   * that carry every label, counted from a scan of every instance (a
+   * summary's stored counts cover all of its instances). Same shape and
+   * order as the unfiltered lists, without label_counts.
+   */
+  labelledSummaries(kind: 'app' | 'host', labels: LabelPair[], page: Page = {}, out = new JsonBytes()): JsonBytes {
+    const filter = new LabelFilter(labels);
+    const tag = kind === 'app' ? Tag.apps : Tag.hosts;
+    const after = page.cursor === undefined ? null : decodeCursor(page.cursor, tag);
+    const clock = SlotClock.view(this.#clocks.instance);
+    const staleBefore = this.#staleSeconds > 0 ? Math.floor(Date.now() / 1000) - this.#staleSeconds : -Infinity;
+    interface Sum { name: string; appId: string; peers: Set<string>; instances: number; stale: number; last: number }
+    const sums = new Map<string, Sum>();
+    this.#instRows.each(undefined, undefined, false, (key, keyLength, value) => {
+      if (!filter.matches(valueLabels(value))) return true;
+      const { parts: [appId, host] } = splitKey(key.subarray(0, keyLength), 2);
+      const t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
+      const id = kind === 'app' ? appId! : host!;
+      let sum = sums.get(id);
+      if (sum === undefined) sums.set(id, (sum = { name: '', appId: appId!, peers: new Set(), instances: 0, stale: 0, last: -1 }));
+      sum.peers.add(kind === 'app' ? host! : appId!);
+      sum.instances++;
+      if (t < staleBefore) sum.stale++;
+      if (t > sum.last) {
+        sum.last = t;
+        if (kind === 'app') sum.name = jsonText(value.subarray(INSTANCE_HEADER, INSTANCE_HEADER + (value[V_APP_LEN]! | (value[V_APP_LEN + 1]! << 8))));
+      }
+      return true;
+    });
+    const keyOf = (id: string): Buffer => Buffer.from(id);
+    const ids = [...sums.keys()].map((id) => [id, keyOf(id)] as const).sort((a, b) => Buffer.compare(a[1], b[1]));
+    const limit = page.limit ?? Infinity;
+    out.ascii(DATA_OPEN);
+    let n = 0;
+    let next: string | null = null;
+    let lastId = '';
+    for (const [id, key] of ids) {
+      if (after !== null && Buffer.compare(key, after) <= 0) continue;
+      if (n === limit) {
+        next = encodeCursor(tag, ids.find(([i]) => i === lastId)![1]);
+        break;
+      }
+      const s = sums.get(id)!;
+      const counts = `"instance_count":${s.instances},"up_count":${s.instances - s.stale},"stale_count":${s.stale},"last_update":${s.last}}`;
+      if (n > 0) out.ascii(',');
+      if (kind === 'app') out.bytes(Buffer.from(`{"app":${JSON.stringify(s.name)},"app_id":${JSON.stringify(id)},"host_count":${s.peers.size},${counts}`));
+      else out.bytes(Buffer.from(`{"host":${JSON.stringify(id)},"app_count":${s.peers.size},${counts}`));
+      n++;
+      lastId = id;
+    }
+    out.ascii(']');
+    if (next !== null) out.ascii(`,"next":"${next}"`);
+    return out.ascii('}');
+  }
+
   /** GET app/A: the app's summary with its versions, or null if unknown. */
   app(appId: string, out = new JsonBytes()): JsonBytes | null {
     const key = buildKey([appId]);
@@ -170,6 +231,7 @@ export class StoreReader {
   versions(filter: VersionFilter, page: Page = {}, out = new JsonBytes()): JsonBytes {
     const { appId, host, ver, status, since } = filter;
     const verJson = ver === undefined ? null : jsonContent(ver);
+    const labels = filter.labels === undefined || filter.labels.length === 0 ? null : new LabelFilter(filter.labels);
     // The clock as it is now: the writer may grow it, but not for instances this snapshot holds.
     const clock = SlotClock.view(this.#clocks.instance);
     const staleBefore = this.#staleSeconds > 0 ? Math.floor(Date.now() / 1000) - this.#staleSeconds : -Infinity;
@@ -185,6 +247,7 @@ export class StoreReader {
         if (len !== verJson.length) return;
         for (let i = 0; i < len; i++) if (value[at + i] !== verJson[i]) return;
       }
+      if (labels !== null && !labels.matches(valueLabels(value))) return;
       const t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
       const stale = t < staleBefore;
       if (status !== undefined && stale !== (status === 'stale')) return;
@@ -269,8 +332,10 @@ export class StoreReader {
       skipBelow = c.readUInt16BE(c.length - 2);
     }
     const view = newEntryView();
+    const labels = filter.labels === undefined || filter.labels.length === 0 ? null : new LabelFilter(filter.labels);
     const matches = (e: EntryView): boolean =>
-      e.time > since && (appId === null || bytesEqual(e.appId, appId)) && (filter.instance === undefined || e.instance === filter.instance);
+      e.time > since && (appId === null || bytesEqual(e.appId, appId)) && (filter.instance === undefined || e.instance === filter.instance) &&
+      (labels === null || labels.matches(e.labels));
     out.ascii(DATA_OPEN);
     let n = 0;
     let next: string | null = null;
@@ -309,14 +374,16 @@ export class StoreReader {
     return out.ascii('}');
   }
 
-  /** Every history entry of an app, oldest first (for the rollout). */
-  appHistory(appId: string): HistoryPoint[] {
+  /** Every history entry of an app (of its instances carrying these labels), oldest first (for the rollout). */
+  appHistory(appId: string, labels: LabelPair[] = []): HistoryPoint[] {
     const prefix = buildKey([appId]);
     const out: HistoryPoint[] = [];
     const view = newEntryView();
+    const filter = labels.length === 0 ? null : new LabelFilter(labels);
     for (const { value } of this.#history.getRange({ start: prefix, end: prefixEnd(prefix) })) {
       for (const at of entryOffsets(value)) {
         readEntry(value, at, view);
+        if (filter !== null && !filter.matches(view.labels)) continue;
         const ver = view.ver.length === 0 && (view.flags & 1) !== 0 ? null : jsonText(view.ver);
         out.push({ id: `${utf8.decode(view.host)}\u0000${view.instance}`, time: view.time, ver });
       }

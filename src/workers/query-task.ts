@@ -6,6 +6,7 @@
 import { move, workerData } from 'piscina';
 import { udp } from '../ingest/native.js';
 import { CursorError, StoreReader, type Page, type VersionFilter } from '../store/reader.js';
+import type { LabelPair } from '../store/label-filter.js';
 import type { ClockBuffers } from '../store/slot-clock.js';
 import { rollout, stepTimes } from '../query/rollout.js';
 
@@ -18,8 +19,9 @@ export interface QueryPoolData {
 export type QueryTask =
   | { kind: 'versions'; filter: VersionFilter; page: Page }
   | { kind: 'hosts'; page: Page }
-  | { kind: 'history'; appId?: string; host?: string; instance?: number; since?: number; limit?: number; cursor?: string }
-  | { kind: 'rollout'; appId: string; since: number; step: number; now: number };
+  | { kind: 'labelled'; summary: 'app' | 'host'; labels: LabelPair[]; page: Page }
+  | { kind: 'history'; appId?: string; host?: string; instance?: number; since?: number; limit?: number; cursor?: string; labels?: LabelPair[] }
+  | { kind: 'rollout'; appId: string; since: number; step: number; now: number; labels?: LabelPair[] };
 
 const data = workerData as QueryPoolData;
 udp.setThreadName('ps-query');
@@ -65,11 +67,14 @@ function answer(task: QueryTask): Buffer {
     case 'hosts':
       body = reader.hostList(task.page).view();
       break;
+    case 'labelled':
+      body = reader.labelledSummaries(task.summary, task.labels, task.page).view();
+      break;
     case 'history':
       body = reader.history(task).view();
       break;
     case 'rollout': {
-      const steps = rollout(reader.appHistory(task.appId), stepTimes(task.since, task.step, task.now));
+      const steps = rollout(reader.appHistory(task.appId, task.labels), stepTimes(task.since, task.step, task.now));
       body = Buffer.from(JSON.stringify({ data: steps }));
       break;
     }
