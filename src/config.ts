@@ -34,6 +34,14 @@ export interface ServerConfig {
   rcvbufBytes: number;
   /** Bytes per ingest ring (power of two). */
   ringBytes: number;
+  /** Memory an SQL query may use beyond the tables, MiB; 0 = SQL off. */
+  sqlMemoryMiB: number;
+  /** An SQL query is interrupted after this many seconds. */
+  sqlTimeoutSeconds: number;
+  /** Most rows an SQL answer may have. */
+  sqlMaxRows: number;
+  /** DuckDB threads. */
+  sqlThreads: number;
   help: boolean;
 }
 
@@ -52,6 +60,10 @@ export const DEFAULTS: Readonly<ServerConfig> = {
   workers: availableParallelism(),
   rcvbufBytes: 8 * 1024 * 1024,
   ringBytes: 8 * 1024 * 1024,
+  sqlMemoryMiB: 512,
+  sqlTimeoutSeconds: 5,
+  sqlMaxRows: 100_000,
+  sqlThreads: 1,
   help: false,
 };
 
@@ -79,6 +91,10 @@ const FLAGS: Record<string, FlagSpec> = {
   workers: { key: 'workers', kind: 'int', min: 1, max: 64, help: 'UDP ingest worker threads (default: number of cores)' },
   rcvbuf: { key: 'rcvbufBytes', kind: 'int', min: 65536, max: 1 << 30, help: 'UDP receive buffer to request per socket, bytes (default 8 MiB)' },
   'ring-bytes': { key: 'ringBytes', kind: 'int', min: 65536, max: 1 << 30, pow2: true, help: 'bytes per ingest ring, a power of two (default 8 MiB)' },
+  'sql-memory': { key: 'sqlMemoryMiB', kind: 'int', min: 0, max: 1 << 20, help: 'memory an SQL query may use beyond the tables, MiB (default 512; 0 = no SQL)' },
+  'sql-timeout': { key: 'sqlTimeoutSeconds', kind: 'int', min: 1, max: 3600, help: 'an SQL query is stopped after this many seconds (default 5)' },
+  'sql-max-rows': { key: 'sqlMaxRows', kind: 'int', min: 1, max: 10_000_000, help: 'most rows an SQL answer may have (default 100000)' },
+  'sql-threads': { key: 'sqlThreads', kind: 'int', min: 1, max: 64, help: 'threads DuckDB may use for one query (default 1)' },
   help: { key: 'help', kind: 'bool', help: 'show this help' },
   h: { key: 'help', kind: 'bool', help: 'same as --help' },
 };

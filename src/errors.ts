@@ -89,6 +89,28 @@ export type BodyTooLargeError = InstanceType<typeof BodyTooLargeError>;
 export const MalformedUpdateError = coded('MALFORMED_UPDATE', 'MalformedUpdateError', (route: string, reason: string) => `${route}: parsePacket: ${reason}`);
 export type MalformedUpdateError = InstanceType<typeof MalformedUpdateError>;
 
+// SQL queries (GET/POST sql): the message is DuckDB's or says which limit.
+
+/** DuckDB cannot run the query (syntax, an unknown table or column, a type error). */
+export const SqlError = coded('SQL_ERROR', 'SqlError', (message: string) => message);
+export type SqlError = InstanceType<typeof SqlError>;
+
+/** Not a read: DDL, writes, PRAGMA/SET/ATTACH/COPY/INSTALL/LOAD, several statements, file or network access. */
+export const SqlRefusedError = coded('SQL_REFUSED', 'SqlRefusedError', (message: string) => message);
+export type SqlRefusedError = InstanceType<typeof SqlRefusedError>;
+
+/** The query ran past its time limit (--sql-timeout) and was interrupted. */
+export const SqlTimeoutError = coded('SQL_TIMEOUT', 'SqlTimeoutError', (message: string) => message);
+export type SqlTimeoutError = InstanceType<typeof SqlTimeoutError>;
+
+/** The query needs more memory than --sql-memory, or answers more than --sql-max-rows rows. */
+export const SqlTooLargeError = coded('SQL_TOO_LARGE', 'SqlTooLargeError', (message: string) => message);
+export type SqlTooLargeError = InstanceType<typeof SqlTooLargeError>;
+
+/** The SQL tables are off (--sql-memory 0), still loading after a restart of their thread, or too many queries wait. */
+export const SqlUnavailableError = coded('SQL_UNAVAILABLE', 'SqlUnavailableError', (message: string) => message);
+export type SqlUnavailableError = InstanceType<typeof SqlUnavailableError>;
+
 // Writes the writer cannot take right now (reads keep working).
 
 export const ShuttingDownError = coded('SHUTTING_DOWN', 'ShuttingDownError', (route: string, detail: string) => `${route}: ${detail}`);
@@ -146,6 +168,11 @@ export const CATALOG = {
   METHOD_NOT_ALLOWED: MethodNotAllowedError,
   BODY_TOO_LARGE: BodyTooLargeError,
   MALFORMED_UPDATE: MalformedUpdateError,
+  SQL_ERROR: SqlError,
+  SQL_REFUSED: SqlRefusedError,
+  SQL_TIMEOUT: SqlTimeoutError,
+  SQL_TOO_LARGE: SqlTooLargeError,
+  SQL_UNAVAILABLE: SqlUnavailableError,
   SHUTTING_DOWN: ShuttingDownError,
   STORAGE_UNAVAILABLE: StorageUnavailableError,
   QUEUE_FULL: QueueFullError,

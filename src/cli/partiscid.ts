@@ -12,6 +12,7 @@ import { startHttp, type HttpServer } from '../http/server.js';
 import { ALLOW_FALLBACK_ENV, uwsNative } from '../http/uws.js';
 import { StoreReader } from '../store/reader.js';
 import { QueryPool } from '../query/query-pool.js';
+import { SqlService } from '../query/sql.js';
 import { RateMeter } from '../query/metrics.js';
 import { Engine } from '../workers/engine.js';
 import { setThreadLogLevel } from '../workers/thread-log.js';
@@ -85,13 +86,31 @@ async function main(): Promise<void> {
     if (e.code === 'EADDRNOTAVAIL') fail(`cannot listen on ${config.listenIp}: no such local address`, 1);
     fail(`cannot start: ${e.message}`, 1);
   }
+  // Started at once: the SQL tables follow every batch committed from now on.
+  const sql =
+    config.sqlMemoryMiB === 0
+      ? null
+      : new SqlService(
+          {
+            path: dataDir,
+            clocks: engine.clocks,
+            staleSeconds: config.staleSeconds,
+            historyDays: config.historyDays,
+            threads: config.sqlThreads,
+            queryMemoryBytes: config.sqlMemoryMiB * 1024 * 1024,
+            timeoutMs: config.sqlTimeoutSeconds * 1000,
+            maxRows: config.sqlMaxRows,
+          },
+          engine,
+          log,
+        );
   const reader = new StoreReader(dataDir, engine.clocks, config.staleSeconds);
   const pool = new QueryPool({ path: dataDir, clocks: engine.clocks, staleSeconds: config.staleSeconds });
   const meter = new RateMeter(engine);
   const startedAt = Date.now();
   let http: HttpServer;
   try {
-    http = await startHttp({ engine, reader, pool, meter, config: { ...config, dataDir }, log, version, startedAt, uwsNative });
+    http = await startHttp({ engine, reader, pool, sql, meter, config: { ...config, dataDir }, log, version, startedAt, uwsNative });
   } catch (err) {
     await engine.stop();
     const e = err as Error & { code?: string };
@@ -123,6 +142,7 @@ async function main(): Promise<void> {
     meter.close();
     const drained = await engine.stop();
     await pool.close();
+    await sql?.close();
     await reader.close();
     // drained: records still in the rings at the stop request, persisted before exit.
     log.info('stopped', { drained });

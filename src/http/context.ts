@@ -8,6 +8,7 @@ import type { StoreReader } from '../store/reader.js';
 import type { Logger } from '../log.js';
 import type { Engine } from '../workers/engine.js';
 import type { QueryPool } from '../query/query-pool.js';
+import type { SqlService } from '../query/sql.js';
 import type { RateMeter } from '../query/metrics.js';
 import type { Reply } from './respond.js';
 
@@ -15,6 +16,8 @@ export interface HttpContext {
   engine: Engine;
   reader: StoreReader;
   pool: QueryPool;
+  /** null when SQL is off (--sql-memory 0). */
+  sql: SqlService | null;
   meter: RateMeter;
   config: ServerConfig;
   log: Logger;

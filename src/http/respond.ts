@@ -23,6 +23,7 @@ export const STATUS: Record<number, string> = {
   401: '401 Unauthorized',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
   500: '500 Internal Server Error',

@@ -9,6 +9,7 @@ import * as inv from '../query/inventory.js';
 import { metricsText } from '../query/metrics.js';
 import { openApiDocument } from '../query/openapi.js';
 import { dangerClear, deleteHost, deleteVersions, postUpdate } from './update.js';
+import { getSql, postSql } from '../query/sql.js';
 import { UnknownWorkerError, WriterUnavailableError } from '../errors.js';
 import { json, type Reply } from './respond.js';
 import { intParam } from './params.js';
@@ -125,6 +126,19 @@ export const ROUTES: Route[] = [
         params: [q('app_id', 'the application (app_id or host is required)'), q('host', 'the host'), q('instance', 'the instance', 'integer'), q('since', 'only entries after this unix time', 'integer'), LABEL, ...PAGE],
         errors: [400],
       },
+    },
+  },
+  {
+    path: '/api/v1/sql',
+    name: 'ApiSql',
+    methods: {
+      get: {
+        handler: getSql,
+        summary: 'read-only SQL over tables versions, apps, hosts and history: {"columns":[{name, type}], "data":[[…]]}',
+        params: [{ ...q('q', 'the query (one SELECT)'), required: true }],
+        errors: [400, 408, 413, 503],
+      },
+      post: { handler: postSql, summary: 'the same, with the query as the request body', errors: [400, 408, 413, 503] },
     },
   },
   {

@@ -20,7 +20,7 @@ import { JsonBytes } from './json-bytes.js';
 import { buildKey, prefixEnd, splitKey } from './keys.js';
 import { valueLabels, verLength, verOffset, writeVersionJson } from './instance-value.js';
 import { LabelFilter, type LabelPair } from './label-filter.js';
-import { DB, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_APP_LEN, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from './layout.js';
+import { DB, META, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_APP_LEN, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from './layout.js';
 import { RowStream, u32 } from './row-stream.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
@@ -389,6 +389,48 @@ export class StoreReader {
       }
     }
     return out;
+  }
+
+  /**
+   * The id of the next batch to be committed (batches are numbered in
+   * commit order; a batch's history blocks carry its id).
+   */
+  nextBatch(): number {
+    const meta = this.#env.openDB<Buffer, Buffer>(DB.meta, { keyEncoding: 'binary', encoding: 'binary' });
+    const next = meta.getBinary(Buffer.from(META.nextBlock));
+    return next === undefined ? 1 : Number(next.toString('latin1'));
+  }
+
+  /**
+   * Up to `max` instances after key `after` (from the start when null), in
+   * key order: key and value bytes, valid during the call. Returns the last
+   * key of a full slice (there may be more), or null when the table is done.
+   * (The SQL thread loads the store slice by slice, yielding in between.)
+   */
+  instancesAfter(after: Uint8Array | null, max: number, visit: (key: Uint8Array, value: Uint8Array) => void): Buffer | null {
+    let n = 0;
+    let last: Buffer | null = null;
+    this.#instRows.each(after ?? undefined, undefined, after !== null, (key, keyLength, value) => {
+      visit(key.subarray(0, keyLength), value);
+      if (++n === max) {
+        last = Buffer.from(key.subarray(0, keyLength));
+        return false;
+      }
+      return true;
+    });
+    return last;
+  }
+
+  /** Per-app history blocks after key `after`, until about `maxBytes` are visited; like instancesAfter. */
+  historyBlocksAfter(after: Uint8Array | null, maxBytes: number, visit: (key: Uint8Array, block: Uint8Array) => void): Buffer | null {
+    let bytes = 0;
+    for (const { key, value } of this.#history.getRange(after === null ? {} : { start: Buffer.from(after) }) as Iterable<{ key: Buffer; value: Buffer }>) {
+      if (after !== null && Buffer.compare(key, after) === 0) continue;
+      visit(key, value);
+      bytes += value.length;
+      if (bytes >= maxBytes) return Buffer.from(key);
+    }
+    return null;
   }
 
   /**

@@ -59,7 +59,7 @@ export interface LoadInfo {
   loadMs: number;
 }
 
-export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError: [string] }> {
+export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError: [string]; batch: [number, ArrayBuffer, number] }> {
   readonly options: EngineOptions;
   readonly sockets: OpenedSocket[];
   readonly #memory: SharedMemory;
@@ -137,6 +137,8 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
           const events = changesOf(msg.buffer, msg.length);
           if (events.length > 0) this.emit('events', events);
         }
+        // Listeners (the SQL tables) copy what they need now: the buffer goes back to the writer.
+        if (this.listenerCount('batch') > 0) this.emit('batch', msg.id, msg.buffer, msg.length);
         this.#supervisor.recycle(msg.buffer);
         break;
       case 'COMMIT_ERROR':

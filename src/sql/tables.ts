@@ -1,0 +1,316 @@
+// The SQL tables: an in-memory DuckDB database (@duckdb/node-api) owned by
+// the SQL thread (workers/sql-thread.ts), kept current from the store's
+// committed changes (changes.ts), answering read-only queries under limits.
+//
+// What users see (schema main):
+//   versions  app, app_id, host, host_ip, instance, ver, labels (MAP), last_update, since, status
+//   apps      app, app_id, host_count, instance_count, up_count, stale_count, last_update
+//   hosts     host, app_count, instance_count, up_count, stale_count, last_update
+//   history   app, app_id, host, host_ip, instance, ver, prev_ver, labels, time, change
+// versions is a view over partisci.inst whose last_update reads the
+// writer's shared clock per row (partisci_clock, a scalar function over
+// the SharedArrayBuffer the REST API reads too), so a repeated update is
+// seen at once without rewriting a row; apps and hosts are views over
+// versions, so the three always agree. Times are unix seconds.
+//
+// Limits: DuckDB's memory limit is the tables' own memory plus the query
+// budget (one query runs at a time); a query is interrupted after its time
+// limit; an answer of more rows than allowed is refused. External access
+// is off (no files, no network), extensions are neither installed nor
+// loaded, and only SELECT/EXPLAIN statements run (validate.ts).
+
+import {
+  DuckDBDataChunk, DuckDBInstance, DuckDBScalarFunction, JSDuckDBValueConverter, StatementType, UINTEGER, USMALLINT, VARCHAR,
+  INTEGER, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType,
+} from '@duckdb/node-api';
+import { SlotClock } from '../store/slot-clock.js';
+import type { PendingChanges } from './changes.js';
+import { refusal } from './validate.js';
+
+export interface SqlTableOptions {
+  /** DuckDB threads (queries and loading). */
+  threads: number;
+  /** Memory a query may use beyond the tables' own (bytes). */
+  queryMemoryBytes: number;
+  /** A query is interrupted after this long (ms). */
+  timeoutMs: number;
+  /** Most rows an answer may have. */
+  maxRows: number;
+  /** An instance not updated for this long is stale (0 = never). */
+  staleSeconds: number;
+  /** History older than this many days is dropped (0 = kept). */
+  historyDays: number;
+  /** The writer's instance clocks (store/slot-clock.ts). */
+  clock: SharedArrayBuffer;
+}
+
+export type SqlErrorCode = 'SQL_ERROR' | 'SQL_REFUSED' | 'SQL_TIMEOUT' | 'SQL_TOO_LARGE';
+
+export type SqlOutcome =
+  | { ok: true; body: Uint8Array; rows: number; ms: number }
+  | { ok: false; code: SqlErrorCode; message: string };
+
+const INST_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARCHAR, instance USMALLINT, ver VARCHAR';
+const INST_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, VARCHAR, USMALLINT, VARCHAR, VARCHAR, UINTEGER, UINTEGER, UINTEGER];
+const HISTORY_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARCHAR, instance INTEGER, ver VARCHAR, prev_ver VARCHAR';
+const HISTORY_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHAR, UINTEGER, VARCHAR];
+const GONE_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, USMALLINT];
+const LABELS = `CASE WHEN labels IS NULL THEN MAP {}::MAP(VARCHAR, VARCHAR) ELSE labels::JSON::MAP(VARCHAR, VARCHAR) END`;
+/** Rows per appended chunk (DuckDB's vector size). */
+const CHUNK = 2048;
+/** Deleted rows (replaced or removed instances) kept before the table is rewritten. */
+const COMPACT_AFTER = 100_000;
+
+function schema(staleSeconds: number): string[] {
+  const status = staleSeconds > 0 ? `CASE WHEN last_update < CAST(epoch(get_current_timestamp()) AS BIGINT) - ${staleSeconds} THEN 'stale' ELSE 'up' END` : `'up'`;
+  return [
+    'CREATE SCHEMA partisci',
+    `CREATE TABLE partisci.inst (${INST_COLUMNS}, labels MAP(VARCHAR, VARCHAR), since UINTEGER, written_at UINTEGER, slot UINTEGER)`,
+    `CREATE TABLE history (${HISTORY_COLUMNS}, labels MAP(VARCHAR, VARCHAR), time BIGINT, change VARCHAR)`,
+    `CREATE VIEW versions AS SELECT app, app_id, host, host_ip, instance::INTEGER AS instance, ver, labels, last_update, since, ${status} AS status
+       FROM (SELECT *, greatest(written_at, partisci_clock(slot))::BIGINT AS last_update, since::BIGINT AS since FROM partisci.inst)`,
+    `CREATE VIEW apps AS SELECT arg_max(app, last_update) AS app, app_id, count(DISTINCT host) AS host_count, count(*) AS instance_count,
+       count(*) FILTER (WHERE status = 'up') AS up_count, count(*) FILTER (WHERE status = 'stale') AS stale_count, max(last_update) AS last_update
+       FROM versions GROUP BY app_id`,
+    `CREATE VIEW hosts AS SELECT host, count(DISTINCT app_id) AS app_count, count(*) AS instance_count,
+       count(*) FILTER (WHERE status = 'up') AS up_count, count(*) FILTER (WHERE status = 'stale') AS stale_count, max(last_update) AS last_update
+       FROM versions GROUP BY host`,
+  ];
+}
+
+export class SqlTables {
+  readonly #options: SqlTableOptions;
+  readonly #db: DuckDBInstance;
+  /** Loads and applies changes. */
+  readonly #writer: DuckDBConnection;
+  /** Runs the users' queries (interrupted on its own). */
+  readonly #reader: DuckDBConnection;
+  #rows = 0;
+  #dead = 0;
+  #memoryLimit = 0;
+  #lastPrune = 0;
+
+  private constructor(options: SqlTableOptions, db: DuckDBInstance, writer: DuckDBConnection, reader: DuckDBConnection) {
+    this.#options = options;
+    this.#db = db;
+    this.#writer = writer;
+    this.#reader = reader;
+  }
+
+  static async open(options: SqlTableOptions): Promise<SqlTables> {
+    const db = await DuckDBInstance.create(':memory:', {
+      threads: String(options.threads),
+      enable_external_access: 'false',
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      allow_community_extensions: 'false',
+      // Nothing spills to disk: a query past its memory fails (413-style).
+      max_temp_directory_size: '0B',
+    });
+    const writer = await db.connect();
+    const reader = await db.connect();
+    const tables = new SqlTables(options, db, writer, reader);
+    writer.registerScalarFunction(
+      DuckDBScalarFunction.create({
+        name: 'partisci_clock',
+        returnType: UINTEGER,
+        parameterTypes: [UINTEGER],
+        volatile: true,
+        mainFunction: (_info, input, output) => {
+          // A fresh view each chunk: the writer may have grown the clock.
+          const clock = SlotClock.view(options.clock);
+          const slots = input.getColumnVector(0);
+          const n = input.rowCount;
+          for (let i = 0; i < n; i++) output.setItem(i, clock[slots.getItem(i) as number] ?? 0);
+          output.flush();
+        },
+      }),
+    );
+    for (const statement of schema(options.staleSeconds)) await writer.run(statement);
+    await tables.#setMemoryLimit();
+    return tables;
+  }
+
+  /** Live instance rows. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /**
+   * Writes pending changes into the tables. While loading (`fresh`), the
+   * instances are known to be new: no old rows to delete.
+   */
+  async apply(pending: PendingChanges, fresh = false, nowSeconds = Math.floor(Date.now() / 1000)): Promise<void> {
+    const w = this.#writer;
+    if (pending.cleared) {
+      await w.run('DELETE FROM partisci.inst');
+      await w.run('DELETE FROM history');
+      this.#dead += this.#rows;
+      this.#rows = 0;
+    }
+    const keys: [string, string, number][] = [...pending.deletes.values()];
+    for (const row of pending.upserts.values()) keys.push([row[1], row[2], row[4]]);
+    if (keys.length > 0 && this.#rows > 0 && !fresh) {
+      await w.run('CREATE OR REPLACE TEMP TABLE gone (app_id VARCHAR, host VARCHAR, instance USMALLINT)');
+      await this.#append('gone', GONE_TYPES, keys);
+      const r = await w.run('DELETE FROM partisci.inst AS i USING gone AS g WHERE i.app_id = g.app_id AND i.host = g.host AND i.instance = g.instance');
+      this.#rows -= r.rowsChanged;
+      this.#dead += r.rowsChanged;
+      await w.run('DROP TABLE gone');
+    }
+    if (pending.upserts.size > 0) {
+      await w.run(`CREATE OR REPLACE TEMP TABLE inst_in (${INST_COLUMNS}, labels VARCHAR, since UINTEGER, written_at UINTEGER, slot UINTEGER)`);
+      await this.#append('inst_in', INST_TYPES, pending.upserts.values());
+      await w.run(`INSERT INTO partisci.inst SELECT app, app_id, host, host_ip, instance, ver, ${LABELS}, since, written_at, slot FROM inst_in`);
+      await w.run('DROP TABLE inst_in');
+      this.#rows += pending.upserts.size;
+    }
+    if (pending.history.length > 0) {
+      await w.run(`CREATE OR REPLACE TEMP TABLE history_in (${HISTORY_COLUMNS}, labels VARCHAR, time UINTEGER, change VARCHAR)`);
+      await this.#append('history_in', HISTORY_TYPES, pending.history);
+      await w.run(`INSERT INTO history SELECT app, app_id, host, host_ip, instance, ver, prev_ver, ${LABELS}, time, change FROM history_in`);
+      await w.run('DROP TABLE history_in');
+    }
+    pending.clear();
+    if (this.#options.historyDays > 0 && nowSeconds - this.#lastPrune >= 60) {
+      this.#lastPrune = nowSeconds;
+      await w.run(`DELETE FROM history WHERE time < ${nowSeconds - this.#options.historyDays * 86400}`);
+    }
+    // Deleted rows keep their memory until the table is rewritten.
+    if (this.#dead > Math.max(COMPACT_AFTER, this.#rows)) await this.#compact();
+  }
+
+  async #compact(): Promise<void> {
+    const w = this.#writer;
+    await w.run('CREATE TABLE partisci.inst_new AS SELECT * FROM partisci.inst');
+    await w.run('DROP TABLE partisci.inst');
+    await w.run('ALTER TABLE partisci.inst_new RENAME TO inst');
+    this.#dead = 0;
+  }
+
+  async #append(table: string, types: DuckDBType[], rows: Iterable<readonly unknown[]>): Promise<void> {
+    const appender = await this.#writer.createAppender(table, 'main', 'temp');
+    const chunk = DuckDBDataChunk.create(types, CHUNK);
+    let columns: unknown[][] = types.map(() => []);
+    const flush = (): void => {
+      if (columns[0]!.length === 0) return;
+      chunk.rowCount = columns[0]!.length;
+      chunk.setColumns(columns as never);
+      appender.appendDataChunk(chunk);
+      columns = types.map(() => []);
+    };
+    for (const row of rows) {
+      for (let c = 0; c < types.length; c++) columns[c]!.push(row[c]);
+      if (columns[0]!.length === CHUNK) flush();
+    }
+    flush();
+    appender.flushSync();
+    appender.closeSync();
+  }
+
+  /** DuckDB's limit: what the tables hold now plus one query's budget. */
+  async #setMemoryLimit(): Promise<void> {
+    const used = await this.#writer.runAndReadAll('SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()');
+    const tables = Number(used.getRows()[0]![0] as bigint);
+    const limit = tables + this.#options.queryMemoryBytes;
+    // Only when it moved: a SET per query would cost little, but it is noise.
+    if (Math.abs(limit - this.#memoryLimit) > this.#options.queryMemoryBytes / 16) {
+      await this.#writer.run(`SET memory_limit = '${Math.ceil(limit / 1048576)}MB'`);
+      this.#memoryLimit = limit;
+    }
+  }
+
+  /** Runs one read-only query within the limits; its answer as JSON bytes. */
+  async query(sql: string): Promise<SqlOutcome> {
+    const started = performance.now();
+    const refused = refusal(sql);
+    if (refused !== null) return { ok: false, code: 'SQL_REFUSED', message: refused };
+    const r = this.#reader;
+    let prepared: DuckDBPreparedStatement;
+    try {
+      const statements = await r.extractStatements(sql);
+      if (statements.count !== 1) return { ok: false, code: 'SQL_REFUSED', message: `exactly one statement is allowed (got ${statements.count})` };
+      prepared = await r.prepare(sql);
+    } catch (err) {
+      return failure(err);
+    }
+    try {
+      const type = prepared.statementType;
+      if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
+        return { ok: false, code: 'SQL_REFUSED', message: `only queries are allowed (read-only SQL): a ${StatementType[type] ?? type} statement is refused` };
+      }
+      await this.#setMemoryLimit();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        r.interrupt();
+      }, this.#options.timeoutMs);
+      try {
+        const result = await prepared.stream();
+        const names = result.columnNames();
+        const types = result.columnTypes().map(String);
+        const isMap = types.map((t) => t.startsWith('MAP('));
+        const data: unknown[][] = [];
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (chunk === null || chunk.rowCount === 0) break;
+          if (data.length + chunk.rowCount > this.#options.maxRows) {
+            return { ok: false, code: 'SQL_TOO_LARGE', message: `the answer has more than ${this.#options.maxRows} rows: add a LIMIT or aggregate` };
+          }
+          for (const row of chunk.convertRows(JSDuckDBValueConverter)) data.push(row.map((v, i) => (isMap[i] ? mapJson(v) : toJson(v))));
+        }
+        const columns = names.map((name, i) => ({ name, type: types[i]! }));
+        return { ok: true, body: Buffer.from(JSON.stringify({ columns, data })), rows: data.length, ms: performance.now() - started };
+      } catch (err) {
+        if (timedOut) return { ok: false, code: 'SQL_TIMEOUT', message: `the query ran longer than ${this.#options.timeoutMs / 1000} s` };
+        return failure(err);
+      } finally {
+        clearTimeout(timer);
+      }
+    } finally {
+      prepared.destroySync();
+    }
+  }
+
+  close(): void {
+    this.#reader.closeSync();
+    this.#writer.closeSync();
+    this.#db.closeSync();
+  }
+}
+
+/** A DuckDB error as the client's mistake: out of memory is 413-like, file access a refusal, the rest a bad query. */
+function failure(err: unknown): SqlOutcome {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^Out of Memory Error/i.test(message)) return { ok: false, code: 'SQL_TOO_LARGE', message: `the query needs more memory than allowed: ${firstLine(message)}` };
+  if (/^Permission Error/i.test(message)) return { ok: false, code: 'SQL_REFUSED', message: `file and network access is refused: ${firstLine(message)}` };
+  return { ok: false, code: 'SQL_ERROR', message: firstLine(message) };
+}
+
+function firstLine(message: string): string {
+  const line = message.split('\n')[0]!;
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
+}
+
+/** A MAP column's value (JS form: [{key, value}]) as an object. */
+function mapJson(v: unknown): unknown {
+  if (!Array.isArray(v)) return toJson(v);
+  return Object.fromEntries((v as { key: unknown; value: unknown }[]).map((e) => [String(e.key), toJson(e.value)]));
+}
+
+/** A DuckDB value (JS form) as JSON: big integers as numbers when exact, maps of strings as objects, times as ISO text. */
+function toJson(v: unknown): unknown {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (Array.isArray(v)) {
+    // A MAP comes as [{key, value}]: an object when its keys are strings.
+    if (v.length > 0 && v.every((e) => e !== null && typeof e === 'object' && !Array.isArray(e) && Object.keys(e as object).length === 2 && 'key' in (e as object) && 'value' in (e as object) && typeof (e as { key: unknown }).key === 'string')) {
+      return Object.fromEntries((v as { key: string; value: unknown }[]).map((e) => [e.key, toJson(e.value)]));
+    }
+    return v.map(toJson);
+  }
+  if (typeof v === 'object') return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, toJson(x)]));
+  return String(v);
+}
