@@ -124,6 +124,18 @@ export interface RemoveAnswer {
   removed: number;
 }
 
+/** A column of an SQL answer: its name and DuckDB type (e.g. VARCHAR, BIGINT, MAP(VARCHAR, VARCHAR)). */
+export interface SqlColumn {
+  name: string;
+  type: string;
+}
+
+/** GET/POST sql: the columns, and the rows as arrays in column order. */
+export interface SqlAnswer {
+  columns: SqlColumn[];
+  data: unknown[][];
+}
+
 /** Every error answer, whatever its status. */
 export interface ErrorBody {
   error: string;

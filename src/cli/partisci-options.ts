@@ -7,7 +7,8 @@ import { UsageError } from '../errors.js';
 import { readArgs, type FlagType } from './args.js';
 
 export const USAGE = `Usage:
-  partisci update APP VERSION [[HOST] INSTANCE]   send one update (UDP; --http to wait for the commit)
+  partisci update APP VERSION [[HOST] INSTANCE] [--label NAME=VALUE ...]
+                                                  send one update (UDP; --http to wait for the commit)
   partisci apps                                   applications, with instance counts
   partisci hosts                                  hosts
   partisci versions [--app A] [--host H] [--ver V] [--stale]
@@ -15,7 +16,10 @@ export const USAGE = `Usage:
   partisci history --app A [--host H]             version changes, newest first
   partisci rollout --app A [--since T] [--step S] instances per version over time
   partisci watch [--app A] [--host H]             print changes as they happen
+  partisci sql "SELECT ..."                       read-only SQL over versions, apps, hosts, history
 Options:
+  --label NAME=VALUE  (update) a label to send; (apps, hosts, versions, history, rollout)
+                  only instances with this label; repeat for several
   --server NAME   partiscid address (IP or DNS name, default localhost)
   --port N        partiscid port (default 7777)
   --http          (update) send over HTTP and report the server's answer
@@ -36,6 +40,8 @@ export interface Options {
   ver?: string;
   since?: string;
   step?: string;
+  /** --label NAME=VALUE, in order. */
+  labels: [string, string][];
 }
 
 const TYPES: Record<string, FlagType> = {
@@ -46,6 +52,7 @@ const TYPES: Record<string, FlagType> = {
   ver: 'string',
   since: 'string',
   step: 'string',
+  label: 'string',
   http: 'boolean',
   json: 'boolean',
   stale: 'boolean',
@@ -55,7 +62,7 @@ const TYPES: Record<string, FlagType> = {
 
 /** Parses argv (without node and script): the command, its arguments and the flags. Throws UsageError. */
 export function parseOptions(argv: readonly string[]): Options {
-  const out: Options = { command: undefined, args: [], server: 'localhost', port: 7777, http: false, json: false, help: false, stale: false };
+  const out: Options = { command: undefined, args: [], server: 'localhost', port: 7777, http: false, json: false, help: false, stale: false, labels: [] };
   const { flags, positionals } = readArgs(argv, TYPES, { positionals: true });
   for (const { name, value } of flags) {
     if (typeof value === 'boolean') {
@@ -65,6 +72,10 @@ export function parseOptions(argv: readonly string[]): Options {
       const n = /^\d+$/.test(value) ? Number(value) : NaN;
       if (!(n >= 1 && n <= 65535)) throw new UsageError(`--port must be an integer 1-65535 (got ${JSON.stringify(value)})`);
       out.port = n;
+    } else if (name === 'label') {
+      const m = /^([a-z0-9_.-]{1,32})=(.*)$/s.exec(value);
+      if (m === null) throw new UsageError(`--label must be NAME=VALUE with a NAME of 1-32 characters [a-z0-9_.-] (got ${JSON.stringify(value)})`);
+      out.labels.push([m[1]!, m[2]!]);
     } else {
       out[name as 'server' | 'app' | 'host' | 'ver' | 'since' | 'step'] = value;
     }

@@ -3,7 +3,7 @@
 // answers questions from a server: human-readable tables, or --json.
 
 import WebSocket from 'ws';
-import type { AppSummary, ChangeEvent, ErrorBody, HistoryEntry, HostSummary, List, RolloutStep, Version } from '../api/types.js';
+import type { AppSummary, ChangeEvent, ErrorBody, HistoryEntry, HostSummary, List, RolloutStep, SqlAnswer, Version } from '../api/types.js';
 import { sendHttp, sendUdp } from '../client/index.js';
 import { RequestFailedError, UsageError } from '../errors.js';
 import { USAGE, parseOptions, toUpdate, type Options } from './partisci-options.js';
@@ -15,7 +15,10 @@ function base(o: Options): string {
 }
 
 async function getJson<T>(o: Options, path: string, query: Record<string, string | undefined> = {}): Promise<T> {
-  const qs = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+  const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
+  // --label filters every list.
+  if (o.command !== 'sql') for (const [name, value] of o.labels) params.append(`label.${name}`, value);
+  const qs = params.toString();
   const res = await fetch(`${base(o)}${path}${qs === '' ? '' : `?${qs}`}`);
   const text = await res.text();
   let body: unknown;
@@ -44,6 +47,7 @@ async function command(o: Options): Promise<void> {
   switch (o.command) {
     case 'update': {
       const update = toUpdate(o.args);
+      if (o.labels.length > 0) update.labels = Object.fromEntries(o.labels);
       const target = { server: o.server, port: o.port };
       if (o.http) {
         const version = await sendHttp(update, target);
@@ -66,7 +70,9 @@ async function command(o: Options): Promise<void> {
     }
     case 'versions': {
       const body = await getJson<List<Version>>(o, '/api/v1/version/', { app_id: o.app, host: o.host, ver: o.ver, status: o.stale ? 'stale' : undefined });
-      print(o, body, () => table(body.data, [['APP_ID', 'app_id'], ['HOST', 'host'], ['INSTANCE', 'instance'], ['VER', 'ver'], ['STATUS', 'status'], ['SINCE', (r) => when(r.since)], ['LAST UPDATE', (r) => when(r.last_update)]]));
+      const columns: Column<Version>[] = [['APP_ID', 'app_id'], ['HOST', 'host'], ['INSTANCE', 'instance'], ['VER', 'ver'], ['STATUS', 'status'], ['SINCE', (r) => when(r.since)], ['LAST UPDATE', (r) => when(r.last_update)]];
+      if (body.data.some((r) => r.labels !== undefined)) columns.push(['LABELS', (r) => Object.entries(r.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')]);
+      print(o, body, () => table(body.data, columns));
       return;
     }
     case 'history': {
@@ -83,6 +89,13 @@ async function command(o: Options): Promise<void> {
     case 'watch':
       await watch(o);
       return;
+    case 'sql': {
+      if (o.args.length !== 1) throw new UsageError('sql needs one argument: the query (quoted)');
+      const body = await getJson<SqlAnswer>(o, '/api/v1/sql', { q: o.args[0] });
+      const cell = (v: unknown): string => (v === null ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+      print(o, body, () => table(body.data, body.columns.map((c, i): Column<unknown[]> => [c.name, (row) => cell(row[i])])));
+      return;
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(o.command)}`);
   }
@@ -106,7 +119,7 @@ function watch(o: Options): Promise<void> {
           return;
         }
         const v = e.version;
-        const what = e.type === 'changed' ? `${e.old_ver} -> ${v.ver}` : v.ver;
+        const what = e.type === 'changed' ? `${e.old_ver} -> ${v.ver}` : e.type === 'labels' ? `${v.ver} ${JSON.stringify(v.labels ?? {})}` : v.ver;
         process.stdout.write(`${new Date().toISOString()} ${e.type.padEnd(8)} ${v.app_id} ${v.host}#${v.instance} ${what}\n`);
       });
       ws.on('error', () => undefined);

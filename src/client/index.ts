@@ -9,10 +9,10 @@ import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
-import type { ErrorBody, StoredVersion, UpdateAnswer, UpdateBody } from '../api/types.js';
+import type { ErrorBody, SqlAnswer, StoredVersion, UpdateAnswer, UpdateBody } from '../api/types.js';
 import { RequestFailedError } from '../errors.js';
 
-export type { StoredVersion as Version, UpdateBody as Update } from '../api/types.js';
+export type { StoredVersion as Version, UpdateBody as Update, Labels, SqlAnswer } from '../api/types.js';
 export { PartisciError, RequestFailedError } from '../errors.js';
 
 export interface Target {
@@ -24,7 +24,8 @@ export interface Target {
 
 function body(update: UpdateBody): string {
   // Like the original clients: the host defaults to this machine's name.
-  return JSON.stringify({ app: update.app, ver: update.ver, host: update.host ?? hostname(), instance: update.instance ?? 0 });
+  const labels = update.labels !== undefined && Object.keys(update.labels).length > 0 ? { labels: update.labels } : {};
+  return JSON.stringify({ app: update.app, ver: update.ver, host: update.host ?? hostname(), instance: update.instance ?? 0, ...labels });
 }
 
 /** Sends one update as one UDP datagram. Resolves when it has been sent (not received). */
@@ -39,6 +40,32 @@ export async function sendUdp(update: UpdateBody, target: Target = {}): Promise<
   } finally {
     socket.close();
   }
+}
+
+function baseUrl(target: Target): string {
+  const server = target.server ?? 'localhost';
+  return `http://${isIP(server) === 6 ? `[${server}]` : server}:${target.port ?? 7777}`;
+}
+
+async function answerOf<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  let parsed: Partial<ErrorBody> | undefined;
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    // not JSON: reported below
+  }
+  if (!res.ok || parsed === undefined) throw new RequestFailedError(res.status, parsed?.error ?? `HTTP ${res.status}`, parsed?.code);
+  return parsed as T;
+}
+
+/**
+ * Runs a read-only SQL query (tables versions, apps, hosts, history) and
+ * resolves with its columns and rows; rejects with RequestFailedError (a
+ * refused statement, a bad query, a limit: its status and serverCode).
+ */
+export async function sql(query: string, target: Target = {}): Promise<SqlAnswer> {
+  return answerOf<SqlAnswer>(await fetch(`${baseUrl(target)}/api/v1/sql`, { method: 'POST', body: query }));
 }
 
 /**

@@ -4,8 +4,12 @@
 // answer; what is refused (anything but a read) and the limits (time,
 // memory, rows); freshness; the tables after a restart.
 
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Server, freePort, sleep, tempDir } from './harness.js';
+import { PARTISCI, Server, freePort, sleep, tempDir } from './harness.js';
+
+const run = promisify(execFile);
 
 let server: Server;
 const data = tempDir();
@@ -267,6 +271,28 @@ describe('only reads, within limits', () => {
     expect(res.status).toBe(200);
     expect(performance.now() - t0).toBeLessThan(500);
     expect((await slow).status).toBe(408);
+  });
+});
+
+describe('the command line', () => {
+  const partisci = (...args: string[]): Promise<{ stdout: string }> => run(process.execPath, [PARTISCI, '--port', String(server.port), '--server', '127.0.0.1', ...args]);
+
+  test('partisci update --label, versions --label, sql (a table, or --json)', async () => {
+    await partisci('update', 'cli-app', '3.1', 'c1', '0', '--http', '--label', 'env=prod', '--label', 'region=eu-west');
+    const { stdout } = await partisci('versions', '--app', 'cli_app', '--label', 'region=eu-west');
+    expect(stdout.split('\n')[0]).toMatch(/^APP_ID\s+HOST\s+INSTANCE\s+VER\s+STATUS\s+SINCE\s+LAST UPDATE\s+LABELS$/);
+    expect(stdout.split('\n')[1]).toMatch(/^cli_app\s+c1\s+0\s+3\.1\s+up\s.*env=prod,region=eu-west$/);
+    const none = await partisci('versions', '--app', 'cli_app', '--label', 'region=us-east');
+    expect(none.stdout.trim().split('\n')).toHaveLength(1);
+    const table = await partisci('sql', "SELECT app_id, labels['env'] AS env, 2 + 2 AS four, labels FROM versions WHERE app_id = 'cli_app'");
+    expect(table.stdout).toBe('app_id   env   four  labels\ncli_app  prod  4     {"env":"prod","region":"eu-west"}\n');
+    const json = await partisci('sql', '--json', "SELECT count(*) AS n FROM versions WHERE app_id = 'cli_app'");
+    expect(JSON.parse(json.stdout)).toEqual({ columns: [{ name: 'n', type: 'BIGINT' }], data: [[1]] });
+    const refused = await partisci('sql', 'DROP TABLE history').then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(refused).toMatchObject({ code: 1, stderr: 'partisci: server answered 400: only queries are allowed (read-only SQL): DROP is refused\n' });
   });
 });
 
