@@ -134,7 +134,7 @@ describe('updates', () => {
     ['[1,2]', 'body must be a JSON object'],
     ['{"app":5,"ver":"1"}', 'app, ver and host must be strings and instance a number'],
     ['{"app":"x","ver":"1","instance":70000}', 'instance must be an integer 0-65535'],
-    [`{"app":"${'x'.repeat(51)}","ver":"1"}`, 'app, ver and host are limited to 50 characters'],
+    [`{"app":"${'x'.repeat(51)}","ver":"1"}`, 'app, ver and host are limited to 50 characters, label values to 64'],
     ['', 'body is empty'],
   ])('POST update/ with %j is 415', async (body, message) => {
     const res = await server.request('POST', '/api/v1/update/', body);

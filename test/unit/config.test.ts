@@ -38,6 +38,10 @@ describe('defaults', () => {
       workers: availableParallelism(),
       rcvbufBytes: 8 * 1024 * 1024,
       ringBytes: 8 * 1024 * 1024,
+      sqlMemoryMiB: 512,
+      sqlTimeoutSeconds: 5,
+      sqlMaxRows: 100_000,
+      sqlThreads: 1,
       help: false,
     });
   });
@@ -102,7 +106,7 @@ describe('spellings', () => {
   test('every other option', () => {
     expect(
       parse('--stale', '60', '--history-days=0', '--verbose', '--data', '/var/lib/partisci', '--write-token=a=b', '--allow', '10.0.0.0/8, 192.0.2.7',
-        '--workers=3', '--rcvbuf', '65536', '--ring-bytes=1048576', '-h'),
+        '--workers=3', '--rcvbuf', '65536', '--ring-bytes=1048576', '--sql-memory', '0', '--sql-timeout=30', '--sql-max-rows', '10', '--sql-threads', '2', '-h'),
     ).toEqual({
       ...D,
       staleSeconds: 60,
@@ -114,6 +118,10 @@ describe('spellings', () => {
       workers: 3,
       rcvbufBytes: 65536,
       ringBytes: 1048576,
+      sqlMemoryMiB: 0,
+      sqlTimeoutSeconds: 30,
+      sqlMaxRows: 10,
+      sqlThreads: 2,
       help: true,
     });
   });

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { Fleet, jsonString, type FleetShape } from '../../tools/fuzz/fleet.js';
+import { Fleet, REGIONS, hostLabels, jsonString, type FleetShape } from '../../tools/fuzz/fleet.js';
 import { APP_CATALOG, appName, codePointLength, hostName, MAX_NAME_CHARS } from '../../tools/fuzz/names.js';
 import { Permutation } from '../../tools/fuzz/permutation.js';
 import { hash32, mix32, Rng } from '../../tools/fuzz/prng.js';
@@ -241,5 +241,44 @@ describe('versions', () => {
     expect(text('calver', 37)).toBe('2023.07.1');
     expect(text('build', 37)).toMatch(/^10\.0\.19078\.\d+$/);
     expect(text('codename', 37)).toBe('2.37 (Malmö)');
+  });
+});
+
+describe('a labelled fleet (--labels)', () => {
+  const shape: FleetShape = { seed: 5, hosts: 400, apps: 4, instances: 2, releaseEveryS: 60, labels: true };
+  const fleet = new Fleet(shape);
+
+  test('every update carries its host’s labels, whatever library writes it, and is a valid update', () => {
+    const libraries = new Set<string>();
+    for (let n = 0; n < fleet.size; n++) {
+      const json = fleet.jsonAt(n, 0);
+      const { hostIndex, appIndex } = fleet.memberAt(n);
+      libraries.add(fleet.clientLibrary(appIndex));
+      expect(referenceVerdict(new TextEncoder().encode(json))).toBe('ok');
+      const parsed = JSON.parse(json) as { labels: Record<string, string> };
+      expect(parsed.labels).toEqual(hostLabels(shape.seed, hostIndex));
+      expect(parsed.labels).toEqual(fleet.updateAt(n, 0).labels);
+    }
+    expect(libraries.size).toBeGreaterThan(1);
+  });
+
+  test('env is mostly prod; every region and dc appears; a dc belongs to its region', () => {
+    const envs = new Map<string, number>();
+    const dcs = new Set<string>();
+    for (let h = 0; h < shape.hosts; h++) {
+      const { env, region, dc } = hostLabels(shape.seed, h);
+      envs.set(env, (envs.get(env) ?? 0) + 1);
+      expect(REGIONS[region]).toContain(dc);
+      dcs.add(dc);
+    }
+    expect(envs.get('prod')! / shape.hosts).toBeGreaterThan(0.6);
+    expect([...envs.keys()].sort()).toEqual(['dev', 'prod', 'staging']);
+    expect(dcs.size).toBe(8);
+  });
+
+  test('without --labels, no labels', () => {
+    const plain = new Fleet({ ...shape, labels: false });
+    expect(plain.jsonAt(0, 0)).not.toContain('labels');
+    expect(plain.updateAt(0, 0)).not.toHaveProperty('labels');
   });
 });

@@ -34,11 +34,11 @@ describe('options', () => {
     const options = parseOptions([
       '--server', 'example.org', '--port', '9000', '--rate', '200', '--duration', '3', '--hosts', '5', '--apps', '2',
       '--instances', '1', '--release-every', '7.5', '--http', '--connections', '4', '--bad', '0.25',
-      '--bad-kinds', 'empty_datagram, huge_datagram', '--burst', '10', '--workers', '3', '--seed', '42', '--check', '--json',
+      '--bad-kinds', 'empty_datagram, huge_datagram', '--burst', '10', '--workers', '3', '--seed', '42', '--check', '--json', '--labels',
     ]);
     expect(options).toEqual({
       server: 'example.org', port: 9000, rate: 200, durationS: 3, count: null, hosts: 5, apps: 2, instances: 1,
-      releaseEveryS: 7.5, http: true, connections: 4, sockets: 64, bad: 0.25, badKinds: ['empty_datagram', 'huge_datagram'],
+      releaseEveryS: 7.5, labels: true, http: true, connections: 4, sockets: 64, bad: 0.25, badKinds: ['empty_datagram', 'huge_datagram'],
       burst: 10, workers: 3, seed: 42, check: true, json: true, waves: null, wavePauseS: 1,
     });
   });

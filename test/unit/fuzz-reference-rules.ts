@@ -4,6 +4,8 @@
 //   host: optional string (null or "" = absent);
 //   app, ver, host: at most 50 Unicode code points, well-formed;
 //   instance: optional integer 0-65535;
+//   labels: optional object of at most 16 names [a-z0-9_.-]{1,32} to strings
+//   of at most 64 code points, well-formed;
 //   the packet: a UTF-8 JSON object, non-empty, at most `maxBytes`.
 // Returns 'ok' or the name of the broken rule, using the server's reason
 // names. Where a packet breaks one rule only, the order of checks does not
@@ -39,5 +41,15 @@ export function referenceVerdict(bytes: Uint8Array, maxBytes = UDP_MAX_BYTES): s
   const strings = [app, ver, ...(typeof host === 'string' ? [host] : [])];
   if (!strings.every((s) => s.isWellFormed())) return 'bad_utf8';
   if (!strings.every((s) => [...s].length <= 50)) return 'too_long';
+  const labels = field('labels');
+  if (labels !== undefined && labels !== null) {
+    if (typeof labels !== 'object' || Array.isArray(labels)) return 'bad_labels';
+    const entries = Object.entries(labels);
+    if (entries.length > 16) return 'too_many_labels';
+    if (!entries.every(([k, v]) => /^[a-z0-9_.-]{1,32}$/.test(k) && typeof v === 'string')) return 'bad_labels';
+    const values = entries.map(([, v]) => v as string);
+    if (!values.every((s) => s.isWellFormed())) return 'bad_utf8';
+    if (!values.every((s) => [...s].length <= 64)) return 'too_long';
+  }
   return 'ok';
 }

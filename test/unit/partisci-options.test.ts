@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { parseOptions, toUpdate } from '../../src/cli/partisci-options.js';
 import { UsageError } from '../../src/errors.js';
 
-const defaults = { command: undefined, args: [], server: 'localhost', port: 7777, http: false, json: false, help: false, stale: false };
+const defaults = { command: undefined, args: [], server: 'localhost', port: 7777, http: false, json: false, help: false, stale: false, labels: [] };
 
 describe('parseOptions', () => {
   test('nothing: no command, the defaults', () => {
@@ -63,5 +63,15 @@ describe('toUpdate', () => {
     [['a', '1', '65536'], 'INSTANCE must be an integer 0-65535 (got "65536")'],
   ])('%j: %s', (args, message) => {
     expect(() => toUpdate(args)).toThrow(new UsageError(message));
+  });
+});
+
+describe('--label', () => {
+  test('repeatable NAME=VALUE, in order; the value may hold "="', () => {
+    expect(parseOptions(['update', 'a', '1', '--label', 'env=prod', '--label=note=a=b']).labels).toEqual([['env', 'prod'], ['note', 'a=b']]);
+  });
+
+  test.each(['env', 'Env=prod', '=x', `${'n'.repeat(33)}=v`])('%j is a usage error', (arg) => {
+    expect(() => parseOptions(['versions', '--label', arg])).toThrow(/^--label must be NAME=VALUE with a NAME of 1-32 characters \[a-z0-9_.-\]/);
   });
 });

@@ -30,6 +30,11 @@ export const BAD_KINDS = [
   'lone_surrogate',
   'empty_datagram',
   'huge_datagram',
+  'labels_not_object',
+  'label_bad_name',
+  'label_not_string',
+  'too_many_labels',
+  'long_label_value',
 ] as const;
 
 export type BadKind = (typeof BAD_KINDS)[number];
@@ -64,6 +69,11 @@ export const EXPECTED_REASON: Readonly<Record<BadKind, string>> = {
   lone_surrogate: 'bad_utf8',
   empty_datagram: 'empty',
   huge_datagram: 'oversize',
+  labels_not_object: 'bad_labels',
+  label_bad_name: 'bad_labels',
+  label_not_string: 'bad_labels',
+  too_many_labels: 'too_many_labels',
+  long_label_value: 'too_long',
 };
 
 export function isBadKind(name: string): name is BadKind {
@@ -247,5 +257,20 @@ export function makeBadPacket(
       return new Uint8Array(0);
     case 'huge_datagram':
       return huge(rng, base, hugeSize);
+    case 'labels_not_object':
+      return withLabels(base, rng.pick(['"env=prod"', '["env","prod"]', '42', 'true']));
+    case 'label_bad_name':
+      return withLabels(base, `{"env":"prod",${JSON.stringify(rng.pick(['Env', 'env name', '', 'x'.repeat(33), 'région', 'env/x']))}:"v"}`);
+    case 'label_not_string':
+      return withLabels(base, `{"env":${rng.pick(['1', 'true', 'null', '["prod"]', '{"v":"prod"}'])}}`);
+    case 'too_many_labels':
+      return withLabels(base, JSON.stringify(Object.fromEntries(Array.from({ length: rng.between(17, 40) }, (_, i) => [`l${i}`, 'v']))));
+    case 'long_label_value':
+      return withLabels(base, JSON.stringify({ env: 'prod', note: stretched(rng, 'v', rng.pick([65, 65, 100])) }));
   }
+}
+
+/** The update (its own labels dropped) with a labels member of the given JSON text. */
+function withLabels(base: Update, labels: string): Uint8Array {
+  return encoder.encode(`${objectText(base).slice(0, -1)},"labels":${labels}}`);
 }

@@ -23,6 +23,8 @@ export interface FleetShape {
   instances: number;
   /** Average seconds of fleet time between two releases of an app. */
   releaseEveryS: number;
+  /** Every update carries its host's labels (env, region, dc). */
+  labels?: boolean;
 }
 
 export interface Update {
@@ -30,6 +32,30 @@ export interface Update {
   ver: string;
   host: string;
   instance: number;
+  labels?: Record<string, string>;
+}
+
+/** A labelled fleet's regions and their datacenters. */
+export const REGIONS: Readonly<Record<string, readonly string[]>> = {
+  'eu-west': ['ams3', 'fra1'],
+  'us-east': ['nyc1', 'iad2'],
+  'us-west': ['sfo2', 'sea1'],
+  'ap-south': ['blr1', 'sin1'],
+};
+
+/**
+ * A host's labels in a labelled fleet, a function of (seed, host): env
+ * prod for 70% of hosts, staging 20%, dev 10%; a region and one of its
+ * datacenters.
+ */
+export function hostLabels(seed: number, hostIndex: number): { env: string; region: string; dc: string } {
+  const h = hash32(seed, 0x4c41424c, hostIndex);
+  const roll = h % 10;
+  const env = roll < 7 ? 'prod' : roll < 9 ? 'staging' : 'dev';
+  const regions = Object.keys(REGIONS);
+  const region = regions[(h >>> 8) % regions.length]!;
+  const dcs = REGIONS[region]!;
+  return { env, region, dc: dcs[(h >>> 16) % dcs.length]! };
 }
 
 export interface MemberKey {
@@ -82,6 +108,8 @@ export class Fleet {
   private readonly order: Permutation;
   private readonly apps: AppProfile[];
   private readonly hostJsonCache: (string | undefined)[] | null;
+  /** Labels JSON by host (labelled fleets), as most libraries [0] and Python [1] write them. */
+  private readonly labelsJsonCache: [Map<number, string>, Map<number, string>] = [new Map(), new Map()];
   /** JSON of versions given by memberJson, as written by most libraries [0] and by Python [1]. */
   private readonly fixedVersionJson: [Map<string, string>, Map<string, string>] = [new Map(), new Map()];
 
@@ -146,6 +174,7 @@ export class Fleet {
       ver: this.versionAt(appIndex, hostIndex, t),
       host: this.hostName(hostIndex),
       instance,
+      ...(this.shape.labels === true ? { labels: hostLabels(this.shape.seed, hostIndex) } : {}),
     };
   }
 
@@ -174,18 +203,37 @@ export class Fleet {
 
   private formatJson(app: AppProfile, ver: string, { hostIndex, instance }: MemberKey): string {
     const host = this.hostJson(hostIndex, app.library === 'python');
+    const labels = this.shape.labels === true ? this.labelsJson(hostIndex, app.library === 'python') : null;
     switch (app.library) {
       case 'js':
-        return `{"app":${app.nameJson},"ver":${ver},"host":${host},"instance":${instance}}`;
+        return labels === null
+          ? `{"app":${app.nameJson},"ver":${ver},"host":${host},"instance":${instance}}`
+          : `{"app":${app.nameJson},"ver":${ver},"host":${host},"instance":${instance},"labels":${labels}}`;
       case 'go':
         return instance === 0
-          ? `{"app":${app.nameJson},"ver":${ver},"host":${host}}`
-          : `{"app":${app.nameJson},"ver":${ver},"host":${host},"instance":${instance}}`;
+          ? `{"app":${app.nameJson},"ver":${ver},"host":${host}${labels === null ? '' : `,"labels":${labels}`}}`
+          : `{"app":${app.nameJson},"ver":${ver},"host":${host},"instance":${instance}${labels === null ? '' : `,"labels":${labels}`}}`;
       case 'python':
-        return `{"app": ${app.nameJson}, "ver": ${ver}, "host": ${host}, "instance": ${instance}}`;
+        return labels === null
+          ? `{"app": ${app.nameJson}, "ver": ${ver}, "host": ${host}, "instance": ${instance}}`
+          : `{"app": ${app.nameJson}, "ver": ${ver}, "host": ${host}, "instance": ${instance}, "labels": ${labels}}`;
       case 'shell':
-        return `{"host":${host},"app":${app.nameJson},"instance":${instance},"ver":${ver}}`;
+        return labels === null
+          ? `{"host":${host},"app":${app.nameJson},"instance":${instance},"ver":${ver}}`
+          : `{"labels":${labels},"host":${host},"app":${app.nameJson},"instance":${instance},"ver":${ver}}`;
     }
+  }
+
+  /** A host's labels as its app's library writes them: Python spaced, others compact, in different orders. */
+  private labelsJson(hostIndex: number, python: boolean): string {
+    const cache = this.labelsJsonCache[python ? 1 : 0];
+    let json = cache.get(hostIndex);
+    if (json === undefined) {
+      const { env, region, dc } = hostLabels(this.shape.seed, hostIndex);
+      json = python ? `{"region": "${region}", "env": "${env}", "dc": "${dc}"}` : `{"env":"${env}","region":"${region}","dc":"${dc}"}`;
+      if (cache.size < 100_000) cache.set(hostIndex, json);
+    }
+    return json;
   }
 
   private versionJson(app: AppProfile, appIndex: number, hostIndex: number, t: number): string {

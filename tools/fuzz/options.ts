@@ -23,6 +23,8 @@ export interface FuzzOptions {
   instances: number;
   /** Average seconds of fleet time between two releases of an app. */
   releaseEveryS: number;
+  /** A labelled fleet: every update carries its host's env, region and dc. */
+  labels: boolean;
   http: boolean;
   /** HTTP connections over all threads. */
   connections: number;
@@ -57,6 +59,7 @@ export const DEFAULTS: Readonly<FuzzOptions> = {
   apps: 20,
   instances: 4,
   releaseEveryS: 60,
+  labels: false,
   http: false,
   connections: 32,
   sockets: 64,
@@ -102,6 +105,8 @@ Fleet
   --apps N            apps on every host (default ${DEFAULTS.apps})
   --instances N       instances of every app on every host (default ${DEFAULTS.instances})
   --release-every S   average seconds between releases of an app (default ${DEFAULTS.releaseEveryS})
+  --labels            a labelled fleet: each update carries its host's labels
+                      env (prod 70%, staging, dev), region and dc
   --seed N            seed of the fleet and of the packet stream (default ${DEFAULTS.seed})
 Waves
   --waves V1,V2,...   play waves instead of a stream: in each, every instance of the
@@ -195,6 +200,7 @@ const FLAGS = {
   apps: 'string',
   instances: 'string',
   'release-every': 'string',
+  labels: 'boolean',
   http: 'boolean',
   connections: 'string',
   sockets: 'string',
@@ -233,6 +239,7 @@ export function parseOptions(argv: readonly string[]): FuzzOptions | null {
   if (values.apps !== undefined) options.apps = integer('apps', values.apps, 1, LIMITS.apps);
   if (values.instances !== undefined) options.instances = integer('instances', values.instances, 1, LIMITS.instances);
   if (values['release-every'] !== undefined) options.releaseEveryS = positiveNumber('release-every', values['release-every'], 'seconds');
+  options.labels = values.labels ?? false;
   options.http = values.http ?? false;
   if (values.connections !== undefined) options.connections = integer('connections', values.connections, 1, LIMITS.connections);
   if (values.sockets !== undefined) options.sockets = integer('sockets', values.sockets, 1, LIMITS.sockets);

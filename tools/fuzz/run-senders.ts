@@ -37,7 +37,7 @@ export interface WaveToSend {
 /** The task of each sender thread; with `wave`, that wave (every fleet member once) instead of the stream. */
 export function buildTasks(options: FuzzOptions, address: ServerAddress, shared: SharedArrayBuffer, wave?: WaveToSend): SenderTask[] {
   const workers = options.workers;
-  const fleet = { seed: options.seed, hosts: options.hosts, apps: options.apps, instances: options.instances, releaseEveryS: options.releaseEveryS };
+  const fleet = { seed: options.seed, hosts: options.hosts, apps: options.apps, instances: options.instances, releaseEveryS: options.releaseEveryS, ...(options.labels ? { labels: true } : {}) };
   return Array.from({ length: workers }, (_, worker): SenderTask => ({
     worker,
     workers,
