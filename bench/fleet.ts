@@ -24,9 +24,15 @@ export const FLEET: Readonly<FleetShape> = {
 
 export const FLEET_SIZE = FLEET.hosts * FLEET.apps * FLEET.instances;
 
+/** The same fleet with labels on every update (env, region, dc): the labels section's store. */
+export const LABELLED_FLEET: Readonly<FleetShape> = { ...FLEET, labels: true };
+
 /** partisci-fuzz flags that describe FLEET (plus --seed). */
 export function fleetArgs(shape: FleetShape = FLEET): string[] {
-  return ['--seed', String(shape.seed), '--hosts', String(shape.hosts), '--apps', String(shape.apps), '--instances', String(shape.instances), '--release-every', String(shape.releaseEveryS)];
+  return [
+    '--seed', String(shape.seed), '--hosts', String(shape.hosts), '--apps', String(shape.apps), '--instances', String(shape.instances), '--release-every', String(shape.releaseEveryS),
+    ...(shape.labels === true ? ['--labels'] : []),
+  ];
 }
 
 export const SENDER_IP = new TextEncoder().encode('127.0.0.1');

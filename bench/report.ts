@@ -2,6 +2,7 @@
 // under bench/results/, named by the run's start time so runs sort and
 // compare.
 
+import { formatLabels, type LabelsReport } from './e2e/labels.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { E2eReport } from './e2e/index.js';
@@ -35,6 +36,8 @@ export interface BenchReport {
   e2e: E2eReport | null;
   /** The waves section (fresh servers, partisci-fuzz --waves); null when not run. */
   waves: WavesReport | null;
+  /** The labels and SQL section; null when not run. */
+  labels?: LabelsReport | null;
   total_seconds: number;
 }
 
@@ -75,7 +78,7 @@ export function formatReport(report: BenchReport): string {
 
   const e2e = report.e2e;
   const waves = report.waves ?? null;
-  const targets = report.targets.filter((t) => (t.section === 'waves' ? waves !== null : e2e !== null));
+  const targets = report.targets.filter((t) => (t.section === 'waves' ? waves !== null : t.section === 'labels' ? (report.labels ?? null) !== null : e2e !== null));
   if (targets.length > 0) {
     out.push(
       section(
@@ -89,6 +92,7 @@ export function formatReport(report: BenchReport): string {
     );
   }
   if (waves !== null) out.push(formatWaves(waves));
+  if (report.labels !== undefined && report.labels !== null) out.push(formatLabels(report.labels));
   if (e2e !== null) {
 
     out.push(

@@ -2,7 +2,7 @@
 // real partiscid; prints the tables and writes the same figures as JSON to
 // bench/results/<time>.json. Progress goes to stderr, the tables to stdout.
 //
-//   node dist/bench/run.js [--quick] [--micro-only | --e2e-only | --waves-only]
+//   node dist/bench/run.js [--quick] [--micro-only | --e2e-only | --waves-only | --labels-only]
 //                          [--rebuild-cache] [--step-seconds N]
 
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { cleanUp, installCleanup } from './cleanup.js';
 import { FULL, QUICK, runE2e, type E2eReport } from './e2e/index.js';
 import { runWavesSection, WAVES_FULL, WAVES_QUICK, type WavesReport } from './e2e/waves.js';
+import { LABELS_FULL, LABELS_QUICK, runLabelsSection, type LabelsReport } from './e2e/labels.js';
 import { runMicro, type MicroReport } from './micro/index.js';
 import { REPO_ROOT } from './paths.js';
 import { formatReport, saveReport, type BenchReport, type Environment } from './report.js';
@@ -25,6 +26,9 @@ const USAGE = `Usage: node dist/bench/run.js [options]
   --waves-only       only the waves: fresh servers, partisci-fuzz --waves 1.0.0,2.0.0,2.0.0
                      over ${WAVES_FULL.hosts.toLocaleString('en-US')} hosts x ${WAVES_FULL.apps} apps x ${WAVES_FULL.instances} at ${WAVES_FULL.pacedRate.toLocaleString('en-US')}/s, then at max
                      (--quick: ${WAVES_QUICK.hosts.toLocaleString('en-US')} hosts at ${WAVES_QUICK.pacedRate.toLocaleString('en-US')}/s)
+  --labels-only      only the labels and SQL section: CPU per repeated update with and without
+                     labels, label filters and SQL GROUP BYs over 1,000,000 labelled instances
+                     (quiet and during a 100,000/s storm), the SQL tables' lag in a rollout wave
   --step-seconds N   seconds per ladder step (default ${FULL.stepSeconds}, --quick ${QUICK.stepSeconds})
   --rebuild-cache    rebuild bench/.cache/ (the 1,000,000-instance store) even if it is current
   -h, --help         this help
@@ -66,6 +70,7 @@ async function main(): Promise<number> {
       'micro-only': { type: 'boolean' },
       'e2e-only': { type: 'boolean' },
       'waves-only': { type: 'boolean' },
+      'labels-only': { type: 'boolean' },
       'step-seconds': { type: 'string' },
       'rebuild-cache': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -76,9 +81,10 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const only = (['micro-only', 'e2e-only', 'waves-only'] as const).filter((flag) => values[flag]);
+  const only = (['micro-only', 'e2e-only', 'waves-only', 'labels-only'] as const).filter((flag) => values[flag]);
   if (only.length > 1) throw new Error(`--${only.join(' and --')} exclude each other`);
   const wavesOnly = values['waves-only'] ?? false;
+  const labelsOnly = values['labels-only'] ?? false;
   const quick = values.quick ?? false;
   const e2eOptions = { ...(quick ? QUICK : FULL) };
   if (values['step-seconds'] !== undefined) {
@@ -91,23 +97,26 @@ async function main(): Promise<number> {
   const started = performance.now();
   const env = environment(argv);
   // The waves start from empty servers: no need for the cached store.
-  const store = wavesOnly ? null : await ensureStore(log, values['rebuild-cache'] ?? false);
+  const store = wavesOnly || labelsOnly ? null : await ensureStore(log, values['rebuild-cache'] ?? false);
 
   let micro: MicroReport | null = null;
   let e2e: E2eReport | null = null;
   let waves: WavesReport | null = null;
   if (store !== null && !values['e2e-only']) micro = await runMicro(store, quick, log);
   if (store !== null && !values['micro-only']) e2e = await runE2e(store, e2eOptions, log);
-  if (!values['micro-only']) waves = await runWavesSection(quick ? WAVES_QUICK : WAVES_FULL, log);
+  let labels: LabelsReport | null = null;
+  if (!values['micro-only'] && !labelsOnly) waves = await runWavesSection(quick ? WAVES_QUICK : WAVES_FULL, log);
+  if (!values['micro-only'] && !wavesOnly) labels = await runLabelsSection(quick ? LABELS_QUICK : LABELS_FULL, log);
 
   env.load_end = loadavg()[0]!;
   const report: BenchReport = {
     environment: env,
     cache: store === null ? null : { key: store.key, built_at: store.builtAt, build_ms: store.buildMs },
-    targets: evaluateTargets(e2e, waves),
+    targets: evaluateTargets(e2e, waves, labels),
     micro,
     e2e,
     waves,
+    labels,
     total_seconds: (performance.now() - started) / 1000,
   };
   const file = saveReport(report);

@@ -27,6 +27,7 @@ import { ParsedUpdate, parseUpdate } from '../src/ingest/update.js';
 import { MAX_CLOCK_SLOTS, createClockBuffer, type ClockBuffers } from '../src/store/slot-clock.js';
 import { DirectWriter } from '../src/store/direct-writer.js';
 import { FLEET, FLEET_SIZE, SENDER_IP, trafficOf, unixNow } from './fleet.js';
+import type { FleetShape } from '../tools/fuzz/fleet.js';
 import { CACHE_DIR, DIST } from './paths.js';
 
 /** Bump when this builder changes what it writes. */
@@ -70,9 +71,9 @@ function jsFiles(dir: string, only?: readonly string[]): string[] {
 }
 
 /** Hash of everything that decides the cached bytes. */
-function cacheKey(): string {
+function cacheKey(shape: Readonly<FleetShape>): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ BUILDER_VERSION, FLEET }));
+  h.update(JSON.stringify({ BUILDER_VERSION, FLEET: shape }));
   const files = [
     ...jsFiles(join(DIST, 'src/store')),
     ...jsFiles(join(DIST, 'src/ingest')),
@@ -91,25 +92,27 @@ function readMeta(dir: string): Meta | null {
 }
 
 /** The cached store, built first if missing, outdated or too old. */
-export async function ensureStore(log: (line: string) => void, rebuild = false): Promise<CachedStore> {
+export async function ensureStore(log: (line: string) => void, rebuild = false, shape: Readonly<FleetShape> = FLEET): Promise<CachedStore> {
   mkdirSync(CACHE_DIR, { recursive: true });
   // Never committed, whatever the repository's .gitignore says.
   writeFileSync(join(CACHE_DIR, '.gitignore'), '*\n');
-  const key = cacheKey();
-  const dir = join(CACHE_DIR, `store-${key}`);
+  const key = cacheKey(shape);
+  // The labelled fleet's store (the labels section) is kept beside the plain one.
+  const prefix = shape.labels === true ? 'labelled-' : 'store-';
+  const dir = join(CACHE_DIR, `${prefix}${key}`);
   const meta = readMeta(dir);
   const fresh = meta !== null && meta.key === key && meta.instances === FLEET_SIZE && unixNow() - meta.built_at < MAX_AGE_S;
   if (fresh && !rebuild) return { dir, key, instances: meta.instances, builtAt: meta.built_at, buildMs: 0 };
 
   // One store at a time: older ones are ~800 MB each.
-  for (const name of readdirSync(CACHE_DIR)) if (name.startsWith('store-')) rmSync(join(CACHE_DIR, name), { recursive: true, force: true });
+  for (const name of readdirSync(CACHE_DIR)) if (name.startsWith(prefix)) rmSync(join(CACHE_DIR, name), { recursive: true, force: true });
   // No dot in the name: lmdb-js takes a path with an extension for a file.
   const building = `${dir}-building`;
   mkdirSync(building, { recursive: true });
   log(`building the ${FLEET_SIZE.toLocaleString('en-US')}-instance store in ${dir} (once; ~30 s)`);
   const started = performance.now();
   const builtAt = unixNow();
-  const counts = await buildStore(building, builtAt);
+  const counts = await buildStore(building, builtAt, shape);
   const buildMs = Math.round(performance.now() - started);
   const m: Meta = { key, ...counts, built_at: builtAt, build_ms: buildMs };
   writeFileSync(join(building, 'meta.json'), `${JSON.stringify(m, null, 2)}\n`);
@@ -118,8 +121,8 @@ export async function ensureStore(log: (line: string) => void, rebuild = false):
   return { dir, key, instances: counts.instances, builtAt, buildMs };
 }
 
-async function buildStore(dir: string, time: number): Promise<{ instances: number; hosts: number; apps: number }> {
-  const traffic = trafficOf(FLEET);
+async function buildStore(dir: string, time: number, shape: Readonly<FleetShape>): Promise<{ instances: number; hosts: number; apps: number }> {
+  const traffic = trafficOf(shape);
   const enc = new TextEncoder();
   const parsed = new ParsedUpdate();
   // All records in one buffer (~300 MB), then applied in key order.

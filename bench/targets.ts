@@ -2,6 +2,7 @@
 // measured. A target whose figure was not measured (e.g. --micro-only)
 // reads as "-" rather than passing or failing.
 
+import type { LabelsReport } from './e2e/labels.js';
 import type { E2eReport } from './e2e/index.js';
 import type { WavesReport, WavesRun } from './e2e/waves.js';
 import { fmt, MiB, pct } from './stats.js';
@@ -13,7 +14,7 @@ export interface TargetResult {
   value: number | null;
   pass: boolean | null;
   /** The part of the run that measures it. */
-  section: 'e2e' | 'waves';
+  section: 'e2e' | 'waves' | 'labels';
 }
 
 function check(name: string, target: string, value: number | null | undefined, ok: (v: number) => boolean, show: (v: number) => string): TargetResult {
@@ -21,8 +22,22 @@ function check(name: string, target: string, value: number | null | undefined, o
   return { name, target, measured: show(value), value, pass: ok(value), section: 'e2e' };
 }
 
-export function evaluateTargets(e2e: E2eReport | null, waves: WavesReport | null = null): TargetResult[] {
-  return [...e2eTargets(e2e), ...waveTargets(waves)];
+export function evaluateTargets(e2e: E2eReport | null, waves: WavesReport | null = null, labels: LabelsReport | null = null): TargetResult[] {
+  return [...e2eTargets(e2e), ...waveTargets(waves), ...labelTargets(labels)];
+}
+
+/** Issue 12's figures: label filters and SQL over 1,000,000 labelled instances. */
+function labelTargets(r: LabelsReport | null): TargetResult[] {
+  const kind = (name: string): number | undefined => r?.storm.kinds.find((k) => k.name === name)?.p99_ms;
+  const quietGroupBy = r === null ? null : Math.max(...r.quiet.map((k) => k.p50_ms));
+  const ms = (v: number): string => `${v.toFixed(1)} ms`;
+  return [
+    check('p99 version/?label.env=prod&app_id=A&limit=100 during the storm', '<= 5 ms', kind('version/?label.env=prod&app_id=A&limit=100'), (v) => v <= 5, ms),
+    check('SQL GROUP BY over all instances (worst of four, quiet, p50)', '<= 100 ms', quietGroupBy, (v) => v <= 100, ms),
+    check('SQL GROUP BY app_id, ver during the storm (p99)', '<= 100 ms', kind('SQL GROUP BY app_id, ver (all instances)'), (v) => v <= 100, ms),
+    check('SQL tables behind the REST API during a rollout wave (max)', '<= 1 s', r?.wave.lag_max_ms, (v) => v <= 1000, ms),
+    check('repeat-storm CPU per update, labels on every packet / none', '1.00 +- 0.05', r?.cpu.ratio, (v) => Math.abs(v - 1) <= 0.05, (v) => `x${v.toFixed(3)} (${r!.cpu.labelled_us_per_update.toFixed(2)} / ${r!.cpu.plain_us_per_update.toFixed(2)} µs)`),
+  ].map((t) => ({ ...t, section: 'labels' as const }));
 }
 
 function e2eTargets(e2e: E2eReport | null): TargetResult[] {

@@ -14,6 +14,13 @@ import { sleep } from '../stats.js';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 
+/**
+ * partiscid's flags beyond port, data and workers. The engine's sections
+ * run without the SQL tables (their memory and start-up work are measured
+ * by the labels section, bench/e2e/labels.ts, which turns them on).
+ */
+export const ENGINE_ONLY: readonly string[] = ['--sql-memory', '0'];
+
 /** GET a JSON document; rejects on any status but 200. */
 export function getJson<T = Record<string, unknown>>(port: number, path: string, fresh = false, timeoutMs = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -56,12 +63,12 @@ export class Server {
   log = '';
   #loaded: Promise<{ atMs: number; loadMs: number; instances: number }>;
 
-  private constructor(port: number, dataDir: string, workers: number) {
+  private constructor(port: number, dataDir: string, workers: number, args: readonly string[]) {
     this.port = port;
     this.dataDir = dataDir;
     this.spawnedAt = performance.now();
     this.proc = trackChild(
-      spawn(process.execPath, [PARTISCID, '--port', String(port), '--data', dataDir, '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      spawn(process.execPath, [PARTISCID, '--port', String(port), '--data', dataDir, '--workers', String(workers), ...args], { stdio: ['ignore', 'ignore', 'pipe'] }),
     );
     this.#loaded = new Promise((resolve, reject) => {
       this.proc.stderr!.on('data', (d: Buffer) => {
@@ -80,14 +87,14 @@ export class Server {
   }
 
   /** Starts partiscid and waits until it answers HTTP and its writer has loaded the store. */
-  static async start(dataDir: string, options: { port?: number; workers?: number } = {}): Promise<{ server: Server; startup: Startup }> {
-    const server = Server.spawn(dataDir, options.port ?? (await freePort()), options.workers);
+  static async start(dataDir: string, options: { port?: number; workers?: number; args?: readonly string[] } = {}): Promise<{ server: Server; startup: Startup }> {
+    const server = Server.spawn(dataDir, options.port ?? (await freePort()), options.workers, options.args);
     return { server, startup: await server.ready() };
   }
 
   /** Starts partiscid without waiting (see ready()). */
-  static spawn(dataDir: string, port: number, workers = 2): Server {
-    return new Server(port, dataDir, workers);
+  static spawn(dataDir: string, port: number, workers = 2, args: readonly string[] = ENGINE_ONLY): Server {
+    return new Server(port, dataDir, workers, args);
   }
 
   /** Waits until the server answers HTTP and its writer has loaded the store; times both from spawn. */
