@@ -114,6 +114,44 @@ describe('dashboard', () => {
     await shot('host');
   });
 
+  it('filters an app’s instances by label, from its label counts', async () => {
+    const labelled: string[] = [];
+    for (let i = 1; i <= 12; i++) labelled.push(JSON.stringify({ app: 'labelled', ver: '1.0', host: host(i), labels: { env: i <= 8 ? 'prod' : 'staging', region: i % 2 === 0 ? 'eu-west' : 'us-east' } }));
+    await server!.sendUdp(labelled);
+    await server!.settle();
+    await page().goto(server!.url('/app/labelled'));
+    await poll(() => page().getByTestId('instances').locator('tbody tr').count()).toBe(12);
+    await poll(() => page().getByTestId('label-filter-env').locator('option').allTextContents()).toEqual(['any', 'prod (8)', 'staging (4)']);
+    await page().getByTestId('label-filter-env').selectOption('prod');
+    await poll(() => new URL(page().url()).searchParams.get('label.env')).toBe('prod');
+    await poll(() => page().getByTestId('instances').locator('tbody tr').count()).toBe(8);
+    await page().getByTestId('label-filter-region').selectOption('eu-west');
+    await poll(() => page().getByTestId('instances').locator('tbody tr').count()).toBe(4);
+    expect(await page().getByTestId('instances').textContent()).toContain('env=prod');
+    await shot('app-labels');
+  });
+
+  it('answers SQL on the query page: a table and a chart of the first numeric column; refusals say why', async () => {
+    await page().goto(server!.url('/'));
+    await page().getByTestId('ask').getByRole('link', { name: 'versions per app' }).click();
+    await poll(() => new URL(page().url()).pathname).toBe('/sql');
+    const table = page().getByTestId('sql-table');
+    await poll(() => table.locator('tbody tr').count()).toBe(3);
+    await poll(() => table.locator('tbody tr').first().textContent()).toBe('billing_api260');
+    await page().locator('.sql-chart canvas').first().waitFor();
+    await poll(() => pixelsOf(page(), '.sql-chart', [47, 111, 222])).toBeGreaterThan(100);
+    await shot('sql');
+    await page().getByTestId('sql-text').fill("SELECT labels['env'] AS env, count(*) AS n FROM versions WHERE app_id = 'labelled' GROUP BY env ORDER BY env");
+    await page().getByTestId('sql-run').click();
+    await poll(() => table.locator('tbody tr').allTextContents()).toEqual(['prod8', 'staging4']);
+    expect(new URL(page().url()).searchParams.get('q')).toContain("labels['env']");
+    await page().getByTestId('sql-text').fill('DROP TABLE history');
+    await page().getByTestId('sql-run').click();
+    await poll(() => page().getByTestId('sql-error').textContent()).toBe('SQL_REFUSED: only queries are allowed (read-only SQL): DROP is refused');
+    // The browser reports the refused request itself (a 400); nothing else went wrong.
+    expect(browser!.errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+  });
+
   it('reconnects by itself after the server restarts', async () => {
     await page().goto(server!.url('/app/billing_api'));
     await poll(() => page().getByTestId('live').textContent()).toBe('live');

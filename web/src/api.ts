@@ -84,10 +84,14 @@ export interface VersionQuery {
   host?: string;
   ver?: string;
   status?: Status;
+  /** label.NAME=VALUE filters (all must match). */
+  labels?: Record<string, string>;
 }
 
 export function versions(query: VersionQuery, limit?: number, cursor?: string): Promise<Page<Instance>> {
-  const p = get<Page<Instance>>(`/api/v1/version/${qs({ ...query, limit, cursor })}`);
+  const { labels, ...plain } = query;
+  const labelParams = Object.fromEntries(Object.entries(labels ?? {}).map(([k, v]) => [`label.${k}`, v]));
+  const p = get<Page<Instance>>(`/api/v1/version/${qs({ ...plain, ...labelParams, limit, cursor })}`);
   return limit === undefined ? p : pageOf(p, limit, cursor);
 }
 
@@ -161,6 +165,26 @@ export async function host(name: string): Promise<HostRow | null> {
 export async function history(query: { app_id?: string; host?: string }, limit: number): Promise<HistoryEntry[] | null> {
   const page = await optional(get<Page<HistoryEntry>>(`/api/v1/history/${qs({ ...query, limit })}`));
   return page === null ? null : page.data;
+}
+
+export type SqlAnswer = api.SqlAnswer;
+
+/** Runs a read-only SQL query (POST sql); null when the server has no SQL. */
+export async function sql(query: string): Promise<SqlAnswer | null> {
+  const res = await fetch('/api/v1/sql', { method: 'POST', body: query, headers: { Accept: 'application/json' } });
+  const text = await res.text();
+  let body: Partial<api.ErrorBody & SqlAnswer> = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // not JSON: the status says it
+  }
+  if (!res.ok) {
+    const err = new RequestFailedError(res.status, body.error ?? `${res.status} ${res.statusText}`, body.code);
+    if (missingEndpoint(err)) return null;
+    throw err;
+  }
+  return body as SqlAnswer;
 }
 
 /** null when the server has no rollout endpoint. */

@@ -5,6 +5,7 @@ import { render } from 'preact';
 import { AppPage } from './pages/app';
 import { HostPage } from './pages/host';
 import { Overview } from './pages/overview';
+import { SqlPage } from './pages/sql';
 import { interceptLinks, useRoute } from './router';
 import { Header } from './ui/header';
 import './style.css';
@@ -16,7 +17,9 @@ function Dashboard() {
       return <Overview />;
     case 'app':
       // Keyed: another app is a fresh page, not a re-render of this one.
-      return <AppPage key={route.appId} appId={route.appId} filter={{ ver: route.ver, status: route.status }} />;
+      return <AppPage key={route.appId} appId={route.appId} filter={{ ver: route.ver, status: route.status, labels: route.labels }} />;
+    case 'sql':
+      return <SqlPage q={route.q} />;
     case 'host':
       return <HostPage key={route.host} host={route.host} />;
     case 'missing':

@@ -29,7 +29,8 @@ interface Props {
 }
 
 export function Instances({ appId, filter, versions, total, colors, live, now }: Props) {
-  const paged = usePaged((cursor) => api.versions({ app_id: appId, ver: filter.ver, status: filter.status }, PAGE, cursor), [appId, filter.ver, filter.status]);
+  const labelKey = JSON.stringify(filter.labels ?? {});
+  const paged = usePaged((cursor) => api.versions({ app_id: appId, ver: filter.ver, status: filter.status, labels: filter.labels }, PAGE, cursor), [appId, filter.ver, filter.status, labelKey]);
   const [flash, setFlash] = useState(new Set<string>());
   const flashTimer = useRef<number | undefined>(undefined);
 
@@ -75,6 +76,7 @@ export function Instances({ appId, filter, versions, total, colors, live, now }:
             {filter.ver !== undefined && !versions.some((v) => v.ver === filter.ver) && <option value={filter.ver}>{filter.ver} (none left)</option>}
           </select>
         </label>
+        <LabelFilters counts={total?.label_counts} chosen={filter.labels ?? {}} onChange={(labels) => setFilter({ labels })} />
         <div class="seg" role="group" aria-label="Status">
           {([undefined, 'up', 'stale'] as const).map((s) => (
             <button type="button" key={s ?? 'all'} class={filter.status === s ? 'on' : ''} onClick={() => setFilter({ status: s })}>
@@ -95,6 +97,7 @@ export function Instances({ appId, filter, versions, total, colors, live, now }:
             <th class="n">Last update</th>
             <th class="n">On this version since</th>
             <th>Address</th>
+            <th>Labels</th>
           </tr>
         </thead>
         <tbody>
@@ -115,11 +118,18 @@ export function Instances({ appId, filter, versions, total, colors, live, now }:
                 <Ago unix={r.since} now={now} />
               </td>
               <td class="muted mono">{r.host_ip}</td>
+              <td class="labels">
+                {Object.entries(r.labels ?? {}).map(([k, v]) => (
+                  <span key={k} class="label-chip">
+                    {k}={v}
+                  </span>
+                ))}
+              </td>
             </tr>
           ))}
           {!paged.loading && paged.rows.length === 0 && (
             <tr>
-              <td colSpan={7} class="empty">
+              <td colSpan={8} class="empty">
                 No instances match.
               </td>
             </tr>
@@ -131,9 +141,44 @@ export function Instances({ appId, filter, versions, total, colors, live, now }:
   );
 }
 
+/** One select per label the app's instances carry (from app/A's label_counts): filters the instances. */
+function LabelFilters({ counts, chosen, onChange }: { counts: Record<string, Record<string, number>> | undefined; chosen: Record<string, string>; onChange: (labels: Record<string, string> | undefined) => void }) {
+  const names = [...new Set([...Object.keys(counts ?? {}), ...Object.keys(chosen)])].sort();
+  if (names.length === 0) return null;
+  const set = (name: string, value: string): void => {
+    const next = { ...chosen };
+    if (value === '') delete next[name];
+    else next[name] = value;
+    onChange(Object.keys(next).length === 0 ? undefined : next);
+  };
+  return (
+    <>
+      {names.map((name) => {
+        const values = counts?.[name] ?? {};
+        return (
+          <label key={name}>
+            {name}{' '}
+            <select value={chosen[name] ?? ''} onChange={(e) => set(name, (e.target as HTMLSelectElement).value)} data-testid={`label-filter-${name}`}>
+              <option value="">any</option>
+              {Object.entries(values).map(([value, n]) => (
+                <option key={value} value={value}>
+                  {value} ({num(n)})
+                </option>
+              ))}
+              {chosen[name] !== undefined && values[chosen[name]!] === undefined && <option value={chosen[name]}>{chosen[name]} (none)</option>}
+            </select>
+          </label>
+        );
+      })}
+    </>
+  );
+}
+
 /** How many instances the filter matches, from the app's counts (undefined if unknown). */
 function matching(app: api.AppDetail | null | undefined, versions: api.VersionCount[], f: AppFilter): number | undefined {
   if (!app) return undefined;
+  // Label filters: the counts cannot say (the pager shows what the pages hold).
+  if (f.labels !== undefined) return undefined;
   const field = f.status === 'up' ? 'up_count' : f.status === 'stale' ? 'stale_count' : 'count';
   if (f.ver !== undefined) return versions.find((v) => v.ver === f.ver)?.[field] ?? 0;
   return f.status === undefined ? app.instance_count : app[field as 'up_count' | 'stale_count'];

@@ -26,6 +26,8 @@ const STEPS = 120;
 export interface AppFilter {
   ver?: string;
   status?: api.Status;
+  /** label.NAME=VALUE filters. */
+  labels?: Record<string, string>;
 }
 
 export function AppPage({ appId, filter }: { appId: string; filter: AppFilter }) {

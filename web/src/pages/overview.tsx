@@ -6,7 +6,8 @@ import * as api from '../api';
 import { num, percent, rate } from '../format';
 import { throttle, useFeed, useIngest, useLoad, useNow, useTitle } from '../hooks';
 import type { ChangeEvent } from '../live';
-import { appHref, hostHref } from '../router';
+import { appHref, hostHref, sqlHref } from '../router';
+import { EXAMPLES } from './sql';
 import { sortVersions, VersionColors } from '../versions';
 import { Ago, Problem, Stat, VersionBar, VersionChip } from '../ui/bits';
 import { Chart } from '../ui/chart';
@@ -79,6 +80,19 @@ export function Overview() {
             <Sparkline series={ingest.series} />
           </div>
         </section>
+
+        <p class="ask" data-testid="ask">
+          Ask the fleet in SQL:{' '}
+          {EXAMPLES.slice(0, 2).map((x, i) => (
+            <>
+              {i > 0 && ' · '}
+              <a key={x.title} href={sqlHref(x.q)}>
+                {x.title}
+              </a>
+            </>
+          ))}{' '}
+          · <a href="/sql">your own query</a>
+        </p>
 
         <section class="panel">
           <h2>Apps</h2>

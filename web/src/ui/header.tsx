@@ -70,6 +70,9 @@ export function Header({ children }: { children?: ComponentChildren }) {
         <a href="/">Fleet</a>
         {children}
       </nav>
+      <a class="sql-link" href="/sql" data-testid="sql-link">
+        SQL
+      </a>
       <Jump />
       <LiveDot />
     </header>
