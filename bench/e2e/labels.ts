@@ -155,7 +155,7 @@ export async function runLabelsSection(o: LabelsOptions, log: (line: string) => 
   removeDir(run.dir);
 
   // 3. The SQL tables' lag behind the REST API during a rollout wave.
-  const wave = await waveLag(o, appId, log);
+  const wave = await waveLag(o, log);
   return {
     cpu: { rate: o.stormRate, plain_us_per_update: plain.us, labelled_us_per_update: labelled.us, ratio: labelled.us / plain.us, plain_loss: plain.loss, labelled_loss: labelled.loss },
     sql_load_ms: sqlLoadMs,
@@ -167,7 +167,7 @@ export async function runLabelsSection(o: LabelsOptions, log: (line: string) => 
   };
 }
 
-async function waveLag(o: LabelsOptions, appId: string, log: (line: string) => void): Promise<LabelsReport['wave']> {
+async function waveLag(o: LabelsOptions, log: (line: string) => void): Promise<LabelsReport['wave']> {
   const { hosts, apps, instances, rate } = o.wave;
   const dir = trackDir(mkdtempSync(join(tmpdir(), 'partisci-bench-wave-sql-')));
   const { server } = await Server.start(join(dir, 'data'), { args: [] });
@@ -176,28 +176,35 @@ async function waveLag(o: LabelsOptions, appId: string, log: (line: string) => v
   const shape = ['--hosts', String(hosts), '--apps', String(apps), '--instances', String(instances), '--labels', '--seed', '7'];
   await runFuzz(server.port, ['--waves', '1.0.0', '--rate', String(rate), ...shape]);
   await server.settle(120_000);
+  // One app with exactly one fleet's worth of instances (apps whose names map to the same app_id share one).
+  const list = await getJson<{ data: { app_id: string; instance_count: number }[] }>(server.port, '/api/v1/app/');
+  const appId = list.data.find((a) => a.instance_count === full)?.app_id;
+  if (appId === undefined) throw new Error(`no app with ${full} instances after the first wave`);
   const rest: [number, number][] = [];
   const tables: [number, number][] = [];
   let stop = false;
   const t0 = performance.now();
-  const sample = async (into: [number, number][], read: () => Promise<number>): Promise<void> => {
+  // The REST API's count is taken as of its request's start, the SQL tables' as of their answer's end:
+  // what the lag measures is the worst case.
+  const sample = async (into: [number, number][], read: () => Promise<number>, atEnd: boolean): Promise<void> => {
     while (!stop) {
-      const t = performance.now() - t0;
+      const start = performance.now() - t0;
       const n = await read().catch(() => -1);
+      const t = atEnd ? performance.now() - t0 : start;
       if (n >= 0) into.push([t, n]);
       if (n >= full && into.length > 0) return;
       await sleep(100);
     }
   };
   const readRest = async (): Promise<number> => {
-    const body = await getJson<{ data: { versions: { ver: string; count: number }[] }[] }>(server.port, `/api/v1/app/${appId}`);
+    const body = await getJson<{ data: { versions: { ver: string; count: number }[] }[] }>(server.port, `/api/v1/app/${encodeURIComponent(appId)}`);
     return body.data[0]!.versions.find((v) => v.ver === '2.0.0')?.count ?? 0;
   };
   const readSql = async (): Promise<number> => {
-    const body = await getJson<{ data: number[][] }>(server.port, sql(`SELECT count(*) FROM versions WHERE app_id = '${appId}' AND ver = '2.0.0'`), false, 30_000);
+    const body = await getJson<{ data: number[][] }>(server.port, sql(`SELECT count(*) FROM versions WHERE app_id = '${appId.replaceAll("'", "''")}' AND ver = '2.0.0'`), false, 30_000);
     return body.data[0]![0]!;
   };
-  const samplers = [sample(rest, readRest), sample(tables, readSql)];
+  const samplers = [sample(rest, readRest, false), sample(tables, readSql, true)];
   await runFuzz(server.port, ['--waves', '2.0.0', '--rate', String(rate), ...shape]);
   const deadline = sleep(120_000).then(() => {
     stop = true;

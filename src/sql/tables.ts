@@ -7,7 +7,12 @@
 //   apps      app, app_id, host_count, instance_count, up_count, stale_count, last_update
 //   hosts     host, app_count, instance_count, up_count, stale_count, last_update
 //   history   app, app_id, host, host_ip, instance, ver, prev_ver, labels, time, change
-// versions is a view over partisci.inst whose last_update reads the
+// The rows live in an attached in-memory database with compression
+// (store.inst, store.history): after a checkpoint, a million labelled
+// instances take a few MB instead of ~200 MB, and scans get faster.
+// Changes land uncompressed and are compressed at the next checkpoint
+// (after enough of them, at most every few seconds).
+// versions is a view over store.inst whose last_update reads the
 // writer's shared clock per row (partisci_clock, a scalar function over
 // the SharedArrayBuffer the REST API reads too), so a repeated update is
 // seen at once without rewriting a row; apps and hosts are views over
@@ -60,15 +65,19 @@ const LABELS = `CASE WHEN labels IS NULL THEN MAP {}::MAP(VARCHAR, VARCHAR) ELSE
 const CHUNK = 2048;
 /** Deleted rows (replaced or removed instances) kept before the table is rewritten. */
 const COMPACT_AFTER = 100_000;
+/** Rows written or deleted since the last checkpoint that make the next apply checkpoint (compress). */
+const CHECKPOINT_AFTER = 20_000;
+const CHECKPOINT_EVERY_MS = 5000;
 
 function schema(staleSeconds: number): string[] {
   const status = staleSeconds > 0 ? `CASE WHEN last_update < CAST(epoch(get_current_timestamp()) AS BIGINT) - ${staleSeconds} THEN 'stale' ELSE 'up' END` : `'up'`;
   return [
-    'CREATE SCHEMA partisci',
-    `CREATE TABLE partisci.inst (${INST_COLUMNS}, labels MAP(VARCHAR, VARCHAR), since UINTEGER, written_at UINTEGER, slot UINTEGER)`,
-    `CREATE TABLE history (${HISTORY_COLUMNS}, labels MAP(VARCHAR, VARCHAR), time BIGINT, change VARCHAR)`,
+    "ATTACH ':memory:' AS store (COMPRESS)",
+    `CREATE TABLE store.inst (${INST_COLUMNS}, labels MAP(VARCHAR, VARCHAR), since UINTEGER, written_at UINTEGER, slot UINTEGER)`,
+    `CREATE TABLE store.history (${HISTORY_COLUMNS}, labels MAP(VARCHAR, VARCHAR), time BIGINT, change VARCHAR)`,
+    'CREATE VIEW history AS SELECT * FROM store.history',
     `CREATE VIEW versions AS SELECT app, app_id, host, host_ip, instance::INTEGER AS instance, ver, labels, last_update, since, ${status} AS status
-       FROM (SELECT *, greatest(written_at, partisci_clock(slot))::BIGINT AS last_update, since::BIGINT AS since FROM partisci.inst)`,
+       FROM (SELECT *, greatest(written_at, partisci_clock(slot))::BIGINT AS last_update, since::BIGINT AS since FROM store.inst)`,
     `CREATE VIEW apps AS SELECT arg_max(app, last_update) AS app, app_id, count(DISTINCT host) AS host_count, count(*) AS instance_count,
        count(*) FILTER (WHERE status = 'up') AS up_count, count(*) FILTER (WHERE status = 'stale') AS stale_count, max(last_update) AS last_update
        FROM versions GROUP BY app_id`,
@@ -89,6 +98,9 @@ export class SqlTables {
   #dead = 0;
   #memoryLimit = 0;
   #lastPrune = 0;
+  /** Rows written or deleted since the last checkpoint. */
+  #unchecked = 0;
+  #lastCheckpoint = 0;
 
   private constructor(options: SqlTableOptions, db: DuckDBInstance, writer: DuckDBConnection, reader: DuckDBConnection) {
     this.#options = options;
@@ -143,8 +155,8 @@ export class SqlTables {
   async apply(pending: PendingChanges, fresh = false, nowSeconds = Math.floor(Date.now() / 1000)): Promise<void> {
     const w = this.#writer;
     if (pending.cleared) {
-      await w.run('DELETE FROM partisci.inst');
-      await w.run('DELETE FROM history');
+      await w.run('DELETE FROM store.inst');
+      await w.run('DELETE FROM store.history');
       this.#dead += this.#rows;
       this.#rows = 0;
     }
@@ -153,39 +165,52 @@ export class SqlTables {
     if (keys.length > 0 && this.#rows > 0 && !fresh) {
       await w.run('CREATE OR REPLACE TEMP TABLE gone (app_id VARCHAR, host VARCHAR, instance USMALLINT)');
       await this.#append('gone', GONE_TYPES, keys);
-      const r = await w.run('DELETE FROM partisci.inst AS i USING gone AS g WHERE i.app_id = g.app_id AND i.host = g.host AND i.instance = g.instance');
+      const r = await w.run('DELETE FROM store.inst AS i USING gone AS g WHERE i.app_id = g.app_id AND i.host = g.host AND i.instance = g.instance');
       this.#rows -= r.rowsChanged;
       this.#dead += r.rowsChanged;
+      this.#unchecked += r.rowsChanged;
       await w.run('DROP TABLE gone');
     }
     if (pending.upserts.size > 0) {
       await w.run(`CREATE OR REPLACE TEMP TABLE inst_in (${INST_COLUMNS}, labels VARCHAR, since UINTEGER, written_at UINTEGER, slot UINTEGER)`);
       await this.#append('inst_in', INST_TYPES, pending.upserts.values());
-      await w.run(`INSERT INTO partisci.inst SELECT app, app_id, host, host_ip, instance, ver, ${LABELS}, since, written_at, slot FROM inst_in`);
+      await w.run(`INSERT INTO store.inst SELECT app, app_id, host, host_ip, instance, ver, ${LABELS}, since, written_at, slot FROM inst_in`);
       await w.run('DROP TABLE inst_in');
       this.#rows += pending.upserts.size;
+      this.#unchecked += pending.upserts.size;
     }
     if (pending.history.length > 0) {
       await w.run(`CREATE OR REPLACE TEMP TABLE history_in (${HISTORY_COLUMNS}, labels VARCHAR, time UINTEGER, change VARCHAR)`);
       await this.#append('history_in', HISTORY_TYPES, pending.history);
-      await w.run(`INSERT INTO history SELECT app, app_id, host, host_ip, instance, ver, prev_ver, ${LABELS}, time, change FROM history_in`);
+      await w.run(`INSERT INTO store.history SELECT app, app_id, host, host_ip, instance, ver, prev_ver, ${LABELS}, time, change FROM history_in`);
       await w.run('DROP TABLE history_in');
+      this.#unchecked += pending.history.length;
     }
     pending.clear();
     if (this.#options.historyDays > 0 && nowSeconds - this.#lastPrune >= 60) {
       this.#lastPrune = nowSeconds;
-      await w.run(`DELETE FROM history WHERE time < ${nowSeconds - this.#options.historyDays * 86400}`);
+      await w.run(`DELETE FROM store.history WHERE time < ${nowSeconds - this.#options.historyDays * 86400}`);
     }
     // Deleted rows keep their memory until the table is rewritten.
     if (this.#dead > Math.max(COMPACT_AFTER, this.#rows)) await this.#compact();
+    // While loading, once at the end (checkpoint()).
+    if (!fresh && this.#unchecked >= CHECKPOINT_AFTER && Date.now() - this.#lastCheckpoint >= CHECKPOINT_EVERY_MS) await this.checkpoint();
+  }
+
+  /** Compresses what was written since the last checkpoint. */
+  async checkpoint(): Promise<void> {
+    await this.#writer.run('CHECKPOINT store');
+    this.#unchecked = 0;
+    this.#lastCheckpoint = Date.now();
   }
 
   async #compact(): Promise<void> {
     const w = this.#writer;
-    await w.run('CREATE TABLE partisci.inst_new AS SELECT * FROM partisci.inst');
-    await w.run('DROP TABLE partisci.inst');
-    await w.run('ALTER TABLE partisci.inst_new RENAME TO inst');
+    await w.run('CREATE TABLE store.inst_new AS SELECT * FROM store.inst');
+    await w.run('DROP TABLE store.inst');
+    await w.run('ALTER TABLE store.inst_new RENAME TO inst');
     this.#dead = 0;
+    this.#unchecked += this.#rows;
   }
 
   async #append(table: string, types: DuckDBType[], rows: Iterable<readonly unknown[]>): Promise<void> {

@@ -96,6 +96,7 @@ async function load(): Promise<void> {
   } while (after !== null);
   reader.release();
   await reader.close();
+  await tables.checkpoint();
   loadedBefore = next;
   for (const m of early.splice(0)) if (m.id >= next) pending.add(m.buffer);
   port.postMessage({ type: 'READY', instances, history, ms: Math.round(performance.now() - started) } satisfies SqlReply);
