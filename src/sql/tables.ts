@@ -61,6 +61,12 @@ const HISTORY_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARC
 const HISTORY_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHAR, UINTEGER, VARCHAR];
 const GONE_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, USMALLINT];
 const LABELS = `CASE WHEN labels IS NULL THEN MAP {}::MAP(VARCHAR, VARCHAR) ELSE labels::JSON::MAP(VARCHAR, VARCHAR) END`;
+/**
+ * Rows carry labels as JSON text; a fleet has few distinct label sets, so
+ * each is parsed into a MAP once (label_sets) and joined in, rather than
+ * parsed per row.
+ */
+const LABEL_SETS = `CREATE OR REPLACE TEMP TABLE label_sets AS SELECT labels AS json, ${LABELS} AS map FROM (SELECT DISTINCT labels FROM %s)`;
 /** Rows per appended chunk (DuckDB's vector size). */
 const CHUNK = 2048;
 /** Deleted rows (replaced or removed instances) kept before the table is rewritten. */
@@ -174,8 +180,11 @@ export class SqlTables {
     if (pending.upserts.size > 0) {
       await w.run(`CREATE OR REPLACE TEMP TABLE inst_in (${INST_COLUMNS}, labels VARCHAR, since UINTEGER, written_at UINTEGER, slot UINTEGER)`);
       await this.#append('inst_in', INST_TYPES, pending.upserts.values());
-      await w.run(`INSERT INTO store.inst SELECT app, app_id, host, host_ip, instance, ver, ${LABELS}, since, written_at, slot FROM inst_in`);
+      await w.run(LABEL_SETS.replace('%s', 'inst_in'));
+      await w.run(`INSERT INTO store.inst SELECT app, app_id, host, host_ip, instance, ver, s.map, since, written_at, slot
+        FROM inst_in AS i JOIN label_sets AS s ON i.labels IS NOT DISTINCT FROM s.json`);
       await w.run('DROP TABLE inst_in');
+      await w.run('DROP TABLE label_sets');
       this.#rows += pending.upserts.size;
       this.#unchecked += pending.upserts.size;
     }

@@ -77,8 +77,9 @@ async function load(): Promise<void> {
   let instances = 0;
   const slice = new PendingChanges();
   do {
+    // Keys are unique in the store: the map is only a list here (any unique name will do).
     after = reader.instancesAfter(after, LOAD_SLICE, (key, value) => {
-      slice.upserts.set(Buffer.from(key).toString('latin1'), instanceRow(key, value));
+      slice.upserts.set(String(instances + slice.upserts.size), instanceRow(key, value));
     });
     instances += slice.upserts.size;
     await tables.apply(slice, true);
