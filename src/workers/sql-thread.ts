@@ -48,7 +48,8 @@ udp.setThreadName('ps-sql');
 // Queries can wait a little; ingest and the HTTP front cannot.
 udp.setThreadNice(10);
 
-const pending = new PendingChanges();
+/** Changes not written in yet. An apply takes the object and leaves a new one: batches keep arriving while DuckDB works. */
+let pending = new PendingChanges();
 /** Batches posted before the load knew where it started. */
 const early: { id: number; buffer: ArrayBuffer }[] = [];
 /** Batches below this id are in what was loaded (-1: still loading). */
@@ -121,8 +122,10 @@ const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
  */
 async function applyPending(): Promise<void> {
   if (pending.empty) return;
+  const changes = pending;
+  pending = new PendingChanges();
   try {
-    await tables.apply(pending);
+    await tables.apply(changes);
   } catch (err) {
     setImmediate(() => {
       throw err;

@@ -5,11 +5,13 @@
 // memory, rows); freshness; the tables after a restart.
 
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PARTISCI, Server, freePort, sleep, tempDir } from './harness.js';
+import { PARTISCI, Server, freePort, sleep, tempDir, until } from './harness.js';
 
 const run = promisify(execFile);
+const FUZZ = fileURLToPath(new URL('../../dist/tools/fuzz/cli.js', import.meta.url));
 
 let server: Server;
 const data = tempDir();
@@ -313,4 +315,42 @@ describe('after a restart', () => {
     expect(answer!.data).toEqual(before.data);
     expect((await sql(h)).data).toEqual(history.data);
   });
+});
+
+describe('during a rollout wave', () => {
+  test('every change reaches the tables, also those that arrive while they are being written', async () => {
+    // A server of its own: a labelled fleet of 20,000 instances comes online, then a release reaches all of it,
+    // as fast as partisci-fuzz sends, while queries keep the SQL thread writing.
+    const port = await freePort();
+    const own = await Server.start({ port, args: ['--port', String(port), '--data', tempDir()] });
+    try {
+      const fleet = ['--server', '127.0.0.1', '--port', String(port), '--hosts', '1000', '--apps', '5', '--instances', '4', '--labels', '--rate', 'max', '--json'];
+      const ask = async (q: string): Promise<unknown[][]> => (await own.get(`/api/v1/sql?q=${encodeURIComponent(q)}`)).body.data as unknown[][];
+      let polling = true;
+      const poll = (async () => {
+        while (polling) {
+          await ask('SELECT count(*) FROM versions');
+          await sleep(10);
+        }
+      })();
+      for (const ver of ['1.0.0', '2.0.0']) await run(process.execPath, [FUZZ, ...fleet, '--waves', ver]);
+      polling = false;
+      await poll;
+      const settled = await own.settle(0);
+      const rest = (await own.get('/api/v1/app/')).body.data as { app_id: string; instance_count: number }[];
+      // The last commit reaches the SQL thread a moment after the REST API sees it.
+      const want = JSON.stringify(rest.map((a) => [a.app_id, a.instance_count]));
+      const byAppQuery = 'SELECT app_id, count(*) FROM versions GROUP BY app_id ORDER BY app_id';
+      await until(async () => JSON.stringify(await ask(byAppQuery)) === want, 2000);
+      expect(await ask(byAppQuery)).toEqual(JSON.parse(want));
+      expect(await ask('SELECT count(*) FROM versions')).toEqual([[settled.instances]]);
+      // Every instance's version and labels as the REST API has them.
+      const onTwo = (await own.get('/api/v1/version/?ver=2.0.0')).body.data.length as number;
+      expect(await ask(`SELECT count(*) FROM versions WHERE ver = '2.0.0' AND labels['env'] IS NOT NULL`)).toEqual([[onTwo]]);
+      const changes = await ask(`SELECT count(*) FILTER (WHERE change = 'new'), count(*) FILTER (WHERE change = 'version') FROM history`);
+      expect(changes).toEqual([[settled.instances, onTwo]]);
+    } finally {
+      await own.destroy();
+    }
+  }, 90_000);
 });
