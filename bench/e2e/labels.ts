@@ -142,6 +142,8 @@ export async function runLabelsSection(o: LabelsOptions, log: (line: string) => 
   while ((await server.vars()).udp_datagrams < v0.udp_datagrams + o.stormRate / 10) await sleep(50);
   const kinds: Timing[] = [];
   try {
+    // The same page without a label filter, side by side.
+    kinds.push(await time(server.port, `version/?app_id=A&limit=100 (no label filter)`, `/api/v1/version/?app_id=${appId}&limit=100`, o.requests, dataRows));
     kinds.push(await time(server.port, `version/?label.env=prod&app_id=A&limit=100`, `/api/v1/version/?label.env=prod&app_id=${appId}&limit=100`, o.requests, dataRows));
     kinds.push(await time(server.port, `version/?label.env=prod&label.region=eu-west&app_id=A&limit=100`, `/api/v1/version/?label.env=prod&label.region=eu-west&app_id=${appId}&limit=100`, o.requests, dataRows));
     kinds.push(await time(server.port, 'version/?label.env=prod&app_id=A (whole answer)', `/api/v1/version/?label.env=prod&app_id=${appId}`, Math.ceil(o.requests / 10), dataRows));

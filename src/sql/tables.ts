@@ -11,7 +11,7 @@
 // (store.inst, store.history): after a checkpoint, a million labelled
 // instances take a few MB instead of ~200 MB, and scans get faster.
 // Changes land uncompressed and are compressed at the next checkpoint
-// (after enough of them, at most every few seconds).
+// (once they stop coming for a moment, or when many are waiting).
 // versions is a view over store.inst whose last_update reads the
 // writer's shared clock per row (partisci_clock, a scalar function over
 // the SharedArrayBuffer the REST API reads too), so a repeated update is
@@ -71,9 +71,14 @@ const LABEL_SETS = `CREATE OR REPLACE TEMP TABLE label_sets AS SELECT labels AS 
 const CHUNK = 2048;
 /** Deleted rows (replaced or removed instances) kept before the table is rewritten. */
 const COMPACT_AFTER = 100_000;
-/** Rows written or deleted since the last checkpoint that make the next apply checkpoint (compress). */
+/**
+ * Compressing costs about as much as writing the rows did, so it waits for
+ * a quiet moment: an apply checkpoints when changes stopped coming
+ * (checkpointIfQuiet, from the SQL thread's tick), or when so many rows are
+ * uncompressed that their memory matters.
+ */
 const CHECKPOINT_AFTER = 20_000;
-const CHECKPOINT_EVERY_MS = 5000;
+const CHECKPOINT_ANYWAY = 500_000;
 
 function schema(staleSeconds: number): string[] {
   const status = staleSeconds > 0 ? `CASE WHEN last_update < CAST(epoch(get_current_timestamp()) AS BIGINT) - ${staleSeconds} THEN 'stale' ELSE 'up' END` : `'up'`;
@@ -106,7 +111,6 @@ export class SqlTables {
   #lastPrune = 0;
   /** Rows written or deleted since the last checkpoint. */
   #unchecked = 0;
-  #lastCheckpoint = 0;
 
   private constructor(options: SqlTableOptions, db: DuckDBInstance, writer: DuckDBConnection, reader: DuckDBConnection) {
     this.#options = options;
@@ -200,8 +204,11 @@ export class SqlTables {
     if (pending.history.length > 0) {
       await w.run(`CREATE OR REPLACE TEMP TABLE history_in (${HISTORY_COLUMNS}, labels VARCHAR, time UINTEGER, change VARCHAR)`);
       await this.#append('history_in', HISTORY_TYPES, pending.history);
-      await w.run(`INSERT INTO store.history SELECT app, app_id, host, host_ip, instance, ver, prev_ver, ${LABELS}, time, change FROM history_in`);
+      await w.run(LABEL_SETS.replace('%s', 'history_in'));
+      await w.run(`INSERT INTO store.history SELECT app, app_id, host, host_ip, instance, ver, prev_ver, s.map, time, change
+        FROM history_in AS h JOIN label_sets AS s ON h.labels IS NOT DISTINCT FROM s.json`);
       await w.run('DROP TABLE history_in');
+      await w.run('DROP TABLE label_sets');
       this.#unchecked += pending.history.length;
     }
     pending.clear();
@@ -212,14 +219,18 @@ export class SqlTables {
     // Deleted rows keep their memory until the table is rewritten.
     if (this.#dead > Math.max(COMPACT_AFTER, this.#rows)) await this.#compact();
     // While loading, once at the end (checkpoint()).
-    if (!fresh && this.#unchecked >= CHECKPOINT_AFTER && Date.now() - this.#lastCheckpoint >= CHECKPOINT_EVERY_MS) await this.checkpoint();
+    if (!fresh && this.#unchecked >= CHECKPOINT_ANYWAY) await this.checkpoint();
+  }
+
+  /** Compresses the rows written since the last checkpoint, if enough: called when no changes are pending. */
+  async checkpointIfQuiet(): Promise<void> {
+    if (this.#unchecked >= CHECKPOINT_AFTER) await this.checkpoint();
   }
 
   /** Compresses what was written since the last checkpoint. */
   async checkpoint(): Promise<void> {
     await this.#writer.run('CHECKPOINT store');
     this.#unchecked = 0;
-    this.#lastCheckpoint = Date.now();
   }
 
   async #compact(): Promise<void> {

@@ -144,11 +144,23 @@ function applySoon(): void {
   });
 }
 
-const tick = setInterval(applySoon, APPLY_EVERY_MS);
+/** Batches received since the last tick. */
+let arrived = 0;
+/** Each second: write pending changes in; if no batch came since the last tick, compress (a quiet moment). */
+const tick = setInterval(() => {
+  if (arrived > 0) {
+    arrived = 0;
+    applySoon();
+  } else if (loadedBefore >= 0) {
+    applySoon();
+    void enqueue(() => tables.checkpointIfQuiet());
+  }
+}, APPLY_EVERY_MS);
 
 port.on('message', (msg: SqlRequest) => {
   switch (msg.type) {
     case 'CHANGES':
+      arrived++;
       if (loadedBefore < 0) early.push(msg);
       else if (msg.id >= loadedBefore) pending.add(msg.buffer);
       if (pending.size >= APPLY_AT) applySoon();
