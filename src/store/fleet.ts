@@ -36,7 +36,7 @@ import { ClockKind, DbId, META, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT } 
 import { PendingRecords } from './pending.js';
 import { decodeSelector, type Selector } from './selector.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
-import { appSummaryValue, hostSummaryValue, keyPartJson, versionsJson } from './summaries.js';
+import { appSummaryValue, keyPartJson, putHostSummary, versionsJson } from './summaries.js';
 
 export interface FleetOptions {
   /** Remove instances not updated for this many seconds (0 = keep forever). */
@@ -613,17 +613,26 @@ export class Fleet {
       out.put(DbId.apps, key, appSummaryValue(a, this.appNames[a] ?? EMPTY, appId, c, this.appClock.get(a)));
       out.put(DbId.appvers, key, versionsJson(counts.versionsOf(a)));
     }
+    // A host lists its apps in key order: rank the apps once.
+    const rank = new Int32Array(apps.highWater);
+    const live: number[] = [];
+    for (let a = 0; a < apps.highWater; a++) if (apps.state[a] === SlotState.live) live.push(a);
+    live.sort((x, y) => Buffer.compare(apps.keyOf(x), apps.keyOf(y))).forEach((a, i) => (rank[a] = i));
+    const byRank = (x: number, y: number): number => rank[x]! - rank[y]!;
     let n = 0;
+    let key: Uint8Array = EMPTY;
+    const begin = (size: number): number => out.begin(DbId.hosts, OpKind.put, key, size);
+    const bytes = (): Uint8Array => out.bytes;
     for (const h of counts.dirtyHosts) {
       if ((++n & MEANWHILE_EVERY) === 0) meanwhile();
-      const key = hosts.keyOf(h);
+      key = hosts.keyOf(h);
       if (hosts.state[h] !== SlotState.live) {
         out.del(DbId.hosts, key);
         continue;
       }
       const c = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
-      const appKeys = counts.appsOf(h).map((a) => apps.keyOf(a)).sort(Buffer.compare);
-      out.put(DbId.hosts, key, hostSummaryValue(h, keyPartJson(key), c, this.hostClock.get(h), appKeys));
+      const appKeys = counts.appsOf(h).sort(byRank).map((a) => apps.keyOf(a));
+      putHostSummary(begin, bytes, h, keyPartJson(key), c, this.hostClock.get(h), appKeys);
     }
     const pages = (counts.dirtyApps.size + counts.dirtyHosts.size) / 16;
     counts.dirtyApps.clear();

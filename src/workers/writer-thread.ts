@@ -39,6 +39,13 @@ const MAX_BACKLOG_BYTES = 96 * 1024 * 1024;
 /** No new change for this long: the burst is over, cut now. */
 const QUIET_MS = 20;
 const DEFAULT_LATENCY_TARGET_MS = 850;
+/**
+ * Batches handed over and not committed yet: the one being committed and
+ * the next, cut while the first commits (so cutting and committing overlap).
+ */
+const MAX_IN_FLIGHT = 2;
+/** How long before the commit in progress should end the next batch is cut. */
+const CUT_LEAD_MS = 10;
 /** Trim the C heap after a storm, at most this often. */
 const TRIM_EVERY_MS = 5_000;
 /** How long a stopping writer waits for its last batch to be committed. */
@@ -64,13 +71,19 @@ function run(data: WriterThreadData): void {
     stats[Stat.instances] = s.instances;
     stats[Stat.hosts] = s.hosts;
     stats[Stat.apps] = s.apps;
-    // Not committed yet: what the fleet holds and what the commit thread is writing.
+    // Not committed yet: what the fleet holds and what the commit thread has.
     const b = fleet.backlog;
-    stats[Stat.backlog] = b.instances + inFlightChanges;
-    stats[Stat.backlogBytes] = b.bytes + staging.bytes + inFlightBytes;
+    let changes = 0;
+    let bytes = 0;
+    for (const f of inFlight.values()) {
+      changes += f.changes;
+      bytes += f.bytes;
+    }
+    stats[Stat.backlog] = b.instances + changes;
+    stats[Stat.backlogBytes] = b.bytes + staging.bytes + bytes;
   };
-  let inFlightChanges = 0;
-  let inFlightBytes = 0;
+  /** Batches handed to the commit thread and not yet committed, by id. */
+  const inFlight = new Map<number, { changes: number; bytes: number; cutAt: number }>();
 
   // The HTTP requests read so far: if this thread dies, main answers them
   // with an error (their batch will never come).
@@ -96,9 +109,8 @@ function run(data: WriterThreadData): void {
     noteSeq(bytes, offset);
     fleet.apply(bytes, offset, length);
   };
-  /** Id of the batch the commit thread is working on (0: none). */
-  let inFlight = 0;
   let lastCommitMs = 0;
+  let lastCutMs = 0;
   let lastChangeMs = 0;
   let lastPending = 0;
   let lastSweep = 0;
@@ -109,10 +121,19 @@ function run(data: WriterThreadData): void {
   let finalCut = false;
 
   const cutDue = (nowMs: number): boolean => {
+    if (inFlight.size >= MAX_IN_FLIGHT) return false;
     const work = fleet.pendingWork;
     const clocks = fleet.clocksDue(nowMs);
-    if (!work.any) return clocks;
-    if (work.urgent || clocks || work.oldestMs === 0) return true;
+    if (!work.any) return clocks && inFlight.size === 0;
+    if (work.urgent) return true;
+    if (inFlight.size > 0) {
+      // A batch is being committed: have the next one ready when it ends,
+      // so the commit thread never waits for a cut.
+      let cutAt = Infinity;
+      for (const f of inFlight.values()) cutAt = Math.min(cutAt, f.cutAt);
+      return nowMs >= cutAt + lastCommitMs - lastCutMs - CUT_LEAD_MS;
+    }
+    if (clocks || work.oldestMs === 0) return true;
     if (nowMs - lastChangeMs >= QUIET_MS) return true;
     const gather = Math.max(QUIET_MS, Math.min(latencyTarget - 1.2 * lastCommitMs, 8 * lastCommitMs));
     return nowMs - work.oldestMs >= gather;
@@ -130,12 +151,11 @@ function run(data: WriterThreadData): void {
     };
     const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
     const ms = performance.now() - started;
+    lastCutMs = ms;
     stats[Stat.lastCutMs] = ms;
     if (ms > stats[Stat.maxCutMs]!) stats[Stat.maxCutMs] = ms;
     staging.replay(absorb);
-    inFlight = batch.id;
-    inFlightChanges = batch.written + batch.removed;
-    inFlightBytes = batch.length;
+    inFlight.set(batch.id, { changes: batch.written + batch.removed, bytes: batch.length, cutAt: nowMs });
     const msg: BatchMessage = { type: 'BATCH', ...batch };
     port.postMessage(msg, [batch.buffer]);
     publish();
@@ -148,12 +168,7 @@ function run(data: WriterThreadData): void {
       const done = m.message as DoneMessage;
       fleet.committed(done.id);
       lastCommitMs = done.ms;
-      if (done.id === inFlight) {
-        inFlight = 0;
-        inFlightChanges = 0;
-        inFlightBytes = 0;
-        publish();
-      }
+      if (inFlight.delete(done.id)) publish();
     }
     let n = 0;
     if (fleet.backlog.bytes < MAX_BACKLOG_BYTES) {
@@ -181,16 +196,16 @@ function run(data: WriterThreadData): void {
       // Everything is absorbed: one last batch with the clocks, then wait
       // for it (and any before it) to be committed, or give up.
       stopDeadline ||= nowMs + STOP_GIVE_UP_MS;
-      if (inFlight === 0 && !finalCut) {
+      if (inFlight.size === 0 && !finalCut) {
         cut(nowMs, true);
         finalCut = true;
       }
-      if (inFlight === 0 || nowMs > stopDeadline) break;
-    } else if (inFlight === 0 && cutDue(nowMs)) {
+      if (inFlight.size === 0 || nowMs > stopDeadline) break;
+    } else if (cutDue(nowMs)) {
       cut(nowMs, false);
     }
 
-    if (inFlight === 0 && fleet.backlog.instances === 0 && nowMs - lastTrim > TRIM_EVERY_MS && lastCommitMs > 50) {
+    if (inFlight.size === 0 && fleet.backlog.instances === 0 && nowMs - lastTrim > TRIM_EVERY_MS && lastCommitMs > 50) {
       // A storm's batches are gone: hand their freed memory back to the kernel.
       udp.trimMemory();
       lastTrim = nowMs;
@@ -198,7 +213,7 @@ function run(data: WriterThreadData): void {
     if (n < MAX_PER_RING) {
       // Idle for a while: sleep longer, but never past a due cut.
       idlePasses = n === 0 ? idlePasses + 1 : 0;
-      const wait = idlePasses > 100 && inFlight === 0 && !fleet.pendingWork.any ? IDLE_POLL_MS : POLL_MS;
+      const wait = idlePasses > 100 && inFlight.size === 0 && !fleet.pendingWork.any ? IDLE_POLL_MS : POLL_MS;
       Atomics.store(control, Ctl.WRITER_SLEEPING, 1);
       if (Atomics.load(control, Ctl.WAKE) === wake) Atomics.wait(control, Ctl.WAKE, wake, wait);
       Atomics.store(control, Ctl.WRITER_SLEEPING, 0);
