@@ -101,9 +101,12 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     );
     this.#supervisor.on('writer', (msg) => this.#onWriter(msg));
     this.#supervisor.on('commit', (msg) => this.#onCommit(msg));
-    this.#supervisor.on('writerDown', ({ seqRead, reason }) => {
-      // What the dead writer read never reaches a batch: say so now.
-      this.#acks.fail(seqRead, new EngineError('WRITER_RESTART', `${reason}; the update was not stored, send it again`));
+    this.#supervisor.on('writerDown', ({ reason }) => {
+      // What the dead writer had read never reaches a batch; what it had not
+      // read yet waits for the next writer, which may die too. Either way,
+      // nobody waits through a restart: the client is told to send again
+      // (an update may be stored twice, never lost while answered 200).
+      this.#acks.fail(Infinity, new EngineError('WRITER_RESTART', `${reason}; the update may not be stored: send it again`));
     });
   }
 

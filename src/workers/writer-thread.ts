@@ -23,7 +23,6 @@ import { receiveMessageOnPort, parentPort, workerData } from 'node:worker_thread
 import { Fleet } from '../store/fleet.js';
 import { loadFleet } from '../store/loader.js';
 import { udp } from '../ingest/native.js';
-import { R_SEQ, get32 } from '../ingest/record.js';
 import { RingConsumer } from './ring.js';
 import { Staging } from './staging.js';
 import { Ctl, Stat, WRITER_REGION, statRegion } from './shared-layout.js';
@@ -85,18 +84,10 @@ function run(data: WriterThreadData): void {
   /** Batches handed to the commit thread and not yet committed, by id. */
   const inFlight = new Map<number, { changes: number; bytes: number; cutAt: number }>();
 
-  // The HTTP requests read so far: if this thread dies, main answers them
-  // with an error (their batch will never come).
-  let seqRead = stats[Stat.httpSeqRead]!;
-  const noteSeq = (bytes: Uint8Array, offset: number): void => {
-    const seq = get32(bytes, offset + R_SEQ);
-    if (seq > seqRead) stats[Stat.httpSeqRead] = seqRead = seq;
-  };
-
   // While the store loads, records are moved aside so the rings keep room.
   const staging = new Staging(MAX_BACKLOG_BYTES);
   loadFleet(data.path, fleet, () => {
-    stats[Stat.drained]! += staging.take(rings, MAX_PER_RING, noteSeq);
+    stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
     publish();
   });
   staging.replay((bytes, offset, length) => fleet.apply(bytes, offset, length));
@@ -105,10 +96,7 @@ function run(data: WriterThreadData): void {
   post({ type: 'READY', ...fleet.size, loadMs: Math.round(performance.now() - started) });
 
   const port = data.commitPort;
-  const absorb = (bytes: Uint8Array, offset: number, length: number): void => {
-    noteSeq(bytes, offset);
-    fleet.apply(bytes, offset, length);
-  };
+  const absorb = (bytes: Uint8Array, offset: number, length: number): void => fleet.apply(bytes, offset, length);
   let lastCommitMs = 0;
   let lastCutMs = 0;
   let lastChangeMs = 0;
@@ -147,7 +135,7 @@ function run(data: WriterThreadData): void {
     const started = performance.now();
     // While it cuts, ring records wait in the staging buffer (not in the rings, which could fill).
     const meanwhile = (): void => {
-      stats[Stat.drained]! += staging.take(rings, MAX_PER_RING, noteSeq);
+      stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
     };
     const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
     const ms = performance.now() - started;
