@@ -16,6 +16,7 @@ import { udp } from '../ingest/native.js';
 import { Committer } from '../store/committer.js';
 import type { BatchMessage, CommitControl, CommitMessage, CommitThreadData, DoneMessage } from './messages.js';
 import { COMMIT_REGION, Stat, statRegion, wakeWriter } from './shared-layout.js';
+import { threadLogger } from './thread-log.js';
 
 /** This thread's nice value (the others run at 0). */
 const COMMIT_NICE = 10;
@@ -32,6 +33,7 @@ udp.setThreadName('ps-commit');
 udp.setThreadNice(COMMIT_NICE);
 const control = new Int32Array(data.control);
 const stats = statRegion(data.stats, COMMIT_REGION);
+const log = threadLogger(control, 'commit');
 const post = (msg: CommitMessage, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(msg, transfer);
 
 let committer: Committer;
@@ -91,6 +93,7 @@ function done(batch: BatchMessage, ms: number, pruned: number): void {
   stats[Stat.pruned]! += pruned;
   stats[Stat.lastCommitMs] = ms;
   if (batch.oldestMs > 0) recordLag(now, now - batch.oldestMs);
+  if (log.enabled('debug')) log.debug('batch committed', { id: batch.id, written: batch.written, removed: batch.removed, bytes: batch.length, ms: Math.round(ms), lag_ms: batch.oldestMs > 0 ? now - batch.oldestMs : 0, pruned });
   lastError = '';
   const reply: DoneMessage = { type: 'DONE', id: batch.id, ms };
   port?.postMessage(reply);

@@ -25,6 +25,7 @@ import { loadFleet } from '../store/loader.js';
 import { udp } from '../ingest/native.js';
 import { RingConsumer } from './ring.js';
 import { Staging } from './staging.js';
+import { threadLogger } from './thread-log.js';
 import { Ctl, Stat, WRITER_REGION, statRegion } from './shared-layout.js';
 import type { BatchMessage, DoneMessage, WriterMessage, WriterThreadData } from './messages.js';
 
@@ -58,6 +59,7 @@ function run(data: WriterThreadData): void {
   udp.setThreadName('ps-writer');
   const control = new Int32Array(data.control);
   const stats = statRegion(data.stats, WRITER_REGION);
+  const log = threadLogger(control, 'writer');
   const started = performance.now();
   const latencyTarget = data.latencyTargetMs ?? DEFAULT_LATENCY_TARGET_MS;
   const fleet = new Fleet(
@@ -144,6 +146,9 @@ function run(data: WriterThreadData): void {
     if (ms > stats[Stat.maxCutMs]!) stats[Stat.maxCutMs] = ms;
     staging.replay(absorb);
     inFlight.set(batch.id, { changes: batch.written + batch.removed, bytes: batch.length, cutAt: nowMs });
+    if (log.enabled('debug')) {
+      log.debug('batch cut', { id: batch.id, changes: batch.changes, written: batch.written, removed: batch.removed, applied: batch.applied, bytes: batch.length, ms: Math.round(ms) });
+    }
     const msg: BatchMessage = { type: 'BATCH', ...batch };
     port.postMessage(msg, [batch.buffer]);
     publish();
