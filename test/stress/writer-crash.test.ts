@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { rmSync } from 'node:fs';
 import { Server, freePort, sleep, tempDir, until, update } from '../e2e/harness.js';
 
@@ -18,6 +18,11 @@ describe('a writer that keeps dying', () => {
     const port = await freePort();
     const data = tempDir('partisci-crash-');
     const s = await Server.start({ port, dataDir: data, args: ['--port', String(port), '--data', data, '--workers', '2', '--danger'] });
+    // However the test ends, the server and its folder go.
+    onTestFinished(async () => {
+      await s.destroy();
+      rmSync(data, { recursive: true, force: true });
+    });
     const acked = new Map<string, string>();
     let slowest = 0;
     const statuses = new Map<number, number>();
@@ -45,6 +50,9 @@ describe('a writer that keeps dying', () => {
     const clients = Array.from({ length: CLIENTS }, client);
     const udp = spawn(process.execPath, [FUZZ, '--port', String(s.port), '--hosts', '200', '--apps', '5', '--instances', '2', '--rate', '5000', '--duration', '300'], { stdio: 'ignore' });
     const udpDone = once(udp, 'exit');
+    onTestFinished(() => {
+      if (udp.exitCode === null) udp.kill('SIGKILL');
+    });
 
     let crashes = 0;
     while (crashes < CRASHES) {
@@ -87,7 +95,5 @@ describe('a writer that keeps dying', () => {
       `writer crashes: ${crashes}; HTTP answers ${JSON.stringify(Object.fromEntries(statuses))}, slowest ${slowest.toFixed(0)} ms, ` +
         `${acked.size} acknowledged, 0 lost; UDP records lost with dead writers: ${end.lost_on_writer_crash} of ${end.drained}`,
     );
-    await s.destroy();
-    rmSync(data, { recursive: true, force: true });
   });
 });
