@@ -17,6 +17,7 @@
 import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
+import { DiskFullError, StoreLayoutError } from '../errors.js';
 import { OpKind, eachOp } from './batch.js';
 import { blockNewest } from './history.js';
 import { DATA_FILE, DB, DB_IDS, DbId, META, SCHEMA_VERSION, envOptions } from './layout.js';
@@ -26,15 +27,6 @@ import { FileReservation } from './reserve.js';
 const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
 /** History blocks pruning examines per commit, per database. */
 const PRUNE_SLICE = 500;
-
-export class StoreError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'StoreError';
-    this.code = code;
-  }
-}
 
 export interface CommitInput {
   buffer: ArrayBuffer;
@@ -69,13 +61,13 @@ export class Committer {
     const stored = meta.getBinary(Buffer.from(META.schema));
     if (stored === undefined) {
       const empty = DB_IDS.every((name, id) => name === DB.meta || (this.#dbs[id]!.getStats() as { entryCount: number }).entryCount === 0);
-      if (!empty) throw new StoreError('SCHEMA', `${this.path} holds data of an unknown layout`);
+      if (!empty) throw new StoreLayoutError(this.path, 'holds data of an unknown layout');
       meta.putSync(Buffer.from(META.schema), Buffer.from(String(SCHEMA_VERSION)));
       return;
     }
     const schema = Number(stored.toString('latin1'));
     if (schema !== SCHEMA_VERSION) {
-      throw new StoreError('SCHEMA', `${this.path} has data layout ${schema}; this partiscid reads layout ${SCHEMA_VERSION} (see README: upgrading)`);
+      throw new StoreLayoutError(this.path, `has data layout ${schema}; this partiscid reads layout ${SCHEMA_VERSION} (see README: upgrading)`);
     }
   }
 
@@ -108,9 +100,10 @@ export class Committer {
     try {
       this.#reservation.ensure(used + growth);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'ESYSCALL';
+      const code = (err as { code?: string }).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
       const free = this.freeBytes();
-      throw new StoreError(code === 'EDQUOT' ? 'ENOSPC' : code, `disk full: ${free === null ? '?' : (free / 2 ** 20).toFixed(1)} MiB free in ${this.path}, a commit may need ${(growth / 2 ** 20).toFixed(1)} MiB`);
+      throw new DiskFullError(this.path, free === null ? null : free / 2 ** 20, growth / 2 ** 20);
     }
     let pruned = 0;
     const dbs = this.#dbs;

@@ -14,7 +14,8 @@
 // short carries `next`.
 
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { CursorError, Tag, decodeCursor, encodeCursor } from './cursor.js';
+import { InvalidCursorError } from '../errors.js';
+import { Tag, decodeCursor, encodeCursor } from './cursor.js';
 import { blockNewest, entryOffsets, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
 import { JsonBytes } from './json-bytes.js';
 import { buildKey, prefixEnd } from './keys.js';
@@ -24,7 +25,6 @@ import { RowStream, u32 } from './row-stream.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
 
-export { CursorError };
 
 export interface VersionFilter {
   appId?: string;
@@ -264,7 +264,7 @@ export class StoreReader {
     let skipBelow = Infinity;
     if (filter.cursor !== undefined) {
       const c = decodeCursor(filter.cursor, tag);
-      if (c.length < 10 || Buffer.compare(c.subarray(0, prefix.length), prefix) !== 0) throw new CursorError('cursor does not belong to this query');
+      if (c.length < 10 || Buffer.compare(c.subarray(0, prefix.length), prefix) !== 0) throw new InvalidCursorError('does not belong to this query');
       start = Buffer.from(c.subarray(0, c.length - 2));
       skipBelow = c.readUInt16BE(c.length - 2);
     }
