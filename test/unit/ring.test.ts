@@ -226,7 +226,7 @@ describe('wrap-around', () => {
 });
 
 describe('randomized against an array model', () => {
-  type Op = { kind: 'push'; len: number } | { kind: 'read'; max: number } | { kind: 'release' } | { kind: 'rewind' } | { kind: 'restart' };
+  type Op = { kind: 'push'; len: number } | { kind: 'read'; max: number } | { kind: 'release' } | { kind: 'restart' };
 
   function run(cap: number, start: number, ops: Op[]): void {
     const { sab, p } = ring(cap, start);
@@ -250,9 +250,6 @@ describe('randomized against an array model', () => {
         c.release();
         queue.splice(0, readCount);
         readCount = 0;
-      } else if (op.kind === 'rewind') {
-        c.rewind();
-        readCount = 0;
       } else {
         c = new RingConsumer(sab);
         readCount = 0;
@@ -267,7 +264,6 @@ describe('randomized against an array model', () => {
       { weight: 5, arbitrary: fc.integer({ min: 0, max: cap }).map((len): Op => ({ kind: 'push', len })) },
       { weight: 3, arbitrary: fc.integer({ min: 0, max: 4 }).map((max): Op => ({ kind: 'read', max })) },
       { weight: 2, arbitrary: fc.constant<Op>({ kind: 'release' }) },
-      { weight: 1, arbitrary: fc.constant<Op>({ kind: 'rewind' }) },
       { weight: 1, arbitrary: fc.constant<Op>({ kind: 'restart' }) },
     );
 
