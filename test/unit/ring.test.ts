@@ -267,7 +267,7 @@ describe('randomized against an array model', () => {
       { weight: 1, arbitrary: fc.constant<Op>({ kind: 'restart' }) },
     );
 
-  test.each([64, 128])('capacity %i: random pushes, reads, releases and rewinds match the model', (cap) => {
+  test.each([64, 128])('capacity %i: random pushes, reads, releases and consumer restarts match the model', (cap) => {
     fc.assert(
       fc.property(fc.constantFrom(0, -cap, 0x7fffffff - 3, -4), fc.array(opArb(cap), { maxLength: 300 }), (start, ops) => {
         run(cap, start, ops);
