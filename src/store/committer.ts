@@ -52,7 +52,12 @@ export class Committer {
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#dbs = DB_IDS.map((name) => this.#env.openDB<Buffer, Buffer>(name, bin));
     this.#pageSize = (this.#env.getStats() as { pageSize: number }).pageSize;
-    this.#checkSchema();
+    try {
+      this.#checkSchema();
+    } catch (err) {
+      void this.#env.close();
+      throw err;
+    }
     this.#reservation = new FileReservation(join(path, DATA_FILE));
   }
 

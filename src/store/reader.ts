@@ -177,37 +177,44 @@ export class StoreReader {
     let n = 0;
     let next: string | null = null;
 
-    /** Emits one instance (unless a filter drops it). */
-    const emit = (key: Uint8Array, keyLength: number, value: Uint8Array): void => {
+    /** Whether an instance passes the filters; sets `t` and `stale` for write(). */
+    let t = 0;
+    let stale = false;
+    const matches = (value: Uint8Array): boolean => {
       if (verJson !== null) {
         const at = verOffset(value);
         const len = verLength(value);
-        if (len !== verJson.length) return;
-        for (let i = 0; i < len; i++) if (value[at + i] !== verJson[i]) return;
+        if (len !== verJson.length) return false;
+        for (let i = 0; i < len; i++) if (value[at + i] !== verJson[i]) return false;
       }
-      const t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
-      const stale = t < staleBefore;
-      if (status !== undefined && stale !== (status === 'stale')) return;
-      if (since !== undefined && t <= since) return;
+      t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
+      stale = t < staleBefore;
+      if (status !== undefined && stale !== (status === 'stale')) return false;
+      return since === undefined || t > since;
+    };
+    const write = (key: Uint8Array, keyLength: number, value: Uint8Array): void => {
       if (n > 0) out.ascii(',');
       n++;
       writeVersionJson(key, keyLength, value, t, out);
       out.ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":').uint(u32(value, V_SINCE)).ascii('}');
     };
+    /** The key of the last instance written (a page's end: where the next page starts). */
+    let lastKey: Buffer | null = null;
     /**
      * Emits the instances with keys in [from, end) (after `from` when
-     * exclusive); false once the page is full (next is set).
+     * exclusive); false once the page is full and a further match exists
+     * (then `next` is set).
      */
     const scan = (tag: number, from: Uint8Array | undefined, end: Uint8Array | undefined, exclusive: boolean): boolean => {
-      let lastKey: Buffer | null = null;
       let full = false;
       this.#instRows.each(from, end, exclusive, (key, keyLength, value) => {
+        if (!matches(value)) return true;
         if (n === limit) {
           next = encodeCursor(tag, lastKey!);
           full = true;
           return false;
         }
-        emit(key, keyLength, value);
+        write(key, keyLength, value);
         // The key buffer is reused for the next row: keep a copy only at a page's end.
         if (n === limit) lastKey = Buffer.from(key.subarray(0, keyLength));
         return true;
@@ -259,14 +266,14 @@ export class StoreReader {
     const appId = filter.appId === undefined ? null : Buffer.from(filter.appId);
     const since = filter.since ?? -1;
     const limit = filter.limit ?? Infinity;
-    // The cursor: the key of the block where the page ended, then the index of the last entry given.
+    // The cursor: the key of the block where the page ended, then the index (u32) of the last entry given.
     let start = prefixEnd(prefix);
     let skipBelow = Infinity;
     if (filter.cursor !== undefined) {
       const c = decodeCursor(filter.cursor, tag);
-      if (c.length < 10 || Buffer.compare(c.subarray(0, prefix.length), prefix) !== 0) throw new InvalidCursorError('does not belong to this query');
-      start = Buffer.from(c.subarray(0, c.length - 2));
-      skipBelow = c.readUInt16BE(c.length - 2);
+      if (c.length < 12 || Buffer.compare(c.subarray(0, prefix.length), prefix) !== 0) throw new InvalidCursorError('does not belong to this query');
+      start = Buffer.from(c.subarray(0, c.length - 4));
+      skipBelow = c.readUInt32BE(c.length - 4);
     }
     const view = newEntryView();
     const matches = (e: EntryView): boolean =>
@@ -289,9 +296,9 @@ export class StoreReader {
         if (!matches(view)) continue;
         if (n === limit) {
           // There is more: the cursor says where this page ended.
-          const c = Buffer.allocUnsafe(lastKey!.length + 2);
+          const c = Buffer.allocUnsafe(lastKey!.length + 4);
           lastKey!.copy(c, 0);
-          c.writeUInt16BE(lastIndex, lastKey!.length);
+          c.writeUInt32BE(lastIndex, lastKey!.length);
           next = encodeCursor(tag, c);
           break blocks;
         }

@@ -1,5 +1,5 @@
 // The committer's open: a store of another layout is refused with a coded
-// StoreError naming both layouts; a folder whose name has a dot opens as a
+// StoreLayoutError naming both layouts; a folder whose name has a dot opens as a
 // folder (not a file name); and a batch's operations reach LMDB.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { BatchWriter } from '../../src/store/batch.js';
-import { Committer, StoreError } from '../../src/store/committer.js';
+import { StoreLayoutError } from '../../src/errors.js';
+import { Committer } from '../../src/store/committer.js';
 import { DATA_FILE, DB, DbId, SCHEMA_VERSION, envOptions } from '../../src/store/layout.js';
 
 let base: string;
@@ -43,13 +44,13 @@ function openError(path: string): unknown {
 }
 
 describe('schema', () => {
-  test('a store whose meta says schema 1 is refused: StoreError, code SCHEMA, naming both layouts', async () => {
+  test('a store whose meta says schema 1 is refused: StoreLayoutError, code STORE_LAYOUT, naming both layouts', async () => {
     const path = join(base, 'old');
     mkdirSync(path);
     await withEnv(path, (env) => env.openDB('meta', { encoding: 'json' }).putSync('schema', 1));
     const err = openError(path);
-    expect(err).toBeInstanceOf(StoreError);
-    expect(err).toMatchObject({ name: 'StoreError', code: 'SCHEMA' });
+    expect(err).toBeInstanceOf(StoreLayoutError);
+    expect(err).toMatchObject({ name: 'StoreLayoutError', code: 'STORE_LAYOUT' });
     expect((err as Error).message).toBe(`${path} has data layout 1; this partiscid reads layout ${SCHEMA_VERSION} (see README: upgrading)`);
     expect(SCHEMA_VERSION).toBe(2);
   });
@@ -58,14 +59,14 @@ describe('schema', () => {
     const path = join(base, 'newer');
     mkdirSync(path);
     await withEnv(path, (env) => env.openDB('meta', { encoding: 'json' }).putSync('schema', 3));
-    expect(openError(path)).toMatchObject({ code: 'SCHEMA', message: `${path} has data layout 3; this partiscid reads layout 2 (see README: upgrading)` });
+    expect(openError(path)).toMatchObject({ code: 'STORE_LAYOUT', message: `${path} has data layout 3; this partiscid reads layout 2 (see README: upgrading)` });
   });
 
   test('data without any schema is refused as an unknown layout', async () => {
     const path = join(base, 'unknown');
     mkdirSync(path);
     await withEnv(path, (env) => env.openDB(DB.inst, { keyEncoding: 'binary', encoding: 'binary' }).putSync(Buffer.from('k'), Buffer.from('v')));
-    expect(openError(path)).toMatchObject({ name: 'StoreError', code: 'SCHEMA', message: `${path} holds data of an unknown layout` });
+    expect(openError(path)).toMatchObject({ name: 'StoreLayoutError', code: 'STORE_LAYOUT', message: `${path} holds data of an unknown layout` });
   });
 
   test('an empty folder becomes a store of this layout, and opens again', async () => {
