@@ -41,7 +41,8 @@ const QUIET_MS = 20;
 const DEFAULT_LATENCY_TARGET_MS = 850;
 /**
  * Batches handed over and not committed yet: the one being committed and
- * the next, cut while the first commits (so cutting and committing overlap).
+ * the next, cut just before the first is done (so that under load cutting
+ * and committing overlap, and the commit thread never waits for a cut).
  */
 const MAX_IN_FLIGHT = 2;
 /** How long before the commit in progress should end the next batch is cut. */
@@ -116,17 +117,16 @@ function run(data: WriterThreadData): void {
     const clocks = fleet.clocksDue(nowMs);
     if (!work.any) return clocks && inFlight.size === 0;
     if (work.urgent) return true;
-    if (inFlight.size > 0) {
-      // A batch is being committed: have the next one ready when it ends,
-      // so the commit thread never waits for a cut.
-      let cutAt = Infinity;
-      for (const f of inFlight.values()) cutAt = Math.min(cutAt, f.cutAt);
-      return nowMs >= cutAt + lastCommitMs - lastCutMs - CUT_LEAD_MS;
-    }
-    if (clocks || work.oldestMs === 0) return true;
-    if (nowMs - lastChangeMs >= QUIET_MS) return true;
+    // When the commit thread is free again (now, if it is idle).
+    let free = nowMs;
+    for (const f of inFlight.values()) free = Math.max(free, f.cutAt + lastCommitMs);
+    // Gather as long as the latency budget allows (larger batches cost less
+    // per change), but never wait once the changes stopped coming; then cut
+    // so the batch is ready the moment the commit thread is free.
     const gather = Math.max(QUIET_MS, Math.min(latencyTarget - 1.2 * lastCommitMs, 8 * lastCommitMs));
-    return nowMs - work.oldestMs >= gather;
+    const quiet = nowMs - lastChangeMs >= QUIET_MS || clocks || work.oldestMs === 0;
+    const ready = quiet ? nowMs : work.oldestMs + gather;
+    return nowMs >= Math.max(ready, free) - (inFlight.size > 0 ? lastCutMs + CUT_LEAD_MS : 0);
   };
 
   /** Buffers of committed batches, back for reuse (the largest first). */
