@@ -129,17 +129,20 @@ function run(data: WriterThreadData): void {
     return nowMs >= Math.max(ready, free) - (inFlight.size > 0 ? lastCutMs + CUT_LEAD_MS : 0);
   };
 
-  /** Buffers of committed batches, back for reuse (the largest first). */
-  const spare: ArrayBuffer[] = [];
+  /** The buffer of a committed batch, back for reuse: one is enough (two batches are in flight at most). */
+  let spare: ArrayBuffer | undefined;
   const cut = (nowMs: number, clocks: boolean): void => {
-    for (let m = receiveMessageOnPort(data.recyclePort); m !== undefined; m = receiveMessageOnPort(data.recyclePort)) spare.push(m.message as ArrayBuffer);
-    spare.sort((a, b) => b.byteLength - a.byteLength).splice(2);
+    for (let m = receiveMessageOnPort(data.recyclePort); m !== undefined; m = receiveMessageOnPort(data.recyclePort)) {
+      const back = m.message as ArrayBuffer;
+      if (spare === undefined || back.byteLength > spare.byteLength) spare = back;
+    }
     const started = performance.now();
     // While it cuts, ring records wait in the staging buffer (not in the rings, which could fill).
     const meanwhile = (): void => {
       stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
     };
-    const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
+    const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare === undefined ? {} : { buffer: spare }) });
+    spare = undefined;
     const ms = performance.now() - started;
     lastCutMs = ms;
     stats[Stat.lastCutMs] = ms;
