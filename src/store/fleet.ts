@@ -31,9 +31,9 @@ import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } 
 import { EntryFlag, HistoryLog, blockKey } from './history.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { buildKey, splitKey } from './keys.js';
-import { valueLength, verLength, verOffset, writeValue } from './instance-value.js';
+import { verLength, verOffset } from './instance-value.js';
 import { ClockKind, DbId, META, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT } from './layout.js';
-import { PendingRecords } from './pending.js';
+import { ENTRY_HEADER as PENDING_ENTRY_HEADER, PendingRecords } from './pending.js';
 import { decodeSelector, type Selector } from './selector.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { appSummaryValue, keyPartJson, putHostSummary, versionsJson } from './summaries.js';
@@ -201,11 +201,11 @@ export class Fleet {
 
   // --- absorbing records ------------------------------------------------------
 
-  /** Takes one ring record (rec[off, off+len)); afterwards its ring space may be reused. */
-  apply(rec: Uint8Array, off: number, len: number): void {
+  /** Takes one ring record at rec[off] (its length, as the ring gives it, is in the record too); afterwards its ring space may be reused. */
+  apply(rec: Uint8Array, off: number, _length?: number): void {
     const type = rec[off + R_TYPE];
     if (type === RecordType.update) {
-      this.#applyUpdate(rec, off, len);
+      this.#applyUpdate(rec, off);
       return;
     }
     const seq = get32(rec, off + R_SEQ);
@@ -220,7 +220,7 @@ export class Fleet {
     }
   }
 
-  #applyUpdate(rec: Uint8Array, off: number, len: number): void {
+  #applyUpdate(rec: Uint8Array, off: number): void {
     const inst = this.inst;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const keyOff = off + RECORD_HEADER;
@@ -275,7 +275,7 @@ export class Fleet {
     inst.cols[FRAG_A]![slot] = fa;
     inst.cols[FRAG_B]![slot] = fb;
     this.#touch(slot, time);
-    this.#pending.set(slot, rec, off, len);
+    this.#pending.set(slot, rec, off);
     inst.cols[PENDING_N]![slot]!++;
     if ((inst.cols[FLAGS]![slot]! & DIRTY) === 0) {
       inst.cols[FLAGS]![slot]! |= DIRTY;
@@ -588,12 +588,17 @@ export class Fleet {
     for (const { index, slot } of releases) index.release(slot);
   }
 
-  /** Writes an instance's pending record as its stored value (instance-value.ts). */
-  #putInstance(out: BatchWriter, slot: number, rec: Buffer, off: number): void {
-    const keyLen = get16(rec, off + R_KEY_LEN);
-    const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen);
-    const at = out.begin(DbId.inst, OpKind.put, key, valueLength(rec, off));
-    writeValue(rec, off, out.bytes, at, slot, this.inst.cols[SINCE]![slot]!, this.instClock.ts[slot]!);
+  /** Puts an instance's pending key and value, with its slot, since and written_at filled in. */
+  #putInstance(out: BatchWriter, slot: number, arena: Buffer, off: number): void {
+    const keyLen = arena[off]! | (arena[off + 1]! << 8);
+    const valueLen = arena[off + 2]! | (arena[off + 3]! << 8);
+    const keyAt = off + PENDING_ENTRY_HEADER;
+    const at = out.begin(DbId.inst, OpKind.put, arena.subarray(keyAt, keyAt + keyLen), valueLen);
+    const b = out.bytes;
+    b.set(arena.subarray(keyAt + keyLen, keyAt + keyLen + valueLen), at);
+    put32(b, at + V_SLOT, slot);
+    put32(b, at + V_SINCE, this.inst.cols[SINCE]![slot]!);
+    put32(b, at + V_WRITTEN_AT, this.instClock.ts[slot]!);
   }
 
   /** Puts the dirty app and host summaries (and app version counts); deletes emptied ones. Returns pages touched, roughly. */
@@ -716,6 +721,13 @@ export class Fleet {
 
 function u32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

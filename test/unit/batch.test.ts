@@ -18,7 +18,9 @@ interface PlainOp {
 /** Every operation of a batch, copied (eachOp's views are only valid during the visit). */
 function opsOf(buffer: ArrayBuffer, length: number): PlainOp[] {
   const out: PlainOp[] = [];
-  eachOp(buffer, length, (op) => out.push({ db: op.db, kind: op.kind, key: [...op.key], value: [...op.value], extra: [...op.extra] }));
+  eachOp(buffer, length, (op) => {
+    out.push({ db: op.db, kind: op.kind, key: [...op.key], value: [...op.value], extra: [...op.extra] });
+  });
   return out;
 }
 
