@@ -23,7 +23,7 @@
 import {
   FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
   R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF,
-  R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
+  R_IP_LEN, R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
@@ -136,6 +136,8 @@ export class Fleet {
   /** App display names (JSON string content) by app slot. */
   appNames: (Buffer | undefined)[] = [];
   #pending = new PendingRecords(this.inst, PENDING);
+  /** Field offsets of the record a history entry is built from (HistoryLog.pushFields). */
+  readonly #fields = new Int32Array(12);
   #dirty: number[] = [];
   #removals: Removal[] = [];
   #history = new HistoryLog();
@@ -238,38 +240,39 @@ export class Fleet {
     }
     const fragOff = keyOff + keyLen;
     const verOff = fragOff + get16(rec, off + R_VER_OFF);
-    const verJson = rec.subarray(verOff, verOff + get16(rec, off + R_VER_LEN));
+    const verEnd = verOff + get16(rec, off + R_VER_LEN);
     const appIdLen = rec[off + R_APP_ID_LEN]!;
     if (slot < 0) {
       slot = inst.insert(rec, keyOff, keyLen, keyHash);
       this.instClock.reset(slot);
       const a = this.#summarySlot(this.apps, this.appClock, rec, keyOff, appIdLen + 1);
       const h = this.#summarySlot(this.hosts, this.hostClock, rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
-      const v = this.counts.versionId(a, verJson);
+      const v = this.counts.versionId(a, rec, verOff, verEnd);
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
       inst.cols[VER]![slot] = v;
       inst.cols[SINCE]![slot] = time;
       this.counts.add(h, a, v);
-      this.#recordChange(slot, rec, off, fragOff, verJson, null, time);
+      this.#recordChange(slot, rec, off, fragOff, null, time);
     } else {
       const a = inst.cols[APP]![slot]!;
       const from = inst.cols[VER]![slot]!;
-      const to = this.counts.versionId(a, verJson);
+      const to = this.counts.versionId(a, rec, verOff, verEnd);
       if (to !== from) {
         const prevVer = this.counts.version(from).json;
         this.counts.changeVersion(a, from, to, (inst.cols[FLAGS]![slot]! & STALE) !== 0);
         inst.cols[VER]![slot] = to;
         inst.cols[SINCE]![slot] = time;
-        this.#recordChange(slot, rec, off, fragOff, verJson, prevVer, time);
+        this.#recordChange(slot, rec, off, fragOff, prevVer, time);
       }
     }
     const a = inst.cols[APP]![slot]!;
-    const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
+    const appAt = fragOff + FRAG_APP_OFF;
+    const appLen = get16(rec, off + R_APP_LEN);
     const known = this.appNames[a];
-    if (known === undefined || !bytesEqual(known, appName)) {
+    if (known === undefined || !bytesEqualAt(known, rec, appAt, appLen)) {
       // The app's display name follows its latest update.
-      this.appNames[a] = Buffer.from(appName);
+      this.appNames[a] = Buffer.from(rec.subarray(appAt, appAt + appLen));
       this.counts.dirtyApps.add(a);
     }
     inst.cols[FRAG_A]![slot] = fa;
@@ -292,29 +295,27 @@ export class Fleet {
    * A first sight (prevVer null) or version change: counted, and a history
    * entry built from the record (history.ts: no parsing).
    */
-  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, verJson: Uint8Array, prevVer: Uint8Array | null, time: number): void {
+  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, prevVer: Uint8Array | null, time: number): void {
     this.#changes++;
     const keyOff = off + RECORD_HEADER;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const hostOff = fragOff + get16(rec, off + R_HOST_OFF);
-    const hostEnd = hostOff + get16(rec, off + R_HOST_LEN);
-    // `","host_ip":"` follows the host; the address holds no quote.
-    const ipOff = hostEnd + HOST_IP_GAP;
-    let ipEnd = ipOff;
-    while (rec[ipEnd] !== 0x22) ipEnd++;
-    this.#history.push(
-      this.inst.cols[APP]![slot]!,
-      this.inst.cols[HOST]![slot]!,
-      time,
-      (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!,
-      prevVer === null ? EntryFlag.first : 0,
-      rec.subarray(keyOff, keyOff + rec[off + R_APP_ID_LEN]!),
-      rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN)),
-      rec.subarray(hostOff, hostEnd),
-      verJson,
-      prevVer ?? EMPTY,
-      rec.subarray(ipOff, ipEnd),
-    );
+    const hostLen = get16(rec, off + R_HOST_LEN);
+    const f = this.#fields;
+    f[0] = keyOff; // app_id
+    f[1] = rec[off + R_APP_ID_LEN]!;
+    f[2] = fragOff + FRAG_APP_OFF; // app
+    f[3] = get16(rec, off + R_APP_LEN);
+    f[4] = hostOff; // host
+    f[5] = hostLen;
+    f[6] = fragOff + get16(rec, off + R_VER_OFF); // ver
+    f[7] = get16(rec, off + R_VER_LEN);
+    f[10] = hostOff + hostLen + HOST_IP_GAP; // host_ip: `","host_ip":"` follows the host
+    f[11] = rec[off + R_IP_LEN]!;
+    const instance = (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!;
+    const app = this.inst.cols[APP]![slot]!;
+    const host = this.inst.cols[HOST]![slot]!;
+    this.#history.pushFields(app, host, time, instance, prevVer === null ? EntryFlag.first : 0, rec, f, prevVer ?? EMPTY);
   }
 
   /** The slot of a host or app key (rec[at, at+len)), added if new. */
@@ -698,7 +699,7 @@ export class Fleet {
     inst.cols[APP]![slot] = a;
     inst.cols[HOST]![slot] = h;
     const verAt = verOffset(value);
-    const v = this.counts.versionId(a, value.subarray(verAt, verAt + verLength(value)));
+    const v = this.counts.versionId(a, value, verAt, verAt + verLength(value));
     inst.cols[VER]![slot] = v;
     this.counts.add(h, a, v);
   }
@@ -730,11 +731,13 @@ function put32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v >>> 24;
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether a equals src[at, at+len). */
+function bytesEqualAt(a: Uint8Array, src: Uint8Array, at: number, len: number): boolean {
+  if (a.length !== len) return false;
+  for (let i = 0; i < len; i++) if (a[i] !== src[at + i]) return false;
   return true;
 }
+
 
 function jsonString(json: Uint8Array): string {
   return JSON.parse(`"${utf8.decode(json)}"`) as string;

@@ -20,6 +20,11 @@ import type { JsonBytes } from './json-bytes.js';
 
 export const BLOCK_HEADER = 16;
 export const ENTRY_HEADER = 20;
+/** An entry's strings: app_id, app, host, ver, prev_ver, host_ip. */
+const FIELDS = 6;
+/** prev_ver's place among them. */
+const PREV = 4;
+const EMPTY = new Uint8Array(0);
 
 export const EntryFlag = {
   /** The instance was removed (ver is null). */
@@ -137,8 +142,38 @@ export class HistoryLog {
    * empty ver, a first sight an empty prevVer (and the flag saying so).
    */
   push(app: number, host: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array): void {
-    const size = ENTRY_HEADER + appId.length + appName.length + hostJson.length + ver.length + prevVer.length + hostIp.length;
-    if (size > 0xffff || hostIp.length > 0xff) throw new RangeError(`history entry of ${size} bytes`);
+    const f = this.#fields;
+    const parts = [appId, appName, hostJson, ver, EMPTY, hostIp];
+    // One scratch source: the parts side by side.
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const src = new Uint8Array(size);
+    let o = 0;
+    for (let i = 0; i < parts.length; i++) {
+      src.set(parts[i]!, o);
+      f[2 * i] = o;
+      f[2 * i + 1] = parts[i]!.length;
+      o += parts[i]!.length;
+    }
+    this.pushFields(app, host, time, instance, flags, src, f, prevVer);
+  }
+
+  /** Field offsets and lengths for pushFields (app_id, app, host, ver, prev_ver, host_ip): reuse it. */
+  readonly #fields = new Int32Array(FIELDS * 2);
+
+  /**
+   * Appends an entry whose fields are src[fields[2i], +fields[2i+1]) in the
+   * order app_id, app, host, ver, (prev_ver: given apart), host_ip (see
+   * push): the writer passes its ring record with offsets, so no view is
+   * made per change.
+   */
+  pushFields(app: number, host: number, time: number, instance: number, flags: number, src: Uint8Array, fields: Int32Array, prevVer: Uint8Array): void {
+    fields[PREV * 2] = 0;
+    fields[PREV * 2 + 1] = prevVer.length;
+    let size = ENTRY_HEADER;
+    for (let i = 0; i < FIELDS; i++) size += fields[2 * i + 1]!;
+    const ipLen = fields[2 * (FIELDS - 1) + 1]!;
+    if (size > 0xffff || ipLen > 0xff) throw new RangeError(`history entry of ${size} bytes`);
     if (this.#used + size > this.#buf.length) {
       const grown = Buffer.alloc(Math.max(this.#buf.length * 2, this.#used + size));
       this.#buf.copy(grown, 0, 0, this.#used);
@@ -160,19 +195,16 @@ export class HistoryLog {
     put32(b, at + 2, time);
     put16(b, at + 6, instance);
     b[at + 8] = flags;
-    b[at + 9] = hostIp.length;
-    put16(b, at + 10, appId.length);
-    put16(b, at + 12, appName.length);
-    put16(b, at + 14, hostJson.length);
-    put16(b, at + 16, ver.length);
-    put16(b, at + 18, prevVer.length);
+    b[at + 9] = ipLen;
+    // Lengths of app_id, app, host, ver, prev_ver at 10..19.
+    for (let i = 0; i < FIELDS - 1; i++) put16(b, at + 10 + 2 * i, fields[2 * i + 1]!);
     let o = at + ENTRY_HEADER;
-    o = copyInto(b, o, appId);
-    o = copyInto(b, o, appName);
-    o = copyInto(b, o, hostJson);
-    o = copyInto(b, o, ver);
-    o = copyInto(b, o, prevVer);
-    copyInto(b, o, hostIp);
+    for (let i = 0; i < FIELDS; i++) {
+      const from = fields[2 * i]!;
+      const len = fields[2 * i + 1]!;
+      const source = i === PREV ? prevVer : src;
+      for (let k = 0; k < len; k++) b[o++] = source[from + k]!;
+    }
     this.#app[this.#count] = app;
     this.#host[this.#count] = host;
     this.#at[this.#count] = at;
@@ -226,7 +258,7 @@ export class HistoryLog {
       for (let k = i; k < j; k++) {
         const at = this.#at[order[k]!]!;
         const size = u16(buf, at);
-        block.set(buf.subarray(at, at + size), o);
+        buf.copy(block, o, at, at + size);
         o += size;
       }
       i = j;
@@ -251,8 +283,3 @@ function put16(b: Uint8Array, o: number, v: number): void {
   b[o + 1] = v >>> 8;
 }
 
-/** Copies a short field (a loop beats set() for a few bytes). */
-function copyInto(dst: Uint8Array, o: number, src: Uint8Array): number {
-  for (let i = 0; i < src.length; i++) dst[o++] = src[i]!;
-  return o;
-}
