@@ -21,7 +21,9 @@ export const INSTANCES = 1;
 export const STALE = 2;
 /** Host: first pair node + 1 of its app list (0 = none). */
 export const PAIR_HEAD = 3;
-export const SUMMARY_COLUMNS = 4;
+/** Host: its history bucket (history.ts). */
+export const BUCKET = 4;
+export const SUMMARY_COLUMNS = 5;
 
 
 export interface VersionCount {

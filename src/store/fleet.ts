@@ -27,8 +27,8 @@ import {
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
-import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
-import { EntryFlag, HistoryLog, blockKey } from './history.js';
+import { BUCKET, FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
+import { EntryFlag, HistoryLog, blockKey, bucketPart, hostBucket } from './history.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { buildKey, splitKey } from './keys.js';
 import { verLength, verOffset } from './instance-value.js';
@@ -246,7 +246,7 @@ export class Fleet {
       slot = inst.insert(rec, keyOff, keyLen, keyHash);
       this.instClock.reset(slot);
       const a = this.#summarySlot(this.apps, this.appClock, rec, keyOff, appIdLen + 1);
-      const h = this.#summarySlot(this.hosts, this.hostClock, rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
+      const h = this.#hostSlot(rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
       const v = this.counts.versionId(a, rec, verOff, verEnd);
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
@@ -314,8 +314,16 @@ export class Fleet {
     f[11] = rec[off + R_IP_LEN]!;
     const instance = (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!;
     const app = this.inst.cols[APP]![slot]!;
-    const host = this.inst.cols[HOST]![slot]!;
-    this.#history.pushFields(app, host, time, instance, prevVer === null ? EntryFlag.first : 0, rec, f, prevVer ?? EMPTY);
+    const bucket = this.hosts.cols[BUCKET]![this.inst.cols[HOST]![slot]!]!;
+    this.#history.pushFields(app, bucket, time, instance, prevVer === null ? EntryFlag.first : 0, rec, f, prevVer ?? EMPTY);
+  }
+
+  /** The slot of a host key (rec[at, at+len)), added (with its history bucket) if new. */
+  #hostSlot(rec: Uint8Array, at: number, len: number): number {
+    const known = this.hosts.size;
+    const h = this.#summarySlot(this.hosts, this.hostClock, rec, at, len);
+    if (this.hosts.size !== known) this.hosts.cols[BUCKET]![h] = hostBucket(rec.subarray(at, at + len));
+    return h;
   }
 
   /** The slot of a host or app key (rec[at, at+len)), added if new. */
@@ -381,7 +389,7 @@ export class Fleet {
     const appEnd = key.indexOf(0);
     this.#history.push(
       a,
-      this.inst.cols[HOST]![slot]!,
+      this.hosts.cols[BUCKET]![this.inst.cols[HOST]![slot]!]!,
       Math.max(Math.floor(Date.now() / 1000), this.instClock.get(slot)),
       (key[key.length - 2]! << 8) | key[key.length - 1]!,
       EntryFlag.removed | (reason === 'trim' ? EntryFlag.trimmed : 0),
@@ -523,7 +531,7 @@ export class Fleet {
     if (this.#history.length > 0) {
       this.#history.blocks(
         (kind, slot, size) => {
-          const part = kind === 'app' ? this.apps.keyOf(slot) : this.hosts.keyOf(slot);
+          const part = kind === 'app' ? this.apps.keyOf(slot) : bucketPart(slot);
           pages += 1 + (size >> 14);
           return out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(part, id), size);
         },
@@ -673,6 +681,7 @@ export class Fleet {
     const index = kind === 'app' ? this.apps : this.hosts;
     const clock = kind === 'app' ? this.appClock : this.hostClock;
     index.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
+    if (kind === 'host') index.cols[BUCKET]![slot] = hostBucket(key);
     clock.ensure(slot);
     clock.ts[slot] = Math.max(clock.ts[slot]!, writtenAt);
     if (name !== null) this.appNames[slot] = Buffer.from(name);

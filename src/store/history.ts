@@ -1,12 +1,15 @@
 // Version history: one entry per first sight, version change and removal
 // of an instance, kept for --history-days.
 //
-// Entries are stored in blocks, one block per app and one per host per
-// commit (DB history: app_id| block; DB histhost: host| block; block is the
-// batch id, u64 big-endian, so an app's or a host's blocks are in time
-// order). A change therefore costs no LMDB write of its own: in a storm of
-// 100,000 changes a commit writes a few dozen app blocks and a few thousand
-// host blocks instead of 100,000 random entries.
+// Entries are stored in blocks: one per app and one per host bucket per
+// commit (DB history: app_id| block; DB histhost: bucket (u16 BE) block;
+// block is the batch id, u64 big-endian, so an app's or a bucket's blocks
+// are in time order). A host's entries are in its bucket's blocks (hosts
+// hash into HOST_BUCKETS buckets), among other hosts'. A change therefore
+// costs no LMDB write of its own, and a commit of a storm's 100,000 changes
+// over 10,000 hosts writes a few dozen app blocks and a few hundred bucket
+// blocks: each a place in a B-tree the commit must rewrite a page for, which
+// a block per host (10,000 places) made as costly as the instances.
 //
 // Block value: [u32 entry count][u32 oldest time][u32 newest time][u32 0] then entries.
 // Entry:       [u16 size][u32 time][u16 instance][u8 flags][u8 host_ip len]
@@ -16,6 +19,7 @@
 // written twice (its app's block and its host's), and history is most of
 // what a storm of changes writes. Queries build the JSON (writeEntryJson).
 
+import { hash32 } from '../ingest/hash.js';
 import type { JsonBytes } from './json-bytes.js';
 
 export const BLOCK_HEADER = 16;
@@ -35,7 +39,22 @@ export const EntryFlag = {
   first: 4,
 } as const;
 
-/** The key of a block: an app's or host's key part, then the block id. */
+/** Host buckets of the histhost database: few enough that a commit touches few places, many enough that a host's history reads little of others'. */
+export const HOST_BUCKETS = 256;
+
+/** The bucket of a host, from its key part (keys.ts, terminator included). */
+export function hostBucket(hostKey: Uint8Array): number {
+  return hash32(hostKey, 0, hostKey.length) & (HOST_BUCKETS - 1);
+}
+
+/** The key part of a host bucket in histhost. */
+export function bucketPart(bucket: number): Buffer {
+  const part = Buffer.allocUnsafe(2);
+  part.writeUInt16BE(bucket, 0);
+  return part;
+}
+
+/** The key of a block: an app's key part or a host bucket's part, then the block id. */
 export function blockKey(part: Uint8Array, block: number): Buffer {
   const key = Buffer.allocUnsafe(part.length + 8);
   key.set(part, 0);
@@ -117,8 +136,8 @@ export function writeEntryJson(e: EntryView, out: JsonBytes): void {
 
 /**
  * The entries absorbed since the last cut, in arrival order, each tagged
- * with its app and host slot; blocks() groups them into one block per app
- * and per host, written straight into the batch.
+ * with its app slot and its host's bucket; blocks() groups them into one
+ * block per app and per bucket, written straight into the batch.
  */
 export class HistoryLog {
   #buf = Buffer.alloc(1 << 16);
@@ -141,7 +160,7 @@ export class HistoryLog {
    * content (as in the stored fragment), hostIp its text; a removal has an
    * empty ver, a first sight an empty prevVer (and the flag saying so).
    */
-  push(app: number, host: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array): void {
+  push(app: number, bucket: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array): void {
     const f = this.#fields;
     const parts = [appId, appName, hostJson, ver, EMPTY, hostIp];
     // One scratch source: the parts side by side.
@@ -155,7 +174,7 @@ export class HistoryLog {
       f[2 * i + 1] = parts[i]!.length;
       o += parts[i]!.length;
     }
-    this.pushFields(app, host, time, instance, flags, src, f, prevVer);
+    this.pushFields(app, bucket, time, instance, flags, src, f, prevVer);
   }
 
   /** Field offsets and lengths for pushFields (app_id, app, host, ver, prev_ver, host_ip): reuse it. */
@@ -167,7 +186,7 @@ export class HistoryLog {
    * push): the writer passes its ring record with offsets, so no view is
    * made per change.
    */
-  pushFields(app: number, host: number, time: number, instance: number, flags: number, src: Uint8Array, fields: Int32Array, prevVer: Uint8Array): void {
+  pushFields(app: number, bucket: number, time: number, instance: number, flags: number, src: Uint8Array, fields: Int32Array, prevVer: Uint8Array): void {
     fields[PREV * 2] = 0;
     fields[PREV * 2 + 1] = prevVer.length;
     let size = ENTRY_HEADER;
@@ -206,20 +225,20 @@ export class HistoryLog {
       for (let k = 0; k < len; k++) b[o++] = source[from + k]!;
     }
     this.#app[this.#count] = app;
-    this.#host[this.#count] = host;
+    this.#host[this.#count] = bucket;
     this.#at[this.#count] = at;
     this.#count++;
     this.#used += size;
   }
 
   /**
-   * Groups the entries into one block per app and one per host, in
+   * Groups the entries into one block per app and one per host bucket, in
    * arrival order inside a block. For each block, `place(kind, slot,
    * size)` returns where in `target()` to write its `size` bytes.
    */
-  blocks(place: (kind: 'app' | 'host', slot: number, size: number) => number, target: () => Uint8Array): void {
+  blocks(place: (kind: 'app' | 'bucket', slot: number, size: number) => number, target: () => Uint8Array): void {
     this.#group(this.#app, (slot, size) => place('app', slot, size), target);
-    this.#group(this.#host, (slot, size) => place('host', slot, size), target);
+    this.#group(this.#host, (slot, size) => place('bucket', slot, size), target);
   }
 
   #group(slots: Int32Array, place: (slot: number, size: number) => number, target: () => Uint8Array): void {

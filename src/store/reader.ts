@@ -16,7 +16,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { InvalidCursorError } from '../errors.js';
 import { Tag, decodeCursor, encodeCursor } from './cursor.js';
-import { blockNewest, entryOffsets, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
+import { blockNewest, bucketPart, entryOffsets, hostBucket, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
 import { JsonBytes } from './json-bytes.js';
 import { buildKey, prefixEnd } from './keys.js';
 import { verLength, verOffset, writeVersionJson } from './instance-value.js';
@@ -254,16 +254,18 @@ export class StoreReader {
 
   /**
    * GET history/: entries of an app (on a host, of an instance), newest
-   * first; without an app, the entries of every app on the host. A host
-   * has its own blocks (histhost), so anything naming a host reads those.
+   * first; without an app, the entries of every app on the host. Anything
+   * naming a host reads its bucket's blocks (histhost: a few hundred hosts
+   * share one), which are much smaller than an app's.
    */
   history(filter: HistoryFilter, out = new JsonBytes()): JsonBytes {
     const byHost = filter.host !== undefined;
     if (!byHost && filter.appId === undefined) return out.ascii('{"data":[]}');
     const db = byHost ? this.#histhost : this.#history;
     const tag = byHost ? Tag.hostHistory : Tag.history;
-    const prefix = byHost ? buildKey([filter.host!]) : buildKey([filter.appId!]);
+    const prefix = byHost ? bucketPart(hostBucket(buildKey([filter.host!]))) : buildKey([filter.appId!]);
     const appId = filter.appId === undefined ? null : Buffer.from(filter.appId);
+    const hostJson = byHost ? jsonContent(filter.host!) : null;
     const since = filter.since ?? -1;
     const limit = filter.limit ?? Infinity;
     // The cursor: the key of the block where the page ended, then the index (u32) of the last entry given.
@@ -277,7 +279,10 @@ export class StoreReader {
     }
     const view = newEntryView();
     const matches = (e: EntryView): boolean =>
-      e.time > since && (appId === null || bytesEqual(e.appId, appId)) && (filter.instance === undefined || e.instance === filter.instance);
+      e.time > since &&
+      (hostJson === null || bytesEqual(e.host, hostJson)) &&
+      (appId === null || bytesEqual(e.appId, appId)) &&
+      (filter.instance === undefined || e.instance === filter.instance);
     out.ascii(DATA_OPEN);
     let n = 0;
     let next: string | null = null;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
 import { hashBytes, hashOut } from '../ingest/hash.js';
 import { BatchWriter, OpKind, eachOp } from './batch.js';
-import { EntryFlag, HistoryLog, blockKey } from './history.js';
+import { EntryFlag, HistoryLog, blockKey, bucketPart, hostBucket } from './history.js';
 import { CLOCK_CHUNK, DATA_FILE, DB, DB_IDS, DbId, INSTANCE_HEADER, META, SCHEMA_VERSION, SUMMARY_HEADER, V_APP_LEN, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT, envOptions, clockKey } from './layout.js';
 
 const LAYOUT_1 = { header: 16, clockChunk: 1020, verOff: 12, verLen: 14 } as const;
@@ -129,19 +129,18 @@ function copy(from: RootDatabase, to: RootDatabase): { instances: number; histor
   }
   for (const { key, value } of old(DB.appvers).getRange({})) out.put(DbId.appvers, key, value);
 
-  // History: every entry into one block per app and per host (block 1).
+  // History: every entry into one block per app and per host bucket (block 1).
   const log = new HistoryLog();
   const appSlots = new Map<string, number>();
-  const hostSlots = new Map<string, number>();
-  const partOf: Buffer[][] = [[], []];
-  const slotOf = (slots: Map<string, number>, part: Buffer, kind: 0 | 1): number => {
+  const appParts: Buffer[] = [];
+  const appSlot = (part: Buffer): number => {
     const k = part.toString('latin1');
-    let s = slots.get(k);
+    let s = appSlots.get(k);
     if (s === undefined) {
-      s = slots.size;
-      slots.set(k, s);
+      s = appSlots.size;
+      appSlots.set(k, s);
       // A copy: lmdb-js reuses the key buffer of a range between rows.
-      partOf[kind]![s] = Buffer.from(part);
+      appParts[s] = Buffer.from(part);
     }
     return s;
   };
@@ -153,8 +152,8 @@ function copy(from: RootDatabase, to: RootDatabase): { instances: number; histor
     const split = key.indexOf(0) + 1;
     entries.push({
       e: JSON.parse(value.toString('utf8')) as Old,
-      app: slotOf(appSlots, key.subarray(0, split), 0),
-      host: slotOf(hostSlots, key.subarray(split, key.length - 10), 1),
+      app: appSlot(key.subarray(0, split)),
+      host: hostBucket(key.subarray(split, key.length - 10)),
     });
   }
   entries.sort((a, b) => a.e.time - b.e.time);
@@ -177,7 +176,7 @@ function copy(from: RootDatabase, to: RootDatabase): { instances: number; histor
   const history = entries.length;
   if (history > 0) {
     log.blocks(
-      (kind, slot, size) => out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(partOf[kind === 'app' ? 0 : 1]![slot]!, 1), size),
+      (kind, slot, size) => out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(kind === 'app' ? appParts[slot]! : bucketPart(slot), 1), size),
       () => out.bytes,
     );
   }

@@ -33,7 +33,7 @@ function push(log: HistoryLog, e: In): void {
 }
 
 interface Block {
-  kind: 'app' | 'host';
+  kind: 'app' | 'bucket';
   slot: number;
   size: number;
   bytes: Uint8Array;
@@ -42,7 +42,7 @@ interface Block {
 /** Runs blocks() into one target buffer; returns each block as placed. */
 function blocksOf(log: HistoryLog): Block[] {
   const target = new Uint8Array(1 << 20).fill(0xcc);
-  const placed: { kind: 'app' | 'host'; slot: number; size: number; at: number }[] = [];
+  const placed: { kind: 'app' | 'bucket'; slot: number; size: number; at: number }[] = [];
   let used = 3; // an odd start: blocks need no alignment
   log.blocks(
     (kind, slot, size) => {
@@ -110,7 +110,7 @@ describe('readEntry', () => {
 });
 
 describe('blocks', () => {
-  test('one block per app slot, then one per host slot, each in slot order, entries in arrival order', () => {
+  test('one block per app slot, then one per host bucket, each in slot order, entries in arrival order', () => {
     const log = new HistoryLog();
     // Arrival order interleaves apps and hosts.
     const input = [
@@ -126,8 +126,8 @@ describe('blocks', () => {
     expect(blocks.map((x) => [x.kind, x.slot, instances(x)])).toEqual([
       ['app', 0, [2, 4]],
       ['app', 2, [1, 3, 5]],
-      ['host', 0, [1, 4, 5]],
-      ['host', 1, [2, 3]],
+      ['bucket', 0, [1, 4, 5]],
+      ['bucket', 1, [2, 3]],
     ]);
     // Header: count, oldest, newest, 0.
     const header = (x: Block): number[] => [u32(x.bytes, 0), u32(x.bytes, 4), u32(x.bytes, 8), u32(x.bytes, 12)];
@@ -161,7 +161,7 @@ describe('blocks', () => {
     expect(log.length).toBe(n);
     expect(log.bytes).toBeGreaterThan(1 << 16);
     const blocks = blocksOf(log);
-    expect(blocks.map((x) => `${x.kind}${x.slot}`)).toEqual(['app0', 'app1', 'app2', 'host0', 'host1', 'host2', 'host3', 'host4', 'host5', 'host6']);
+    expect(blocks.map((x) => `${x.kind}${x.slot}`)).toEqual(['app0', 'app1', 'app2', 'bucket0', 'bucket1', 'bucket2', 'bucket3', 'bucket4', 'bucket5', 'bucket6']);
     for (const x of blocks) {
       const mod = x.kind === 'app' ? 3 : 7;
       const want = Array.from({ length: n }, (_, i) => i).filter((i) => i % mod === x.slot);
@@ -182,7 +182,7 @@ describe('blocks', () => {
     // Slot 0 had nothing after the clear: no block for it.
     expect(blocks.map((x) => [x.kind, x.slot, entries(x.bytes).map((v) => v.instance)])).toEqual([
       ['app', 1, [2]],
-      ['host', 1, [2]],
+      ['bucket', 1, [2]],
     ]);
   });
 
