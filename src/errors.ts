@@ -111,22 +111,38 @@ export type SqlTooLargeError = InstanceType<typeof SqlTooLargeError>;
 export const SqlUnavailableError = coded('SQL_UNAVAILABLE', 'SqlUnavailableError', (message: string) => message);
 export type SqlUnavailableError = InstanceType<typeof SqlUnavailableError>;
 
-// Writes the writer cannot take right now (reads keep working).
+// Writes the engine cannot take right now (reads keep working). The engine
+// raises them without knowing the route; the HTTP reply prefixes it
+// (src/http/error-reply.ts).
 
-export const ShuttingDownError = coded('SHUTTING_DOWN', 'ShuttingDownError', (route: string, detail: string) => `${route}: ${detail}`);
+export const ShuttingDownError = coded('SHUTTING_DOWN', 'ShuttingDownError', (detail: string) => detail);
 export type ShuttingDownError = InstanceType<typeof ShuttingDownError>;
 
 /** Commits fail (a full disk): writes are refused until they succeed again. */
-export const StorageUnavailableError = coded('STORAGE_UNAVAILABLE', 'StorageUnavailableError', (route: string, detail: string) => `${route}: ${detail}`);
+export const StorageUnavailableError = coded('STORAGE_UNAVAILABLE', 'StorageUnavailableError', (detail: string) => detail);
 export type StorageUnavailableError = InstanceType<typeof StorageUnavailableError>;
 
 /** The HTTP ring is full: try again. */
-export const QueueFullError = coded('QUEUE_FULL', 'QueueFullError', (route: string, detail: string) => `${route}: ${detail}`);
+export const QueueFullError = coded('QUEUE_FULL', 'QueueFullError', (detail: string) => detail);
 export type QueueFullError = InstanceType<typeof QueueFullError>;
 
-/** No writer thread to take the write (it died, or is restarting). */
-export const WriterUnavailableError = coded('WRITER_UNAVAILABLE', 'WriterUnavailableError', (route: string, detail: string) => `${route}: ${detail}`);
+/** No writer thread to take the write (it died, or is restarting), or it died before committing it: send again. */
+export const WriterUnavailableError = coded('WRITER_UNAVAILABLE', 'WriterUnavailableError', (detail: string) => detail);
 export type WriterUnavailableError = InstanceType<typeof WriterUnavailableError>;
+
+// --- the store (raised on the commit thread; reported, never served) ----------
+
+/** The data folder holds a layout this partiscid cannot read (or cannot upgrade). */
+export const StoreLayoutError = coded('STORE_LAYOUT', 'StoreLayoutError', (path: string, problem: string) => `${path} ${problem}`);
+export type StoreLayoutError = InstanceType<typeof StoreLayoutError>;
+
+/** A commit was refused before it started: the disk cannot hold it. */
+export const DiskFullError = coded(
+  'DISK_FULL',
+  'DiskFullError',
+  (path: string, freeMiB: number | null, needMiB: number) => `disk full: ${freeMiB === null ? '?' : freeMiB.toFixed(1)} MiB free in ${path}, a commit may need ${needMiB.toFixed(1)} MiB`,
+);
+export type DiskFullError = InstanceType<typeof DiskFullError>;
 
 /** Anything unexpected: logged in full, answered without details. */
 export const InternalError = coded('INTERNAL', 'InternalError', () => 'internal error');
@@ -177,6 +193,8 @@ export const CATALOG = {
   STORAGE_UNAVAILABLE: StorageUnavailableError,
   QUEUE_FULL: QueueFullError,
   WRITER_UNAVAILABLE: WriterUnavailableError,
+  STORE_LAYOUT: StoreLayoutError,
+  DISK_FULL: DiskFullError,
   INTERNAL: InternalError,
   REQUEST_FAILED: RequestFailedError,
 } as const;

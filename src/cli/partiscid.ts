@@ -11,6 +11,7 @@ import { engineCounters } from '../query/debug-vars.js';
 import { startHttp, type HttpServer } from '../http/server.js';
 import { ALLOW_FALLBACK_ENV, uwsNative } from '../http/uws.js';
 import { StoreReader } from '../store/reader.js';
+import { upgradeIfNeeded } from '../store/upgrade.js';
 import { QueryPool } from '../query/query-pool.js';
 import { SqlService } from '../query/sql.js';
 import { RateMeter } from '../query/metrics.js';
@@ -60,6 +61,13 @@ async function main(): Promise<void> {
   if (config.danger) log.warn('--danger is on: POST /api/v1/_danger/clear/ erases everything');
   if (config.allow !== '') log.info('UDP updates accepted only from --allow', { allow: config.allow });
   if (config.writeToken !== '') log.info('HTTP writes need the write token');
+
+  try {
+    // A folder an older partiscid wrote is brought to this layout first.
+    upgradeIfNeeded(dataDir, (message, fields) => log.warn(message, fields));
+  } catch (err) {
+    fail(`cannot upgrade the data folder ${dataDir}: ${(err as Error).message}`, 1);
+  }
 
   let engine: Engine;
   try {

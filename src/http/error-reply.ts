@@ -1,14 +1,7 @@
 // Errors as HTTP answers: the one table from error code to status, and the
 // reply every error becomes: {"error": "<message>", "code": "<CODE>"}.
-// Errors that modules outside the catalog still throw (the engine's, the
-// store reader's cursor check) are translated here.
 
-import { CursorError } from '../store/reader.js';
-import { EngineError } from '../workers/engine.js';
-import {
-  ERROR_CODES, InternalError, InvalidCursorError, QueueFullError, ShuttingDownError, StorageUnavailableError, WriterUnavailableError, isCatalogError,
-  type CatalogError, type ErrorCode,
-} from '../errors.js';
+import { ERROR_CODES, InternalError, isCatalogError, type CatalogError, type ErrorCode } from '../errors.js';
 import type { ErrorBody } from '../api/types.js';
 import { json, type Reply } from './respond.js';
 
@@ -36,6 +29,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORAGE_UNAVAILABLE: 503,
   QUEUE_FULL: 503,
   WRITER_UNAVAILABLE: 503,
+  STORE_LAYOUT: 500,
+  DISK_FULL: 500,
   // Raised by command lines and clients, never by the front (NOT_SERVED):
   // if one gets here, it is a bug of ours (500), or an upstream server's
   // answer (502).
@@ -44,7 +39,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   REQUEST_FAILED: 502,
 };
 
-const NOT_SERVED: ReadonlySet<ErrorCode> = new Set(['USAGE', 'INVALID_NETWORK', 'REQUEST_FAILED']);
+const NOT_SERVED: ReadonlySet<ErrorCode> = new Set(['USAGE', 'INVALID_NETWORK', 'REQUEST_FAILED', 'STORE_LAYOUT', 'DISK_FULL']);
 
 /** The codes an error body from this server can carry (the OpenAPI document lists them). */
 export const SERVED_CODES: readonly ErrorCode[] = ERROR_CODES.filter((c) => !NOT_SERVED.has(c));
@@ -55,26 +50,17 @@ export function errorReply(err: CatalogError, extra: Omit<Reply, 'status' | 'bod
   return { ...json(HTTP_STATUS[err.code], body), ...extra, note: { code: err.code, ...extra.note } };
 }
 
+/** Codes the engine raises without a route: the reply names the route in front of the message. */
+const ENGINE_CODES: ReadonlySet<ErrorCode> = new Set(['SHUTTING_DOWN', 'STORAGE_UNAVAILABLE', 'QUEUE_FULL', 'WRITER_UNAVAILABLE']);
+
 /**
  * The catalog error for anything a handler threw; null when it is not one
  * a client should see (a bug: log it, answer INTERNAL).
  */
 export function asCatalogError(err: unknown, route: string): CatalogError | null {
-  if (isCatalogError(err)) return err;
-  if (err instanceof CursorError) return new InvalidCursorError(err.message.replace(/^cursor /, ''));
-  if (err instanceof EngineError) {
-    switch (err.code) {
-      case 'STOPPING':
-        return new ShuttingDownError(route, err.message);
-      case 'STORAGE':
-        return new StorageUnavailableError(route, err.message);
-      case 'BUSY':
-        return new QueueFullError(route, err.message);
-      default:
-        return new WriterUnavailableError(route, err.message);
-    }
-  }
-  return null;
+  if (!isCatalogError(err)) return null;
+  if (ENGINE_CODES.has(err.code) && !err.message.startsWith(`${route}: `)) err.message = `${route}: ${err.message}`;
+  return err;
 }
 
 export const internalError = (): Reply => errorReply(new InternalError());

@@ -58,8 +58,9 @@ function countRejected(ctx: HttpContext, reason: number): void {
   ctx.engine.countHttp(Stat.rejectBase + reason);
 }
 
-// An engine that cannot take a write throws EngineError: the server answers
-// it with the catalog's 503 for its code (error-reply.ts).
+// An engine that cannot take a write throws one of the catalog's 503 errors
+// (SHUTTING_DOWN, STORAGE_UNAVAILABLE, QUEUE_FULL, WRITER_UNAVAILABLE); the
+// reply names the route (error-reply.ts).
 
 async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promise<Reply> {
   const engine = ctx.engine;

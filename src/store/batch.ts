@@ -129,6 +129,8 @@ function pad4(n: number): number {
 
 /** One operation as read back: views into the batch's bytes. */
 export interface Op {
+  /** Where it starts in the batch (an operation boundary). */
+  at: number;
   db: number;
   kind: number;
   key: Uint8Array;
@@ -136,12 +138,17 @@ export interface Op {
   extra: Uint8Array;
 }
 
-/** Visits every operation of a batch; the views are valid during the call. */
-export function eachOp(buffer: ArrayBuffer, length: number, visit: (op: Op) => void): void {
+/**
+ * Visits the operations of a batch from byte `from` (an operation
+ * boundary) on; visit returns false to stop. Returns where it stopped
+ * (`length` once every operation was visited). The views are valid during
+ * the call.
+ */
+export function eachOp(buffer: ArrayBuffer, length: number, visit: (op: Op) => boolean | void, from = 0): number {
   const bytes = new Uint8Array(buffer, 0, length);
   const view = new DataView(buffer, 0, length);
-  const op: Op = { db: 0, kind: 0, key: EMPTY, value: EMPTY, extra: EMPTY };
-  let at = 0;
+  const op: Op = { at: 0, db: 0, kind: 0, key: EMPTY, value: EMPTY, extra: EMPTY };
+  let at = from;
   while (at < length) {
     const keyLength = view.getUint16(at + 2, true);
     const valueLength = view.getUint32(at + 4, true);
@@ -152,7 +159,9 @@ export function eachOp(buffer: ArrayBuffer, length: number, visit: (op: Op) => v
     op.key = bytes.subarray(k, k + keyLength);
     op.value = bytes.subarray(k + keyLength, k + keyLength + valueLength);
     op.extra = bytes.subarray(k + keyLength + valueLength, k + keyLength + valueLength + extraLength);
-    visit(op);
+    op.at = at;
+    if (visit(op) === false) return at;
     at += pad4(OP_HEADER + keyLength + valueLength + extraLength);
   }
+  return length;
 }

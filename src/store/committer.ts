@@ -17,6 +17,7 @@
 import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
+import { DiskFullError, StoreLayoutError } from '../errors.js';
 import { OpKind, eachOp } from './batch.js';
 import { blockNewest } from './history.js';
 import { DATA_FILE, DB, DB_IDS, DbId, META, SCHEMA_VERSION, envOptions } from './layout.js';
@@ -26,15 +27,6 @@ import { FileReservation } from './reserve.js';
 const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
 /** History blocks pruning examines per commit, per database. */
 const PRUNE_SLICE = 500;
-
-export class StoreError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'StoreError';
-    this.code = code;
-  }
-}
 
 export interface CommitInput {
   buffer: ArrayBuffer;
@@ -60,8 +52,16 @@ export class Committer {
     const bin = { keyEncoding: 'binary', encoding: 'binary' } as const;
     this.#dbs = DB_IDS.map((name) => this.#env.openDB<Buffer, Buffer>(name, bin));
     this.#pageSize = (this.#env.getStats() as { pageSize: number }).pageSize;
-    this.#checkSchema();
     this.#reservation = new FileReservation(join(path, DATA_FILE));
+    try {
+      // Even the first write (the layout's version) goes through the map.
+      this.#reserve(this.usedBytes() + (1 << 20));
+      this.#checkSchema();
+    } catch (err) {
+      this.#reservation.close();
+      void this.#env.close();
+      throw err;
+    }
   }
 
   #checkSchema(): void {
@@ -69,13 +69,13 @@ export class Committer {
     const stored = meta.getBinary(Buffer.from(META.schema));
     if (stored === undefined) {
       const empty = DB_IDS.every((name, id) => name === DB.meta || (this.#dbs[id]!.getStats() as { entryCount: number }).entryCount === 0);
-      if (!empty) throw new StoreError('SCHEMA', `${this.path} holds data of an unknown layout`);
+      if (!empty) throw new StoreLayoutError(this.path, 'holds data of an unknown layout');
       meta.putSync(Buffer.from(META.schema), Buffer.from(String(SCHEMA_VERSION)));
       return;
     }
     const schema = Number(stored.toString('latin1'));
     if (schema !== SCHEMA_VERSION) {
-      throw new StoreError('SCHEMA', `${this.path} has data layout ${schema}; this partiscid reads layout ${SCHEMA_VERSION} (see README: upgrading)`);
+      throw new StoreLayoutError(this.path, `has data layout ${schema}; this partiscid reads layout ${SCHEMA_VERSION} (see README: upgrading)`);
     }
   }
 
@@ -96,43 +96,67 @@ export class Committer {
   }
 
   /**
-   * Executes a batch in one durable transaction. Throws (and writes
-   * nothing) if the disk cannot hold it or LMDB refuses.
+   * Executes a batch in one durable transaction, or, with `part`, at most
+   * `ops` of its operations from byte `from` (a disk too short for the whole
+   * batch: see the commit thread). Throws (and writes nothing) if the disk
+   * cannot hold it or LMDB refuses. Returns where it ended (the batch's
+   * length when it is all done).
    */
-  commit(batch: CommitInput): { ms: number; pruned: number } {
+  commit(batch: CommitInput, part?: { from: number; ops: number }): { ms: number; pruned: number; end: number } {
     const started = performance.now();
+    const from = part?.from ?? 0;
+    const maxOps = part?.ops ?? Infinity;
+    // Count what this commit will do, to bound what it can add to the file.
+    let ops = 0;
+    const limit = eachOp(batch.buffer, batch.length, () => ops++ < maxOps, from);
+    const span = limit - from;
     const used = this.usedBytes();
-    // A commit copies each page it touches at most once: it cannot grow the
-    // file by more than the store's size plus the new data.
-    const growth = Math.min(batch.bytesBound, used + 2 * batch.length + (4 << 20));
-    try {
-      this.#reservation.ensure(used + growth);
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? 'ESYSCALL';
-      const free = this.freeBytes();
-      throw new StoreError(code === 'EDQUOT' ? 'ENOSPC' : code, `disk full: ${free === null ? '?' : (free / 2 ** 20).toFixed(1)} MiB free in ${this.path}, a commit may need ${(growth / 2 ** 20).toFixed(1)} MiB`);
-    }
+    // Copy-on-write: each page a commit touches is copied once at most, so
+    // it cannot grow the file by more than the store's size, or a page (and
+    // a share of branch pages) per operation, plus room for the new bytes.
+    const growth = Math.min(batch.bytesBound, Math.min(used, ops * this.#pageSize * 1.25) + Math.ceil(span * 1.5) + (256 << 10));
+    this.#reserve(used + growth);
     let pruned = 0;
+    let end = from;
     const dbs = this.#dbs;
     this.#env.transactionSync(() => {
-      eachOp(batch.buffer, batch.length, (op) => {
-        const db = dbs[op.db]!;
-        switch (op.kind) {
-          case OpKind.put:
-            db.putSync(op.key as Buffer, op.value as Buffer);
-            break;
-          case OpKind.del:
-            db.removeSync(op.key as Buffer);
-            break;
-          case OpKind.clear:
-            db.clearSync();
-            this.#pruneFrom.fill(null);
-            break;
-        }
-      });
-      if (batch.pruneBefore > 0) pruned = this.#prune(DbId.history, 0, batch.pruneBefore) + this.#prune(DbId.histhost, 1, batch.pruneBefore);
+      end = eachOp(
+        batch.buffer,
+        batch.length,
+        (op) => {
+          if (op.at >= limit) return false;
+          const db = dbs[op.db]!;
+          switch (op.kind) {
+            case OpKind.put:
+              db.putSync(op.key as Buffer, op.value as Buffer);
+              break;
+            case OpKind.del:
+              db.removeSync(op.key as Buffer);
+              break;
+            case OpKind.clear:
+              db.clearSync();
+              this.#pruneFrom.fill(null);
+              break;
+          }
+          return true;
+        },
+        from,
+      );
+      if (end === batch.length && batch.pruneBefore > 0) pruned = this.#prune(DbId.history, 0, batch.pruneBefore) + this.#prune(DbId.histhost, 1, batch.pruneBefore);
     }, SYNC_FLAGS);
-    return { ms: performance.now() - started, pruned };
+    return { ms: performance.now() - started, pruned, end };
+  }
+
+  /** Reserves the data file's blocks up to `end`; DiskFullError when the disk cannot hold them. */
+  #reserve(end: number): void {
+    try {
+      this.#reservation.ensure(end);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      const free = this.freeBytes();
+      throw new DiskFullError(this.path, free === null ? null : free / 2 ** 20, (end - this.usedBytes()) / 2 ** 20);
+    }
   }
 
   /**

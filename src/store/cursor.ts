@@ -2,9 +2,7 @@
 // key read) with a tag naming the list they belong to, so a cursor from one
 // list is refused by another rather than misread.
 
-export class CursorError extends Error {
-  override name = 'CursorError';
-}
+import { InvalidCursorError } from '../errors.js';
 
 /** Cursor tags: which list a cursor belongs to. */
 export const Tag = { inst: 105, hostInst: 104, apps: 97, hosts: 115, history: 72, hostHistory: 71 } as const;
@@ -18,6 +16,6 @@ export function encodeCursor(tag: number, key: Uint8Array): string {
 
 export function decodeCursor(cursor: string, tag: number): Buffer {
   const b = Buffer.from(cursor, 'base64url');
-  if (b.length < 2 || b[0] !== tag || b.toString('base64url') !== cursor) throw new CursorError('cursor does not belong to this query');
+  if (b.length < 2 || b[0] !== tag || b.toString('base64url') !== cursor) throw new InvalidCursorError('does not belong to this query');
   return b.subarray(1);
 }

@@ -21,7 +21,9 @@ export const INSTANCES = 1;
 export const STALE = 2;
 /** Host: first pair node + 1 of its app list (0 = none). */
 export const PAIR_HEAD = 3;
-export const SUMMARY_COLUMNS = 4;
+/** Host: its history bucket (history.ts). */
+export const BUCKET = 4;
+export const SUMMARY_COLUMNS = 5;
 
 
 export interface VersionCount {
@@ -102,9 +104,10 @@ class Pairs {
   }
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether a equals src[at, at+len). */
+function bytesEqualAt(a: Uint8Array, src: Uint8Array, at: number, len: number): boolean {
+  if (a.length !== len) return false;
+  for (let i = 0; i < len; i++) if (a[i] !== src[at + i]) return false;
   return true;
 }
 
@@ -125,20 +128,20 @@ export class FleetCounts {
     this.apps = apps;
   }
 
-  /** The id of an app's version (interned; created with count 0). */
-  versionId(app: number, verJson: Uint8Array): number {
+  /** The id of an app's version, ver's JSON content being src[start, end) (interned; created with count 0). */
+  versionId(app: number, src: Uint8Array, start = 0, end = src.length): number {
     // The version an app's last update named: in a rollout, the next one
     // usually names it too, and comparing bytes beats building a string.
     const last = this.#lastVersion[app];
     if (last !== undefined) {
       const v = this.#versions[last];
-      if (v !== undefined && v.app === app && bytesEqual(v.json, verJson)) return last;
+      if (v !== undefined && v.app === app && bytesEqualAt(v.json, src, start, end - start)) return last;
     }
-    const name = `${app}:${Buffer.from(verJson.buffer, verJson.byteOffset, verJson.length).toString('latin1')}`;
+    const name = `${app}:${Buffer.from(src.buffer, src.byteOffset + start, end - start).toString('latin1')}`;
     let id = this.#versionIds.get(name);
     if (id === undefined) {
       id = this.#freeVersionIds.pop() ?? this.#versions.length;
-      this.#versions[id] = { app, json: Buffer.from(verJson), count: 0, stale: 0 };
+      this.#versions[id] = { app, json: Buffer.from(src.subarray(start, end)), count: 0, stale: 0 };
       this.#versionIds.set(name, id);
     }
     this.#lastVersion[app] = id;

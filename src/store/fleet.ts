@@ -25,21 +25,21 @@
 import {
   FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
   R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF,
-  R_KEY_HASH, R_KEY_LEN, R_LABELS_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32, labelsOffset,
+  R_IP_LEN, R_KEY_HASH, R_KEY_LEN, R_LABELS_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32, labelsOffset,
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
-import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
-import { EntryFlag, HistoryLog, blockKey } from './history.js';
+import { BUCKET, FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
+import { EntryFlag, HistoryLog, blockKey, bucketPart, hostBucket } from './history.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { LabelSets } from './label-sets.js';
 import { buildKey, splitKey } from './keys.js';
-import { valueLabels, valueLength, verLength, verOffset, writeValue } from './instance-value.js';
+import { valueLabels, verLength, verOffset } from './instance-value.js';
 import { ClockKind, DbId, META, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT } from './layout.js';
-import { PendingRecords } from './pending.js';
+import { ENTRY_HEADER as PENDING_ENTRY_HEADER, PendingRecords } from './pending.js';
 import { decodeSelector, type Selector } from './selector.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
-import { appSummaryValue, hostSummaryValue, keyPartJson, versionsJson } from './summaries.js';
+import { appSummaryValue, keyPartJson, putHostSummary, versionsJson } from './summaries.js';
 
 export interface FleetOptions {
   /** Remove instances not updated for this many seconds (0 = keep forever). */
@@ -142,6 +142,8 @@ export class Fleet {
   /** App display names (JSON string content) by app slot. */
   appNames: (Buffer | undefined)[] = [];
   #pending = new PendingRecords(this.inst, PENDING);
+  /** Field offsets of the record a history entry is built from (HistoryLog.pushFields). */
+  readonly #fields = new Int32Array(14);
   #dirty: number[] = [];
   #removals: Removal[] = [];
   #history = new HistoryLog();
@@ -207,11 +209,11 @@ export class Fleet {
 
   // --- absorbing records ------------------------------------------------------
 
-  /** Takes one ring record (rec[off, off+len)); afterwards its ring space may be reused. */
-  apply(rec: Uint8Array, off: number, len: number): void {
+  /** Takes one ring record at rec[off] (its length, as the ring gives it, is in the record too); afterwards its ring space may be reused. */
+  apply(rec: Uint8Array, off: number, _length?: number): void {
     const type = rec[off + R_TYPE];
     if (type === RecordType.update) {
-      this.#applyUpdate(rec, off, len);
+      this.#applyUpdate(rec, off);
       return;
     }
     const seq = get32(rec, off + R_SEQ);
@@ -226,7 +228,7 @@ export class Fleet {
     }
   }
 
-  #applyUpdate(rec: Uint8Array, off: number, len: number): void {
+  #applyUpdate(rec: Uint8Array, off: number): void {
     const inst = this.inst;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const keyOff = off + RECORD_HEADER;
@@ -244,14 +246,14 @@ export class Fleet {
     }
     const fragOff = keyOff + keyLen;
     const verOff = fragOff + get16(rec, off + R_VER_OFF);
-    const verJson = rec.subarray(verOff, verOff + get16(rec, off + R_VER_LEN));
+    const verEnd = verOff + get16(rec, off + R_VER_LEN);
     const appIdLen = rec[off + R_APP_ID_LEN]!;
     if (slot < 0) {
       slot = inst.insert(rec, keyOff, keyLen, keyHash);
       this.instClock.reset(slot);
       const a = this.#summarySlot(this.apps, this.appClock, rec, keyOff, appIdLen + 1);
-      const h = this.#summarySlot(this.hosts, this.hostClock, rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
-      const v = this.counts.versionId(a, verJson);
+      const h = this.#hostSlot(rec, keyOff + appIdLen + 1, keyLen - appIdLen - 3);
+      const v = this.counts.versionId(a, rec, verOff, verEnd);
       inst.cols[APP]![slot] = a;
       inst.cols[HOST]![slot] = h;
       inst.cols[VER]![slot] = v;
@@ -260,34 +262,36 @@ export class Fleet {
       const l = this.#labelSet(rec, off);
       inst.cols[LABELS]![slot] = l;
       this.labels.add(h, a, l);
-      this.#recordChange(slot, rec, off, fragOff, verJson, null, time);
+      this.#recordChange(slot, rec, off, fragOff, null, time);
     } else {
       const a = inst.cols[APP]![slot]!;
       const from = inst.cols[VER]![slot]!;
-      const to = this.counts.versionId(a, verJson);
+      const to = this.counts.versionId(a, rec, verOff, verEnd);
       const relabelled = this.#relabel(slot, rec, off);
       if (to !== from) {
         const prevVer = this.counts.version(from).json;
         this.counts.changeVersion(a, from, to, (inst.cols[FLAGS]![slot]! & STALE) !== 0);
         inst.cols[VER]![slot] = to;
         inst.cols[SINCE]![slot] = time;
-        this.#recordChange(slot, rec, off, fragOff, verJson, prevVer, time);
+        this.#recordChange(slot, rec, off, fragOff, prevVer, time);
       } else if (relabelled) {
-        this.#recordChange(slot, rec, off, fragOff, verJson, verJson, time, EntryFlag.labels);
+        // Same version, other labels: an entry with prev_ver = ver.
+        this.#recordChange(slot, rec, off, fragOff, this.counts.version(to).json, time, EntryFlag.labels);
       }
     }
     const a = inst.cols[APP]![slot]!;
-    const appName = rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN));
+    const appAt = fragOff + FRAG_APP_OFF;
+    const appLen = get16(rec, off + R_APP_LEN);
     const known = this.appNames[a];
-    if (known === undefined || !bytesEqual(known, appName)) {
+    if (known === undefined || !bytesEqualAt(known, rec, appAt, appLen)) {
       // The app's display name follows its latest update.
-      this.appNames[a] = Buffer.from(appName);
+      this.appNames[a] = Buffer.from(rec.subarray(appAt, appAt + appLen));
       this.counts.dirtyApps.add(a);
     }
     inst.cols[FRAG_A]![slot] = fa;
     inst.cols[FRAG_B]![slot] = fb;
     this.#touch(slot, time);
-    this.#pending.set(slot, rec, off, len);
+    this.#pending.set(slot, rec, off);
     inst.cols[PENDING_N]![slot]!++;
     if ((inst.cols[FLAGS]![slot]! & DIRTY) === 0) {
       inst.cols[FLAGS]![slot]! |= DIRTY;
@@ -304,30 +308,37 @@ export class Fleet {
    * A first sight (prevVer null) or version change: counted, and a history
    * entry built from the record (history.ts: no parsing).
    */
-  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, verJson: Uint8Array, prevVer: Uint8Array | null, time: number, flags = 0): void {
+  #recordChange(slot: number, rec: Uint8Array, off: number, fragOff: number, prevVer: Uint8Array | null, time: number, flags = 0): void {
     this.#changes++;
     const keyOff = off + RECORD_HEADER;
     const keyLen = get16(rec, off + R_KEY_LEN);
     const hostOff = fragOff + get16(rec, off + R_HOST_OFF);
-    const hostEnd = hostOff + get16(rec, off + R_HOST_LEN);
-    // `","host_ip":"` follows the host; the address holds no quote.
-    const ipOff = hostEnd + HOST_IP_GAP;
-    let ipEnd = ipOff;
-    while (rec[ipEnd] !== 0x22) ipEnd++;
-    this.#history.push(
-      this.inst.cols[APP]![slot]!,
-      this.inst.cols[HOST]![slot]!,
-      time,
-      (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!,
-      prevVer === null ? EntryFlag.first : flags,
-      rec.subarray(keyOff, keyOff + rec[off + R_APP_ID_LEN]!),
-      rec.subarray(fragOff + FRAG_APP_OFF, fragOff + FRAG_APP_OFF + get16(rec, off + R_APP_LEN)),
-      rec.subarray(hostOff, hostEnd),
-      verJson,
-      prevVer ?? EMPTY,
-      rec.subarray(ipOff, ipEnd),
-      this.labels.json(this.inst.cols[LABELS]![slot]!),
-    );
+    const hostLen = get16(rec, off + R_HOST_LEN);
+    const f = this.#fields;
+    f[0] = keyOff; // app_id
+    f[1] = rec[off + R_APP_ID_LEN]!;
+    f[2] = fragOff + FRAG_APP_OFF; // app
+    f[3] = get16(rec, off + R_APP_LEN);
+    f[4] = hostOff; // host
+    f[5] = hostLen;
+    f[6] = fragOff + get16(rec, off + R_VER_OFF); // ver
+    f[7] = get16(rec, off + R_VER_LEN);
+    f[10] = hostOff + hostLen + HOST_IP_GAP; // host_ip: `","host_ip":"` follows the host
+    f[11] = rec[off + R_IP_LEN]!;
+    f[12] = labelsOffset(rec, off); // labels (the record's: the instance's now)
+    f[13] = get16(rec, off + R_LABELS_LEN);
+    const instance = (rec[keyOff + keyLen - 2]! << 8) | rec[keyOff + keyLen - 1]!;
+    const app = this.inst.cols[APP]![slot]!;
+    const bucket = this.hosts.cols[BUCKET]![this.inst.cols[HOST]![slot]!]!;
+    this.#history.pushFields(app, bucket, time, instance, prevVer === null ? EntryFlag.first : flags, rec, f, prevVer ?? EMPTY);
+  }
+
+  /** The slot of a host key (rec[at, at+len)), added (with its history bucket) if new. */
+  #hostSlot(rec: Uint8Array, at: number, len: number): number {
+    const known = this.hosts.size;
+    const h = this.#summarySlot(this.hosts, this.hostClock, rec, at, len);
+    if (this.hosts.size !== known) this.hosts.cols[BUCKET]![h] = hostBucket(rec.subarray(at, at + len));
+    return h;
   }
 
   /** The label set id of an update record's labels (0: none). */
@@ -419,7 +430,7 @@ export class Fleet {
     const appEnd = key.indexOf(0);
     this.#history.push(
       a,
-      this.inst.cols[HOST]![slot]!,
+      this.hosts.cols[BUCKET]![this.inst.cols[HOST]![slot]!]!,
       Math.max(Math.floor(Date.now() / 1000), this.instClock.get(slot)),
       (key[key.length - 2]! << 8) | key[key.length - 1]!,
       EntryFlag.removed | (reason === 'trim' ? EntryFlag.trimmed : 0),
@@ -563,7 +574,7 @@ export class Fleet {
     if (this.#history.length > 0) {
       this.#history.blocks(
         (kind, slot, size) => {
-          const part = kind === 'app' ? this.apps.keyOf(slot) : this.hosts.keyOf(slot);
+          const part = kind === 'app' ? this.apps.keyOf(slot) : bucketPart(slot);
           pages += 1 + (size >> 14);
           return out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(part, id), size);
         },
@@ -629,12 +640,17 @@ export class Fleet {
     for (const { index, slot } of releases) index.release(slot);
   }
 
-  /** Writes an instance's pending record as its stored value (instance-value.ts). */
-  #putInstance(out: BatchWriter, slot: number, rec: Buffer, off: number): void {
-    const keyLen = get16(rec, off + R_KEY_LEN);
-    const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen);
-    const at = out.begin(DbId.inst, OpKind.put, key, valueLength(rec, off));
-    writeValue(rec, off, out.bytes, at, slot, this.inst.cols[SINCE]![slot]!, this.instClock.ts[slot]!);
+  /** Puts an instance's pending key and value, with its slot, since and written_at filled in. */
+  #putInstance(out: BatchWriter, slot: number, arena: Buffer, off: number): void {
+    const keyLen = arena[off]! | (arena[off + 1]! << 8);
+    const valueLen = arena[off + 2]! | (arena[off + 3]! << 8);
+    const keyAt = off + PENDING_ENTRY_HEADER;
+    const at = out.begin(DbId.inst, OpKind.put, arena.subarray(keyAt, keyAt + keyLen), valueLen);
+    const b = out.bytes;
+    b.set(arena.subarray(keyAt + keyLen, keyAt + keyLen + valueLen), at);
+    put32(b, at + V_SLOT, slot);
+    put32(b, at + V_SINCE, this.inst.cols[SINCE]![slot]!);
+    put32(b, at + V_WRITTEN_AT, this.instClock.ts[slot]!);
   }
 
   /** Puts the dirty app and host summaries (and app version counts); deletes emptied ones. Returns pages touched, roughly. */
@@ -654,17 +670,26 @@ export class Fleet {
       out.put(DbId.apps, key, appSummaryValue(a, this.appNames[a] ?? EMPTY, appId, c, this.appClock.get(a), this.labels.countsJson('app', a)));
       out.put(DbId.appvers, key, versionsJson(counts.versionsOf(a)));
     }
+    // A host lists its apps in key order: rank the apps once.
+    const rank = new Int32Array(apps.highWater);
+    const live: number[] = [];
+    for (let a = 0; a < apps.highWater; a++) if (apps.state[a] === SlotState.live) live.push(a);
+    live.sort((x, y) => Buffer.compare(apps.keyOf(x), apps.keyOf(y))).forEach((a, i) => (rank[a] = i));
+    const byRank = (x: number, y: number): number => rank[x]! - rank[y]!;
     let n = 0;
+    let key: Uint8Array = EMPTY;
+    const begin = (size: number): number => out.begin(DbId.hosts, OpKind.put, key, size);
+    const bytes = (): Uint8Array => out.bytes;
     for (const h of counts.dirtyHosts) {
       if ((++n & MEANWHILE_EVERY) === 0) meanwhile();
-      const key = hosts.keyOf(h);
+      key = hosts.keyOf(h);
       if (hosts.state[h] !== SlotState.live) {
         out.del(DbId.hosts, key);
         continue;
       }
       const c = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
-      const appKeys = counts.appsOf(h).map((a) => apps.keyOf(a)).sort(Buffer.compare);
-      out.put(DbId.hosts, key, hostSummaryValue(h, keyPartJson(key), c, this.hostClock.get(h), appKeys, this.labels.countsJson('host', h)));
+      const appKeys = counts.appsOf(h).sort(byRank).map((a) => apps.keyOf(a));
+      putHostSummary(begin, bytes, h, keyPartJson(key), c, this.hostClock.get(h), appKeys, this.labels.countsJson('host', h));
     }
     const pages = (counts.dirtyApps.size + counts.dirtyHosts.size) / 16;
     counts.dirtyApps.clear();
@@ -699,6 +724,7 @@ export class Fleet {
     const index = kind === 'app' ? this.apps : this.hosts;
     const clock = kind === 'app' ? this.appClock : this.hostClock;
     index.insertAt(slot, key, 0, key.length, hash32(key, 0, key.length));
+    if (kind === 'host') index.cols[BUCKET]![slot] = hostBucket(key);
     clock.ensure(slot);
     clock.ts[slot] = Math.max(clock.ts[slot]!, writtenAt);
     if (name !== null) this.appNames[slot] = Buffer.from(name);
@@ -725,7 +751,7 @@ export class Fleet {
     inst.cols[APP]![slot] = a;
     inst.cols[HOST]![slot] = h;
     const verAt = verOffset(value);
-    const v = this.counts.versionId(a, value.subarray(verAt, verAt + verLength(value)));
+    const v = this.counts.versionId(a, value, verAt, verAt + verLength(value));
     inst.cols[VER]![slot] = v;
     this.counts.add(h, a, v);
     const l = this.labels.idOf(valueLabels(value));
@@ -753,11 +779,20 @@ function u32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+/** Whether a equals src[at, at+len). */
+function bytesEqualAt(a: Uint8Array, src: Uint8Array, at: number, len: number): boolean {
+  if (a.length !== len) return false;
+  for (let i = 0; i < len; i++) if (a[i] !== src[at + i]) return false;
   return true;
 }
+
 
 function jsonString(json: Uint8Array): string {
   return JSON.parse(`"${utf8.decode(json)}"`) as string;

@@ -1,12 +1,15 @@
 // Version history: one entry per first sight, version change, change of
 // labels and removal of an instance, kept for --history-days.
 //
-// Entries are stored in blocks, one block per app and one per host per
-// commit (DB history: app_id| block; DB histhost: host| block; block is the
-// batch id, u64 big-endian, so an app's or a host's blocks are in time
-// order). A change therefore costs no LMDB write of its own: in a storm of
-// 100,000 changes a commit writes a few dozen app blocks and a few thousand
-// host blocks instead of 100,000 random entries.
+// Entries are stored in blocks: one per app and one per host bucket per
+// commit (DB history: app_id| block; DB histhost: bucket (u16 BE) block;
+// block is the batch id, u64 big-endian, so an app's or a bucket's blocks
+// are in time order). A host's entries are in its bucket's blocks (hosts
+// hash into HOST_BUCKETS buckets), among other hosts'. A change therefore
+// costs no LMDB write of its own, and a commit of a storm's 100,000 changes
+// over 10,000 hosts writes a few dozen app blocks and a few hundred bucket
+// blocks: each a place in a B-tree the commit must rewrite a page for, which
+// a block per host (10,000 places) made as costly as the instances.
 //
 // Block value: [u32 entry count][u32 oldest time][u32 newest time][u32 0] then entries.
 // Entry:       [u16 size][u32 time][u16 instance][u8 flags][u8 host_ip len]
@@ -18,12 +21,17 @@
 // written twice (its app's block and its host's), and history is most of
 // what a storm of changes writes. Queries build the JSON (writeEntryJson).
 
+import { hash32 } from '../ingest/hash.js';
 import type { JsonBytes } from './json-bytes.js';
-
-const EMPTY = new Uint8Array(0);
 
 export const BLOCK_HEADER = 16;
 export const ENTRY_HEADER = 20;
+/** An entry's strings: app_id, app, host, ver, prev_ver, host_ip, labels (the rest of the entry). */
+const FIELDS = 7;
+/** prev_ver's and host_ip's places among them. */
+const PREV = 4;
+const IP = 5;
+const EMPTY = new Uint8Array(0);
 
 export const EntryFlag = {
   /** The instance was removed (ver is null). */
@@ -36,7 +44,22 @@ export const EntryFlag = {
   labels: 8,
 } as const;
 
-/** The key of a block: an app's or host's key part, then the block id. */
+/** Host buckets of the histhost database: few enough that a commit touches few places, many enough that a host's history reads little of others'. */
+export const HOST_BUCKETS = 256;
+
+/** The bucket of a host, from its key part (keys.ts, terminator included). */
+export function hostBucket(hostKey: Uint8Array): number {
+  return hash32(hostKey, 0, hostKey.length) & (HOST_BUCKETS - 1);
+}
+
+/** The key part of a host bucket in histhost. */
+export function bucketPart(bucket: number): Buffer {
+  const part = Buffer.allocUnsafe(2);
+  part.writeUInt16BE(bucket, 0);
+  return part;
+}
+
+/** The key of a block: an app's key part or a host bucket's part, then the block id. */
 export function blockKey(part: Uint8Array, block: number): Buffer {
   const key = Buffer.allocUnsafe(part.length + 8);
   key.set(part, 0);
@@ -123,8 +146,8 @@ export function writeEntryJson(e: EntryView, out: JsonBytes): void {
 
 /**
  * The entries absorbed since the last cut, in arrival order, each tagged
- * with its app and host slot; blocks() groups them into one block per app
- * and per host, written straight into the batch.
+ * with its app slot and its host's bucket; blocks() groups them into one
+ * block per app and per bucket, written straight into the batch.
  */
 export class HistoryLog {
   #buf = Buffer.alloc(1 << 16);
@@ -148,9 +171,39 @@ export class HistoryLog {
    * instance's labels object (or empty); a removal has an empty ver, a
    * first sight an empty prevVer (and the flag saying so).
    */
-  push(app: number, host: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array, labels: Uint8Array = EMPTY): void {
-    const size = ENTRY_HEADER + appId.length + appName.length + hostJson.length + ver.length + prevVer.length + hostIp.length + labels.length;
-    if (size > 0xffff || hostIp.length > 0xff) throw new RangeError(`history entry of ${size} bytes`);
+  push(app: number, bucket: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array, labels: Uint8Array = EMPTY): void {
+    const f = this.#fields;
+    const parts = [appId, appName, hostJson, ver, EMPTY, hostIp, labels];
+    // One scratch source: the parts side by side.
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const src = new Uint8Array(size);
+    let o = 0;
+    for (let i = 0; i < parts.length; i++) {
+      src.set(parts[i]!, o);
+      f[2 * i] = o;
+      f[2 * i + 1] = parts[i]!.length;
+      o += parts[i]!.length;
+    }
+    this.pushFields(app, bucket, time, instance, flags, src, f, prevVer);
+  }
+
+  /** Field offsets and lengths for pushFields (app_id, app, host, ver, prev_ver, host_ip, labels): reuse it. */
+  readonly #fields = new Int32Array(FIELDS * 2);
+
+  /**
+   * Appends an entry whose fields are src[fields[2i], +fields[2i+1]) in the
+   * order app_id, app, host, ver, (prev_ver: given apart), host_ip, labels (see
+   * push): the writer passes its ring record with offsets, so no view is
+   * made per change.
+   */
+  pushFields(app: number, bucket: number, time: number, instance: number, flags: number, src: Uint8Array, fields: Int32Array, prevVer: Uint8Array): void {
+    fields[PREV * 2] = 0;
+    fields[PREV * 2 + 1] = prevVer.length;
+    let size = ENTRY_HEADER;
+    for (let i = 0; i < FIELDS; i++) size += fields[2 * i + 1]!;
+    const ipLen = fields[2 * IP + 1]!;
+    if (size > 0xffff || ipLen > 0xff) throw new RangeError(`history entry of ${size} bytes`);
     if (this.#used + size > this.#buf.length) {
       const grown = Buffer.alloc(Math.max(this.#buf.length * 2, this.#used + size));
       this.#buf.copy(grown, 0, 0, this.#used);
@@ -172,35 +225,31 @@ export class HistoryLog {
     put32(b, at + 2, time);
     put16(b, at + 6, instance);
     b[at + 8] = flags;
-    b[at + 9] = hostIp.length;
-    put16(b, at + 10, appId.length);
-    put16(b, at + 12, appName.length);
-    put16(b, at + 14, hostJson.length);
-    put16(b, at + 16, ver.length);
-    put16(b, at + 18, prevVer.length);
+    b[at + 9] = ipLen;
+    // Lengths of app_id, app, host, ver, prev_ver at 10..19 (host_ip's at 9; labels take the rest).
+    for (let i = 0; i < PREV + 1; i++) put16(b, at + 10 + 2 * i, fields[2 * i + 1]!);
     let o = at + ENTRY_HEADER;
-    o = copyInto(b, o, appId);
-    o = copyInto(b, o, appName);
-    o = copyInto(b, o, hostJson);
-    o = copyInto(b, o, ver);
-    o = copyInto(b, o, prevVer);
-    o = copyInto(b, o, hostIp);
-    copyInto(b, o, labels);
+    for (let i = 0; i < FIELDS; i++) {
+      const from = fields[2 * i]!;
+      const len = fields[2 * i + 1]!;
+      const source = i === PREV ? prevVer : src;
+      for (let k = 0; k < len; k++) b[o++] = source[from + k]!;
+    }
     this.#app[this.#count] = app;
-    this.#host[this.#count] = host;
+    this.#host[this.#count] = bucket;
     this.#at[this.#count] = at;
     this.#count++;
     this.#used += size;
   }
 
   /**
-   * Groups the entries into one block per app and one per host, in
+   * Groups the entries into one block per app and one per host bucket, in
    * arrival order inside a block. For each block, `place(kind, slot,
    * size)` returns where in `target()` to write its `size` bytes.
    */
-  blocks(place: (kind: 'app' | 'host', slot: number, size: number) => number, target: () => Uint8Array): void {
+  blocks(place: (kind: 'app' | 'bucket', slot: number, size: number) => number, target: () => Uint8Array): void {
     this.#group(this.#app, (slot, size) => place('app', slot, size), target);
-    this.#group(this.#host, (slot, size) => place('host', slot, size), target);
+    this.#group(this.#host, (slot, size) => place('bucket', slot, size), target);
   }
 
   #group(slots: Int32Array, place: (slot: number, size: number) => number, target: () => Uint8Array): void {
@@ -239,7 +288,7 @@ export class HistoryLog {
       for (let k = i; k < j; k++) {
         const at = this.#at[order[k]!]!;
         const size = u16(buf, at);
-        block.set(buf.subarray(at, at + size), o);
+        buf.copy(block, o, at, at + size);
         o += size;
       }
       i = j;
@@ -264,8 +313,3 @@ function put16(b: Uint8Array, o: number, v: number): void {
   b[o + 1] = v >>> 8;
 }
 
-/** Copies a short field (a loop beats set() for a few bytes). */
-function copyInto(dst: Uint8Array, o: number, src: Uint8Array): number {
-  for (let i = 0; i < src.length; i++) dst[o++] = src[i]!;
-  return o;
-}

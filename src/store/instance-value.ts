@@ -107,7 +107,7 @@ export function keyPartAsJson(key: Uint8Array, start: number, end: number, out: 
     const c = key[i]!;
     raw.push(c === 1 ? key[++i]! - 1 : c);
   }
-  out.ascii(JSON.stringify(Buffer.from(raw).toString('utf8')).slice(1, -1));
+  out.bytes(Buffer.from(JSON.stringify(Buffer.from(raw).toString('utf8')).slice(1, -1), 'utf8'));
 }
 
 /**

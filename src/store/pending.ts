@@ -1,13 +1,21 @@
-// The latest ring record of every instance changed since the last cut, in
-// one growable arena: an instance changed many times between two cuts
-// keeps one record (the latest), and the older ones become garbage that a
-// compaction drops when the arena would otherwise have to grow.
+// What every instance changed since the last cut will be stored as, in one
+// growable arena: its key and its stored value (instance-value.ts; slot,
+// since and written_at are filled in at the cut), [u16 key length][u16
+// value length][key][value] each. An instance changed many times between two
+// cuts keeps one entry (the latest), and the older ones become garbage that
+// a compaction drops when the arena would otherwise have to grow. Keeping
+// the value rather than the ring record halves the memory a storm's backlog
+// takes.
 //
 // The arena offset (+1, 0 = none) lives in one of the instance index's
 // columns, owned by the caller; the arena only reads and rewrites it.
 
-import { RECORD_HEADER, R_FRAG_LEN, R_KEY_LEN, get16 } from '../ingest/record.js';
+import { RECORD_HEADER, R_KEY_LEN, get16 } from '../ingest/record.js';
+import { valueLength, writeValue } from './instance-value.js';
 import type { KeyIndex } from './key-index.js';
+
+/** An entry's header: key length, value length. */
+export const ENTRY_HEADER = 4;
 
 /** Smallest arena. */
 const KEEP_BYTES = 1 << 20;
@@ -42,13 +50,13 @@ export class PendingRecords {
     return this.#arena;
   }
 
-  /** Where slot's record starts in the arena, or -1. */
+  /** Where slot's entry starts in the arena, or -1. */
   offsetOf(slot: number): number {
     return this.#index.cols[this.#column]![slot]! - 1;
   }
 
-  /** Makes rec[off, off+len) the slot's pending record. Returns true if the slot had none. */
-  set(slot: number, rec: Uint8Array, off: number, len: number): boolean {
+  /** Makes the update record at rec[off] the slot's pending state. Returns true if the slot had none. */
+  set(slot: number, rec: Uint8Array, off: number): boolean {
     const col = this.#index.cols[this.#column]!;
     const previous = col[slot]!;
     if (previous !== 0) {
@@ -58,9 +66,18 @@ export class PendingRecords {
     } else {
       this.#count++;
     }
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    const valueLen = valueLength(rec, off);
+    const len = ENTRY_HEADER + keyLen + valueLen;
     if (this.#used + len > this.#arena.length) this.#grow(len);
     const at = this.#used;
-    this.#arena.set(rec.subarray(off, off + len), at);
+    const a = this.#arena;
+    a[at] = keyLen;
+    a[at + 1] = keyLen >>> 8;
+    a[at + 2] = valueLen;
+    a[at + 3] = valueLen >>> 8;
+    for (let i = 0; i < keyLen; i++) a[at + ENTRY_HEADER + i] = rec[off + RECORD_HEADER + i]!;
+    writeValue(rec, off, a, at + ENTRY_HEADER + keyLen, 0, 0, 0);
     this.#used += len;
     this.#index.cols[this.#column]![slot] = at + 1;
     return previous === 0;
@@ -127,5 +144,5 @@ export class PendingRecords {
 }
 
 function recordLength(arena: Uint8Array, at: number): number {
-  return RECORD_HEADER + get16(arena, at + R_KEY_LEN) + get16(arena, at + R_FRAG_LEN);
+  return ENTRY_HEADER + get16(arena, at) + get16(arena, at + 2);
 }

@@ -14,8 +14,9 @@
 // short carries `next`.
 
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { CursorError, Tag, decodeCursor, encodeCursor } from './cursor.js';
-import { blockNewest, entryOffsets, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
+import { InvalidCursorError } from '../errors.js';
+import { Tag, decodeCursor, encodeCursor } from './cursor.js';
+import { blockNewest, bucketPart, entryOffsets, hostBucket, newEntryView, readEntry, writeEntryJson, type EntryView } from './history.js';
 import { JsonBytes } from './json-bytes.js';
 import { buildKey, prefixEnd, splitKey } from './keys.js';
 import { valueLabels, verLength, verOffset, writeVersionJson } from './instance-value.js';
@@ -25,7 +26,6 @@ import { RowStream, u32 } from './row-stream.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
 
-export { CursorError };
 
 export interface VersionFilter {
   appId?: string;
@@ -239,38 +239,45 @@ export class StoreReader {
     let n = 0;
     let next: string | null = null;
 
-    /** Emits one instance (unless a filter drops it). */
-    const emit = (key: Uint8Array, keyLength: number, value: Uint8Array): void => {
+    /** Whether an instance passes the filters; sets `t` and `stale` for write(). */
+    let t = 0;
+    let stale = false;
+    const matches = (value: Uint8Array): boolean => {
       if (verJson !== null) {
         const at = verOffset(value);
         const len = verLength(value);
-        if (len !== verJson.length) return;
-        for (let i = 0; i < len; i++) if (value[at + i] !== verJson[i]) return;
+        if (len !== verJson.length) return false;
+        for (let i = 0; i < len; i++) if (value[at + i] !== verJson[i]) return false;
       }
-      if (labels !== null && !labels.matches(valueLabels(value))) return;
-      const t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
-      const stale = t < staleBefore;
-      if (status !== undefined && stale !== (status === 'stale')) return;
-      if (since !== undefined && t <= since) return;
+      if (labels !== null && !labels.matches(valueLabels(value))) return false;
+      t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
+      stale = t < staleBefore;
+      if (status !== undefined && stale !== (status === 'stale')) return false;
+      return since === undefined || t > since;
+    };
+    const write = (key: Uint8Array, keyLength: number, value: Uint8Array): void => {
       if (n > 0) out.ascii(',');
       n++;
       writeVersionJson(key, keyLength, value, t, out);
       out.ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":').uint(u32(value, V_SINCE)).ascii('}');
     };
+    /** The key of the last instance written (a page's end: where the next page starts). */
+    let lastKey: Buffer | null = null;
     /**
      * Emits the instances with keys in [from, end) (after `from` when
-     * exclusive); false once the page is full (next is set).
+     * exclusive); false once the page is full and a further match exists
+     * (then `next` is set).
      */
     const scan = (tag: number, from: Uint8Array | undefined, end: Uint8Array | undefined, exclusive: boolean): boolean => {
-      let lastKey: Buffer | null = null;
       let full = false;
       this.#instRows.each(from, end, exclusive, (key, keyLength, value) => {
+        if (!matches(value)) return true;
         if (n === limit) {
           next = encodeCursor(tag, lastKey!);
           full = true;
           return false;
         }
-        emit(key, keyLength, value);
+        write(key, keyLength, value);
         // The key buffer is reused for the next row: keep a copy only at a page's end.
         if (n === limit) lastKey = Buffer.from(key.subarray(0, keyLength));
         return true;
@@ -310,31 +317,36 @@ export class StoreReader {
 
   /**
    * GET history/: entries of an app (on a host, of an instance), newest
-   * first; without an app, the entries of every app on the host. A host
-   * has its own blocks (histhost), so anything naming a host reads those.
+   * first; without an app, the entries of every app on the host. Anything
+   * naming a host reads its bucket's blocks (histhost: a few hundred hosts
+   * share one), which are much smaller than an app's.
    */
   history(filter: HistoryFilter, out = new JsonBytes()): JsonBytes {
     const byHost = filter.host !== undefined;
     if (!byHost && filter.appId === undefined) return out.ascii('{"data":[]}');
     const db = byHost ? this.#histhost : this.#history;
     const tag = byHost ? Tag.hostHistory : Tag.history;
-    const prefix = byHost ? buildKey([filter.host!]) : buildKey([filter.appId!]);
+    const prefix = byHost ? bucketPart(hostBucket(buildKey([filter.host!]))) : buildKey([filter.appId!]);
     const appId = filter.appId === undefined ? null : Buffer.from(filter.appId);
+    const hostJson = byHost ? jsonContent(filter.host!) : null;
     const since = filter.since ?? -1;
     const limit = filter.limit ?? Infinity;
-    // The cursor: the key of the block where the page ended, then the index of the last entry given.
+    // The cursor: the key of the block where the page ended, then the index (u32) of the last entry given.
     let start = prefixEnd(prefix);
     let skipBelow = Infinity;
     if (filter.cursor !== undefined) {
       const c = decodeCursor(filter.cursor, tag);
-      if (c.length < 10 || Buffer.compare(c.subarray(0, prefix.length), prefix) !== 0) throw new CursorError('cursor does not belong to this query');
-      start = Buffer.from(c.subarray(0, c.length - 2));
-      skipBelow = c.readUInt16BE(c.length - 2);
+      if (c.length < 12 || Buffer.compare(c.subarray(0, prefix.length), prefix) !== 0) throw new InvalidCursorError('does not belong to this query');
+      start = Buffer.from(c.subarray(0, c.length - 4));
+      skipBelow = c.readUInt32BE(c.length - 4);
     }
     const view = newEntryView();
     const labels = filter.labels === undefined || filter.labels.length === 0 ? null : new LabelFilter(filter.labels);
     const matches = (e: EntryView): boolean =>
-      e.time > since && (appId === null || bytesEqual(e.appId, appId)) && (filter.instance === undefined || e.instance === filter.instance) &&
+      e.time > since &&
+      (hostJson === null || bytesEqual(e.host, hostJson)) &&
+      (appId === null || bytesEqual(e.appId, appId)) &&
+      (filter.instance === undefined || e.instance === filter.instance) &&
       (labels === null || labels.matches(e.labels));
     out.ascii(DATA_OPEN);
     let n = 0;
@@ -354,9 +366,9 @@ export class StoreReader {
         if (!matches(view)) continue;
         if (n === limit) {
           // There is more: the cursor says where this page ended.
-          const c = Buffer.allocUnsafe(lastKey!.length + 2);
+          const c = Buffer.allocUnsafe(lastKey!.length + 4);
           lastKey!.copy(c, 0);
-          c.writeUInt16BE(lastIndex, lastKey!.length);
+          c.writeUInt32BE(lastIndex, lastKey!.length);
           next = encodeCursor(tag, c);
           break blocks;
         }

@@ -58,6 +58,84 @@ function value(slot: number, nameLen: number, peers: number, writtenAt: number, 
   return out;
 }
 
+const HOST_COUNTS_OPEN = Buffer.from('","app_count":');
+const INSTANCE_COUNT = Buffer.from(',"instance_count":');
+const UP_COUNT = Buffer.from(',"up_count":');
+const STALE_COUNT = Buffer.from(',"stale_count":');
+const LAST_UPDATE = Buffer.from(',"last_update":');
+
+function decimalLength(v: number): number {
+  let n = 1;
+  while (v >= 10) {
+    v = Math.floor(v / 10);
+    n++;
+  }
+  return n;
+}
+
+function putDecimal(dst: Uint8Array, o: number, v: number): number {
+  const end = o + decimalLength(v);
+  let at = end;
+  do {
+    dst[--at] = 0x30 + (v % 10);
+    v = Math.floor(v / 10);
+  } while (v > 0);
+  return end;
+}
+
+function putBytes(dst: Uint8Array, o: number, src: Uint8Array): number {
+  for (let i = 0; i < src.length; i++) dst[o++] = src[i]!;
+  return o;
+}
+
+/**
+ * hostSummaryValue written straight into a batch (`begin` reserves room
+ * and returns where the value starts; `bytes` is then the batch's buffer):
+ * a cut during a storm of first sights rewrites every host's summary, and
+ * building each as separate buffers cost more than the rest of the cut.
+ */
+export function putHostSummary(
+  begin: (valueLength: number) => number,
+  bytes: () => Uint8Array,
+  slot: number,
+  name: Uint8Array,
+  c: SummaryCounts,
+  writtenAt: number,
+  appKeys: readonly Uint8Array[],
+  labelCounts = '',
+): void {
+  const up = c.instances - c.stale;
+  // label_counts (label-sets.ts) before last_update, when any instance has labels.
+  const labels = labelCounts === '' ? null : Buffer.from(`,"label_counts":${labelCounts}`);
+  const fragLen =
+    HOST_FRAG_HEAD.length + name.length + HOST_COUNTS_OPEN.length + decimalLength(c.peers) + INSTANCE_COUNT.length + decimalLength(c.instances) +
+    UP_COUNT.length + decimalLength(up) + STALE_COUNT.length + decimalLength(c.stale) + (labels?.length ?? 0) + LAST_UPDATE.length;
+  let size = SUMMARY_HEADER + fragLen;
+  for (const k of appKeys) size += k.length;
+  const at = begin(size);
+  const b = bytes();
+  const view = new DataView(b.buffer, b.byteOffset + at, SUMMARY_HEADER);
+  view.setUint32(S_SLOT, slot, true);
+  view.setUint32(S_COUNT, c.peers, true);
+  view.setUint32(S_WRITTEN_AT, writtenAt, true);
+  view.setUint16(S_NAME_LEN, name.length, true);
+  view.setUint16(S_NAME_LEN + 2, 0, true);
+  view.setUint32(S_FRAG_LEN, fragLen, true);
+  let o = putBytes(b, at + SUMMARY_HEADER, HOST_FRAG_HEAD);
+  o = putBytes(b, o, name);
+  o = putBytes(b, o, HOST_COUNTS_OPEN);
+  o = putDecimal(b, o, c.peers);
+  o = putBytes(b, o, INSTANCE_COUNT);
+  o = putDecimal(b, o, c.instances);
+  o = putBytes(b, o, UP_COUNT);
+  o = putDecimal(b, o, up);
+  o = putBytes(b, o, STALE_COUNT);
+  o = putDecimal(b, o, c.stale);
+  if (labels !== null) o = putBytes(b, o, labels);
+  o = putBytes(b, o, LAST_UPDATE);
+  for (const k of appKeys) o = putBytes(b, o, k);
+}
+
 /** The name's JSON content inside a stored summary value. */
 export function summaryName(value: Uint8Array, head: Uint8Array): Uint8Array {
   const at = SUMMARY_HEADER + head.length;

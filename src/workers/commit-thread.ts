@@ -13,12 +13,17 @@
 
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { udp } from '../ingest/native.js';
+import { DiskFullError } from '../errors.js';
 import { Committer } from '../store/committer.js';
+import { PAGE_SIZE } from '../store/layout.js';
 import type { BatchMessage, CommitControl, CommitMessage, CommitThreadData, DoneMessage } from './messages.js';
 import { COMMIT_REGION, Stat, statRegion, wakeWriter } from './shared-layout.js';
+import { threadLogger } from './thread-log.js';
 
 /** This thread's nice value (the others run at 0). */
 const COMMIT_NICE = 10;
+/** The fewest operations a part of a batch has on a nearly full disk. */
+const PART_MIN_OPS = 16;
 /** Pause after a failed commit before retrying. */
 const RETRY_MS = 500;
 /** Commits the lag figures cover. */
@@ -32,6 +37,7 @@ udp.setThreadName('ps-commit');
 udp.setThreadNice(COMMIT_NICE);
 const control = new Int32Array(data.control);
 const stats = statRegion(data.stats, COMMIT_REGION);
+const log = threadLogger(control, 'commit');
 const post = (msg: CommitMessage, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(msg, transfer);
 
 let committer: Committer;
@@ -57,15 +63,35 @@ function receive(msg: BatchMessage): void {
   if (retryTimer === null) work();
 }
 
-/** Commits queued batches in order until one fails (then retries later). */
+/** Where the first queued batch's next part starts (0: not split). */
+let resumeAt = 0;
+
+/**
+ * Commits queued batches in order until one fails (then retries later). A
+ * batch the disk cannot hold at once is committed in parts, each durable,
+ * so that a nearly full disk still makes progress (the parts of one batch
+ * are idempotent puts and deletes: a part committed twice after a crash
+ * changes nothing). Its requests are acknowledged once every part is in.
+ */
 function work(): void {
   retryTimer = null;
   while (queue.length > 0) {
     const batch = queue[0]!;
     try {
-      const r = committer.commit(batch);
+      let r: { ms: number; pruned: number; end: number };
+      if (resumeAt === 0) {
+        try {
+          r = committer.commit(batch);
+        } catch (err) {
+          if (!(err instanceof DiskFullError)) throw err;
+          r = commitInParts(batch);
+        }
+      } else {
+        r = commitInParts(batch);
+      }
       committer.release();
       queue.shift();
+      resumeAt = 0;
       done(batch, r.ms, r.pruned);
     } catch (err) {
       const e = err as Error & { code?: string };
@@ -82,6 +108,23 @@ function work(): void {
   }
 }
 
+/**
+ * Commits the rest of a batch a part at a time: as many operations as could
+ * each copy a page into half the free disk.
+ */
+function commitInParts(batch: BatchMessage): { ms: number; pruned: number; end: number } {
+  let ms = 0;
+  let pruned = 0;
+  while (resumeAt < batch.length) {
+    const free = committer.freeBytes() ?? 0;
+    const r = committer.commit(batch, { from: resumeAt, ops: Math.max(PART_MIN_OPS, Math.floor(free / 2 / (PAGE_SIZE * 1.25))) });
+    ms += r.ms;
+    pruned += r.pruned;
+    resumeAt = r.end;
+  }
+  return { ms, pruned, end: resumeAt };
+}
+
 function done(batch: BatchMessage, ms: number, pruned: number): void {
   const now = Date.now();
   stats[Stat.applied]! += batch.applied;
@@ -91,6 +134,7 @@ function done(batch: BatchMessage, ms: number, pruned: number): void {
   stats[Stat.pruned]! += pruned;
   stats[Stat.lastCommitMs] = ms;
   if (batch.oldestMs > 0) recordLag(now, now - batch.oldestMs);
+  if (log.enabled('debug')) log.debug('batch committed', { id: batch.id, written: batch.written, removed: batch.removed, bytes: batch.length, ms: Math.round(ms), lag_ms: batch.oldestMs > 0 ? now - batch.oldestMs : 0, pruned });
   lastError = '';
   const reply: DoneMessage = { type: 'DONE', id: batch.id, ms };
   port?.postMessage(reply);

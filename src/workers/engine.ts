@@ -7,6 +7,7 @@
 //              ^---------------- COMMITTED {ackSeq, batch} ------------------------'
 
 import { EventEmitter } from 'node:events';
+import { QueueFullError, ShuttingDownError, StorageUnavailableError, WriterUnavailableError } from '../errors.js';
 import type { OpenedSocket } from '../ingest/native.js';
 import { MAX_RECORD_BYTES, RecordType, encodeControl } from '../ingest/record.js';
 import { changesOf, type ChangeEvent } from '../store/changes.js';
@@ -39,15 +40,6 @@ export interface EngineOptions {
 }
 
 export type { Logger };
-
-export class EngineError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'EngineError';
-    this.code = code;
-  }
-}
 
 /** A socket wakes from recvmmsg at least this often to notice a stop request. */
 const RECV_TIMEOUT_MS = 100;
@@ -101,9 +93,12 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     );
     this.#supervisor.on('writer', (msg) => this.#onWriter(msg));
     this.#supervisor.on('commit', (msg) => this.#onCommit(msg));
-    this.#supervisor.on('writerDown', ({ seqRead, reason }) => {
-      // What the dead writer read never reaches a batch: say so now.
-      this.#acks.fail(seqRead, new EngineError('WRITER_RESTART', `${reason}; the update was not stored, send it again`));
+    this.#supervisor.on('writerDown', ({ reason }) => {
+      // What the dead writer had read never reaches a batch; what it had not
+      // read yet waits for the next writer, which may die too. Either way,
+      // nobody waits through a restart: the client is told to send again
+      // (an update may be stored twice, never lost while answered 200).
+      this.#acks.fail(Infinity, new WriterUnavailableError(`${reason}; the update may not be stored: send it again`));
     });
   }
 
@@ -205,13 +200,13 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
    * Resolves once it is committed; rejects at once when it cannot be taken.
    */
   submit(record: Uint8Array, length: number, seq: number): Promise<number> {
-    if (this.#stopping) return Promise.reject(new EngineError('STOPPING', 'server is shutting down'));
-    if (!this.#supervisor.writerRunning) return Promise.reject(new EngineError('WRITER_DOWN', `no writer is running (${this.#supervisor.lastWriterError ?? 'starting'}); try again`));
+    if (this.#stopping) return Promise.reject(new ShuttingDownError('server is shutting down'));
+    if (!this.#supervisor.writerRunning) return Promise.reject(new WriterUnavailableError(`no writer is running (${this.#supervisor.lastWriterError ?? 'starting'}); try again`));
     // While commits fail (a full disk), say so at once rather than wait.
-    if (this.#lastCommitError !== null) return Promise.reject(new EngineError('STORAGE', `storage unavailable: ${this.#lastCommitError}`));
+    if (this.#lastCommitError !== null) return Promise.reject(new StorageUnavailableError(`storage unavailable: ${this.#lastCommitError}`));
     if (!this.#httpRing.tryPush(record, 0, length)) {
       this.#memory.httpStats[Stat.ringFull]!++;
-      return Promise.reject(new EngineError('BUSY', 'update queue is full, try again'));
+      return Promise.reject(new QueueFullError('update queue is full, try again'));
     }
     this.#memory.httpStats[Stat.accepted]!++;
     const done = this.#acks.wait(seq);
@@ -236,7 +231,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     this.#stopping = true;
     const drained = await this.#supervisor.stop();
     closeSockets(this.sockets);
-    this.#acks.fail(Infinity, new EngineError('STOPPING', 'server stopped before committing'));
+    this.#acks.fail(Infinity, new ShuttingDownError('server stopped before committing'));
     return drained;
   }
 

@@ -5,7 +5,8 @@
 
 import { move, workerData } from 'piscina';
 import { udp } from '../ingest/native.js';
-import { CursorError, StoreReader, type Page, type VersionFilter } from '../store/reader.js';
+import { InvalidCursorError } from '../errors.js';
+import { StoreReader, type Page, type VersionFilter } from '../store/reader.js';
 import type { LabelPair } from '../store/label-filter.js';
 import type { ClockBuffers } from '../store/slot-clock.js';
 import { rollout, stepTimes } from '../query/rollout.js';
@@ -45,7 +46,7 @@ export default function run(task: QueryTask): Uint8Array | QueryRefused {
     try {
       body = answer(task);
     } catch (err) {
-      if (err instanceof CursorError) return { refused: 'INVALID_CURSOR', message: err.message };
+      if (err instanceof InvalidCursorError) return { refused: 'INVALID_CURSOR', message: err.message };
       throw err;
     }
     // JsonBytes answers own their ArrayBuffer (offset 0): move it whole,

@@ -14,7 +14,7 @@
 
 /** Int32 slot: bytes the producer has published (monotonic, wraps at 2^32). */
 export const WRITE_POS = 0;
-/** Int32 slot: bytes the consumer has released (moves only after commit). */
+/** Int32 slot: bytes the consumer has released (moves once the writer has absorbed them). */
 export const READ_POS = 16;
 /** Byte offset of the data area. */
 export const DATA_OFFSET = 128;

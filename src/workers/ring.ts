@@ -114,13 +114,8 @@ export class RingConsumer {
     return n;
   }
 
-  /** Frees the space of every record read so far (call after they are committed). */
+  /** Frees the space of every record read so far (the writer calls it once it has absorbed them: it holds what it needs). */
   release(): void {
     Atomics.store(this.#ctrl, READ_POS, this.#cursor);
-  }
-
-  /** Forgets unreleased reads, so they are read again (after a failed commit). */
-  rewind(): void {
-    this.#cursor = Atomics.load(this.#ctrl, READ_POS);
   }
 }

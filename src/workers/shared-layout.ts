@@ -72,11 +72,9 @@ export const Stat = {
   lastCommitMs: 33,
   /** Commit thread: history blocks pruned. */
   pruned: 34,
-  /** Writer: the highest HTTP/control sequence number it has read from the HTTP ring. */
-  httpSeqRead: 35,
-  /** Writer: how long cutting the last batch took, and the longest cut (ms): time the rings were not drained. */
-  lastCutMs: 36,
-  maxCutMs: 37,
+  /** Writer: how long cutting the last batch took, and the longest cut (ms). */
+  lastCutMs: 35,
+  maxCutMs: 36,
 } as const;
 export const STAT_REGION = 40;
 if (Stat.rejectBase + REASON_SLOTS > Stat.drained) throw new Error('statistics slots overlap: the reasons reach `drained`');

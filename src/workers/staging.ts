@@ -19,11 +19,10 @@ export class Staging {
     return this.#used;
   }
 
-  /** Moves what the rings hold here (seen() sees each record); returns how many. */
-  take(rings: readonly RingConsumer[], perRing: number, seen: RecordVisitor = () => {}): number {
+  /** Moves what the rings hold here; returns how many records. */
+  take(rings: readonly RingConsumer[], perRing: number): number {
     let n = 0;
     const copy: RecordVisitor = (bytes, offset, length) => {
-      seen(bytes, offset, length);
       if (this.#used + 4 + length > this.#buf.length) this.#grow(4 + length);
       this.#buf.writeUInt32LE(length, this.#used);
       this.#buf.set(bytes.subarray(offset, offset + length), this.#used + 4);

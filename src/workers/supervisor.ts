@@ -8,10 +8,13 @@
 //   2. the commit thread commits every batch the dead writer handed over
 //      (DRAIN → IDLE);
 //   3. what the writer had read but no batch made durable is counted as
-//      lost (`lostOnWriterCrash`), and the HTTP requests it had read are
-//      answered with an error (`writerLost`), never with success;
-//   4. a new writer starts, with a backoff that grows while writers keep
-//      dying and resets once one has run for a while, forever.
+//      lost (`lostOnWriterCrash`), and every HTTP request still waiting is
+//      answered with an error (never with success: its commit may never
+//      come);
+//   4. a new writer starts: at once if the dead one had loaded the store
+//      and was working (a crash), after a backoff that doubles (up to
+//      MAX_BACKOFF_MS) while writers keep dying before they are ready (the
+//      store cannot be opened or loaded), forever.
 // A dead commit thread takes the writer down with it (its batch is gone)
 // and both restart the same way.
 
@@ -33,9 +36,7 @@ const COMMIT_THREAD = new URL('./commit-thread.js', import.meta.url);
  */
 const YOUNG_GENERATION_MB = 4;
 const FIRST_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 5_000;
-/** A writer that ran this long resets the backoff. */
-const STABLE_MS = 10_000;
+const MAX_BACKOFF_MS = 2_000;
 
 export interface ThreadOptions {
   dataDir: string;
@@ -52,8 +53,8 @@ export type Logger = (line: string) => void;
 interface SupervisorEvents {
   writer: [WriterMessage];
   commit: [CommitMessage];
-  /** No writer runs: writes must be refused. `seqRead`: the HTTP requests it had read. */
-  writerDown: [{ seqRead: number; reason: string }];
+  /** No writer runs: writes must be refused, and waiting requests answered. */
+  writerDown: [{ reason: string }];
   /** A (new) writer runs and takes writes. */
   writerUp: [];
 }
@@ -70,7 +71,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #writer: Worker | null = null;
   /** Main's end of the current writer's recycle channel. */
   #recycle: MessagePort | null = null;
-  #writerStarted = 0;
+  #writerReady = false;
+  /** The writer was ended on purpose (crashWriter): no backoff for it. */
+  #writerKilled = false;
   #backoffMs = FIRST_BACKOFF_MS;
   #stopping = false;
   #recovering = false;
@@ -178,10 +181,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     });
     this.#writer = writer;
-    this.#writerStarted = Date.now();
+    this.#writerReady = false;
+    this.#writerKilled = false;
     this.#writerStats[Stat.ready] = 0;
     let lastError = '';
-    writer.on('message', (msg: WriterMessage) => this.emit('writer', msg));
+    writer.on('message', (msg: WriterMessage) => {
+      if (msg.type === 'READY') this.#writerReady = true;
+      this.emit('writer', msg);
+    });
     writer.on('error', (err) => {
       lastError = err.message;
     });
@@ -207,13 +214,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       });
       this.#idle = null;
     }
-    this.emit('writerDown', { seqRead: this.#writerStats[Stat.httpSeqRead]!, reason });
+    this.emit('writerDown', { reason });
     const lost = Math.max(0, this.#writerStats[Stat.drained]! - this.#commitStats[Stat.applied]!);
     const newlyLost = lost - this.lostOnWriterCrash;
     this.lostOnWriterCrash = lost;
     this.writerRestarts++;
-    // Keep the backoff while writers die young; start over after a stable run.
-    this.#backoffMs = Date.now() - this.#writerStarted > STABLE_MS ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, this.#backoffMs * 2);
+    // A writer that was working restarts at once; one that died before it
+    // was ready (it could not open or load the store) backs off.
+    this.#backoffMs = this.#writerReady || this.#writerKilled ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, this.#backoffMs * 2);
     this.#log(`${reason}; ${newlyLost} updates it had not committed are lost; restarting in ${this.#backoffMs} ms`);
     setTimeout(() => {
       if (this.#stopping) return;
@@ -266,6 +274,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Ends the writer abruptly (testing, with --danger): it is restarted like one that crashed. */
   crashWriter(): boolean {
     if (this.#writer === null || this.#recovering) return false;
+    this.#writerKilled = true;
     void this.#writer.terminate();
     return true;
   }

@@ -23,9 +23,9 @@ import { receiveMessageOnPort, parentPort, workerData } from 'node:worker_thread
 import { Fleet } from '../store/fleet.js';
 import { loadFleet } from '../store/loader.js';
 import { udp } from '../ingest/native.js';
-import { R_SEQ, get32 } from '../ingest/record.js';
 import { RingConsumer } from './ring.js';
 import { Staging } from './staging.js';
+import { threadLogger } from './thread-log.js';
 import { Ctl, Stat, WRITER_REGION, statRegion } from './shared-layout.js';
 import type { BatchMessage, DoneMessage, WriterMessage, WriterThreadData } from './messages.js';
 
@@ -39,6 +39,14 @@ const MAX_BACKLOG_BYTES = 96 * 1024 * 1024;
 /** No new change for this long: the burst is over, cut now. */
 const QUIET_MS = 20;
 const DEFAULT_LATENCY_TARGET_MS = 850;
+/**
+ * Batches handed over and not committed yet: the one being committed and
+ * the next, cut just before the first is done (so that under load cutting
+ * and committing overlap, and the commit thread never waits for a cut).
+ */
+const MAX_IN_FLIGHT = 2;
+/** How long before the commit in progress should end the next batch is cut. */
+const CUT_LEAD_MS = 10;
 /** Trim the C heap after a storm, at most this often. */
 const TRIM_EVERY_MS = 5_000;
 /** How long a stopping writer waits for its last batch to be committed. */
@@ -52,6 +60,7 @@ function run(data: WriterThreadData): void {
   udp.setThreadName('ps-writer');
   const control = new Int32Array(data.control);
   const stats = statRegion(data.stats, WRITER_REGION);
+  const log = threadLogger(control, 'writer');
   const started = performance.now();
   const latencyTarget = data.latencyTargetMs ?? DEFAULT_LATENCY_TARGET_MS;
   const fleet = new Fleet(
@@ -64,26 +73,24 @@ function run(data: WriterThreadData): void {
     stats[Stat.instances] = s.instances;
     stats[Stat.hosts] = s.hosts;
     stats[Stat.apps] = s.apps;
-    // Not committed yet: what the fleet holds and what the commit thread is writing.
+    // Not committed yet: what the fleet holds and what the commit thread has.
     const b = fleet.backlog;
-    stats[Stat.backlog] = b.instances + inFlightChanges;
-    stats[Stat.backlogBytes] = b.bytes + staging.bytes + inFlightBytes;
+    let changes = 0;
+    let bytes = 0;
+    for (const f of inFlight.values()) {
+      changes += f.changes;
+      bytes += f.bytes;
+    }
+    stats[Stat.backlog] = b.instances + changes;
+    stats[Stat.backlogBytes] = b.bytes + staging.bytes + bytes;
   };
-  let inFlightChanges = 0;
-  let inFlightBytes = 0;
-
-  // The HTTP requests read so far: if this thread dies, main answers them
-  // with an error (their batch will never come).
-  let seqRead = stats[Stat.httpSeqRead]!;
-  const noteSeq = (bytes: Uint8Array, offset: number): void => {
-    const seq = get32(bytes, offset + R_SEQ);
-    if (seq > seqRead) stats[Stat.httpSeqRead] = seqRead = seq;
-  };
+  /** Batches handed to the commit thread and not yet committed, by id. */
+  const inFlight = new Map<number, { changes: number; bytes: number; cutAt: number }>();
 
   // While the store loads, records are moved aside so the rings keep room.
   const staging = new Staging(MAX_BACKLOG_BYTES);
   loadFleet(data.path, fleet, () => {
-    stats[Stat.drained]! += staging.take(rings, MAX_PER_RING, noteSeq);
+    stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
     publish();
   });
   staging.replay((bytes, offset, length) => fleet.apply(bytes, offset, length));
@@ -92,13 +99,9 @@ function run(data: WriterThreadData): void {
   post({ type: 'READY', ...fleet.size, loadMs: Math.round(performance.now() - started) });
 
   const port = data.commitPort;
-  const absorb = (bytes: Uint8Array, offset: number, length: number): void => {
-    noteSeq(bytes, offset);
-    fleet.apply(bytes, offset, length);
-  };
-  /** Id of the batch the commit thread is working on (0: none). */
-  let inFlight = 0;
+  const absorb = (bytes: Uint8Array, offset: number, length: number): void => fleet.apply(bytes, offset, length);
   let lastCommitMs = 0;
+  let lastCutMs = 0;
   let lastChangeMs = 0;
   let lastPending = 0;
   let lastSweep = 0;
@@ -109,33 +112,46 @@ function run(data: WriterThreadData): void {
   let finalCut = false;
 
   const cutDue = (nowMs: number): boolean => {
+    if (inFlight.size >= MAX_IN_FLIGHT) return false;
     const work = fleet.pendingWork;
     const clocks = fleet.clocksDue(nowMs);
-    if (!work.any) return clocks;
-    if (work.urgent || clocks || work.oldestMs === 0) return true;
-    if (nowMs - lastChangeMs >= QUIET_MS) return true;
+    if (!work.any) return clocks && inFlight.size === 0;
+    if (work.urgent) return true;
+    // When the commit thread is free again (now, if it is idle).
+    let free = nowMs;
+    for (const f of inFlight.values()) free = Math.max(free, f.cutAt + lastCommitMs);
+    // Gather as long as the latency budget allows (larger batches cost less
+    // per change), but never wait once the changes stopped coming; then cut
+    // so the batch is ready the moment the commit thread is free.
     const gather = Math.max(QUIET_MS, Math.min(latencyTarget - 1.2 * lastCommitMs, 8 * lastCommitMs));
-    return nowMs - work.oldestMs >= gather;
+    const quiet = nowMs - lastChangeMs >= QUIET_MS || clocks || work.oldestMs === 0;
+    const ready = quiet ? nowMs : work.oldestMs + gather;
+    return nowMs >= Math.max(ready, free) - (inFlight.size > 0 ? lastCutMs + CUT_LEAD_MS : 0);
   };
 
-  /** Buffers of committed batches, back for reuse (the largest first). */
-  const spare: ArrayBuffer[] = [];
+  /** The buffer of a committed batch, back for reuse: one is enough (two batches are in flight at most). */
+  let spare: ArrayBuffer | undefined;
   const cut = (nowMs: number, clocks: boolean): void => {
-    for (let m = receiveMessageOnPort(data.recyclePort); m !== undefined; m = receiveMessageOnPort(data.recyclePort)) spare.push(m.message as ArrayBuffer);
-    spare.sort((a, b) => b.byteLength - a.byteLength).splice(2);
+    for (let m = receiveMessageOnPort(data.recyclePort); m !== undefined; m = receiveMessageOnPort(data.recyclePort)) {
+      const back = m.message as ArrayBuffer;
+      if (spare === undefined || back.byteLength > spare.byteLength) spare = back;
+    }
     const started = performance.now();
     // While it cuts, ring records wait in the staging buffer (not in the rings, which could fill).
     const meanwhile = (): void => {
-      stats[Stat.drained]! += staging.take(rings, MAX_PER_RING, noteSeq);
+      stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
     };
-    const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare.length > 0 ? { buffer: spare.shift()! } : {}) });
+    const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare === undefined ? {} : { buffer: spare }) });
+    spare = undefined;
     const ms = performance.now() - started;
+    lastCutMs = ms;
     stats[Stat.lastCutMs] = ms;
     if (ms > stats[Stat.maxCutMs]!) stats[Stat.maxCutMs] = ms;
     staging.replay(absorb);
-    inFlight = batch.id;
-    inFlightChanges = batch.written + batch.removed;
-    inFlightBytes = batch.length;
+    inFlight.set(batch.id, { changes: batch.written + batch.removed, bytes: batch.length, cutAt: nowMs });
+    if (log.enabled('debug')) {
+      log.debug('batch cut', { id: batch.id, changes: batch.changes, written: batch.written, removed: batch.removed, applied: batch.applied, bytes: batch.length, ms: Math.round(ms) });
+    }
     const msg: BatchMessage = { type: 'BATCH', ...batch };
     port.postMessage(msg, [batch.buffer]);
     publish();
@@ -148,12 +164,7 @@ function run(data: WriterThreadData): void {
       const done = m.message as DoneMessage;
       fleet.committed(done.id);
       lastCommitMs = done.ms;
-      if (done.id === inFlight) {
-        inFlight = 0;
-        inFlightChanges = 0;
-        inFlightBytes = 0;
-        publish();
-      }
+      if (inFlight.delete(done.id)) publish();
     }
     let n = 0;
     if (fleet.backlog.bytes < MAX_BACKLOG_BYTES) {
@@ -181,16 +192,16 @@ function run(data: WriterThreadData): void {
       // Everything is absorbed: one last batch with the clocks, then wait
       // for it (and any before it) to be committed, or give up.
       stopDeadline ||= nowMs + STOP_GIVE_UP_MS;
-      if (inFlight === 0 && !finalCut) {
+      if (inFlight.size === 0 && !finalCut) {
         cut(nowMs, true);
         finalCut = true;
       }
-      if (inFlight === 0 || nowMs > stopDeadline) break;
-    } else if (inFlight === 0 && cutDue(nowMs)) {
+      if (inFlight.size === 0 || nowMs > stopDeadline) break;
+    } else if (cutDue(nowMs)) {
       cut(nowMs, false);
     }
 
-    if (inFlight === 0 && fleet.backlog.instances === 0 && nowMs - lastTrim > TRIM_EVERY_MS && lastCommitMs > 50) {
+    if (inFlight.size === 0 && fleet.backlog.instances === 0 && nowMs - lastTrim > TRIM_EVERY_MS && lastCommitMs > 50) {
       // A storm's batches are gone: hand their freed memory back to the kernel.
       udp.trimMemory();
       lastTrim = nowMs;
@@ -198,7 +209,7 @@ function run(data: WriterThreadData): void {
     if (n < MAX_PER_RING) {
       // Idle for a while: sleep longer, but never past a due cut.
       idlePasses = n === 0 ? idlePasses + 1 : 0;
-      const wait = idlePasses > 100 && inFlight === 0 && !fleet.pendingWork.any ? IDLE_POLL_MS : POLL_MS;
+      const wait = idlePasses > 100 && inFlight.size === 0 && !fleet.pendingWork.any ? IDLE_POLL_MS : POLL_MS;
       Atomics.store(control, Ctl.WRITER_SLEEPING, 1);
       if (Atomics.load(control, Ctl.WAKE) === wake) Atomics.wait(control, Ctl.WAKE, wake, wait);
       Atomics.store(control, Ctl.WRITER_SLEEPING, 0);

@@ -4,13 +4,11 @@
 
 import { describe, expect, test } from 'vitest';
 import {
-  CATALOG, ERROR_CODES, InternalError, InvalidParameterError, MalformedUpdateError, PartisciError, RequestFailedError, UnknownAppError, UnknownPathError, UsageError,
-  isCatalogError,
+  CATALOG, ERROR_CODES, InternalError, InvalidCursorError, InvalidParameterError, MalformedUpdateError, PartisciError, QueueFullError, RequestFailedError, ShuttingDownError,
+  StorageUnavailableError, UnknownAppError, UnknownPathError, UsageError, WriterUnavailableError, isCatalogError,
 } from '../../src/errors.js';
 import { HTTP_STATUS, SERVED_CODES, asCatalogError, errorReply } from '../../src/http/error-reply.js';
 import { STATUS } from '../../src/http/respond.js';
-import { CursorError } from '../../src/store/reader.js';
-import { EngineError } from '../../src/workers/engine.js';
 
 describe('the catalog', () => {
   test('each class carries its own code, statically and on instances, and its name', () => {
@@ -64,12 +62,10 @@ describe('HTTP statuses', () => {
     }
   });
 
-  test('the codes a server answers leave out those of command lines and clients', () => {
-    expect(SERVED_CODES).not.toContain('USAGE');
-    expect(SERVED_CODES).not.toContain('INVALID_NETWORK');
-    expect(SERVED_CODES).not.toContain('REQUEST_FAILED');
+  test('the codes a server answers leave out those of command lines, clients and the store', () => {
+    for (const code of ['USAGE', 'INVALID_NETWORK', 'REQUEST_FAILED', 'STORE_LAYOUT', 'DISK_FULL']) expect(SERVED_CODES).not.toContain(code);
     expect(SERVED_CODES).toContain('UNKNOWN_APP');
-    expect(SERVED_CODES.length).toBe(ERROR_CODES.length - 3);
+    expect(SERVED_CODES.length).toBe(ERROR_CODES.length - 5);
   });
 
   test('an error reply is {"error", "code"} with its status, extra headers and the code for the log', () => {
@@ -80,13 +76,15 @@ describe('HTTP statuses', () => {
     expect(reply.note).toEqual({ code: 'UNKNOWN_APP' });
   });
 
-  test('the store reader\'s cursor errors and the engine\'s errors are translated', () => {
-    expect(asCatalogError(new CursorError('cursor does not belong to this query'), 'ApiVersion')).toMatchObject({ code: 'INVALID_CURSOR', message: 'cursor does not belong to this query' });
-    const engine = (code: string, message: string) => asCatalogError(new EngineError(code, message), 'ApiUpdate');
-    expect(engine('STOPPING', 'server is shutting down')).toMatchObject({ code: 'SHUTTING_DOWN', message: 'ApiUpdate: server is shutting down' });
-    expect(engine('STORAGE', 'storage unavailable: disk full')).toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: 'ApiUpdate: storage unavailable: disk full' });
-    expect(engine('BUSY', 'update queue is full, try again')).toMatchObject({ code: 'QUEUE_FULL' });
-    expect(engine('WRITER_EXIT', 'writer thread exited')).toMatchObject({ code: 'WRITER_UNAVAILABLE' });
+  test('the engine\'s errors, raised without a route, name it in the reply; other catalog errors pass as they are', () => {
+    expect(asCatalogError(new InvalidCursorError('does not belong to this query'), 'ApiVersion')).toMatchObject({ code: 'INVALID_CURSOR', message: 'cursor does not belong to this query' });
+    expect(asCatalogError(new ShuttingDownError('server is shutting down'), 'ApiUpdate')).toMatchObject({ code: 'SHUTTING_DOWN', message: 'ApiUpdate: server is shutting down' });
+    expect(asCatalogError(new StorageUnavailableError('storage unavailable: disk full'), 'ApiUpdate')).toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: 'ApiUpdate: storage unavailable: disk full' });
+    expect(asCatalogError(new QueueFullError('update queue is full, try again'), 'ApiUpdate')).toMatchObject({ code: 'QUEUE_FULL', message: 'ApiUpdate: update queue is full, try again' });
+    const dead = new WriterUnavailableError('writer thread exited');
+    expect(asCatalogError(dead, 'ApiUpdate')).toMatchObject({ code: 'WRITER_UNAVAILABLE', message: 'ApiUpdate: writer thread exited' });
+    // Named once, however often it is translated.
+    expect(asCatalogError(dead, 'ApiUpdate')!.message).toBe('ApiUpdate: writer thread exited');
     // Anything else is not for the client to see.
     expect(asCatalogError(new TypeError('x is undefined'), 'ApiApp')).toBeNull();
   });

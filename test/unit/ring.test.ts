@@ -1,5 +1,5 @@
 // The SPSC record ring: layout, wrap-around with tiny rings (64 and 128
-// bytes of data), full rings, records split across the end, release/rewind,
+// bytes of data), full rings, records split across the end, release,
 // position wrap at 2^31 and 2^32, and a randomized comparison with a plain
 // array model.
 
@@ -165,18 +165,7 @@ describe('full rings', () => {
   });
 });
 
-describe('rewind', () => {
-  test('rewind() re-reads every unreleased record, and nothing released', () => {
-    const { p, c } = ring(128);
-    for (let i = 0; i < 4; i++) push(p, payload(2, i * 10));
-    readAll(c, 1);
-    c.release();
-    expect(readAll(c, 2)).toEqual([[10, 11], [20, 21]]);
-    c.rewind();
-    expect(c.pending()).toBe(3 * 8);
-    expect(readAll(c)).toEqual([[10, 11], [20, 21], [30, 31]]);
-  });
-
+describe('release', () => {
   test('a new consumer (a restarted writer) starts at the last release', () => {
     const { sab, p, c } = ring(64);
     push(p, payload(4, 1));
@@ -237,7 +226,7 @@ describe('wrap-around', () => {
 });
 
 describe('randomized against an array model', () => {
-  type Op = { kind: 'push'; len: number } | { kind: 'read'; max: number } | { kind: 'release' } | { kind: 'rewind' } | { kind: 'restart' };
+  type Op = { kind: 'push'; len: number } | { kind: 'read'; max: number } | { kind: 'release' } | { kind: 'restart' };
 
   function run(cap: number, start: number, ops: Op[]): void {
     const { sab, p } = ring(cap, start);
@@ -261,9 +250,6 @@ describe('randomized against an array model', () => {
         c.release();
         queue.splice(0, readCount);
         readCount = 0;
-      } else if (op.kind === 'rewind') {
-        c.rewind();
-        readCount = 0;
       } else {
         c = new RingConsumer(sab);
         readCount = 0;
@@ -278,11 +264,10 @@ describe('randomized against an array model', () => {
       { weight: 5, arbitrary: fc.integer({ min: 0, max: cap }).map((len): Op => ({ kind: 'push', len })) },
       { weight: 3, arbitrary: fc.integer({ min: 0, max: 4 }).map((max): Op => ({ kind: 'read', max })) },
       { weight: 2, arbitrary: fc.constant<Op>({ kind: 'release' }) },
-      { weight: 1, arbitrary: fc.constant<Op>({ kind: 'rewind' }) },
       { weight: 1, arbitrary: fc.constant<Op>({ kind: 'restart' }) },
     );
 
-  test.each([64, 128])('capacity %i: random pushes, reads, releases and rewinds match the model', (cap) => {
+  test.each([64, 128])('capacity %i: random pushes, reads, releases and consumer restarts match the model', (cap) => {
     fc.assert(
       fc.property(fc.constantFrom(0, -cap, 0x7fffffff - 3, -4), fc.array(opArb(cap), { maxLength: 300 }), (start, ops) => {
         run(cap, start, ops);
