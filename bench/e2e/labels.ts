@@ -38,8 +38,20 @@ export interface LabelsOptions {
   wave: { hosts: number; apps: number; instances: number; rate: number };
 }
 
-export const LABELS_FULL: LabelsOptions = { stormRate: 100_000, cpuSeconds: 15, cpuRounds: 5, requests: 300, wave: { hosts: 10_000, apps: 25, instances: 4, rate: 100_000 } };
-export const LABELS_QUICK: LabelsOptions = { stormRate: 100_000, cpuSeconds: 6, cpuRounds: 3, requests: 100, wave: { hosts: 2_500, apps: 25, instances: 4, rate: 50_000 } };
+export const LABELS_FULL: LabelsOptions = {
+  stormRate: 100_000,
+  cpuSeconds: 15,
+  cpuRounds: 5,
+  requests: 300,
+  wave: { hosts: 10_000, apps: 25, instances: 4, rate: 100_000 },
+};
+export const LABELS_QUICK: LabelsOptions = {
+  stormRate: 100_000,
+  cpuSeconds: 6,
+  cpuRounds: 3,
+  requests: 100,
+  wave: { hosts: 2_500, apps: 25, instances: 4, rate: 50_000 },
+};
 
 export interface Timing {
   name: string;
@@ -104,7 +116,10 @@ export async function runLabelsSection(o: LabelsOptions, log: (line: string) => 
   const plainRun = await onStore(plainStore, ENGINE_ONLY, log);
   let run = await onStore(labelledStore, ENGINE_ONLY, log);
   // After loading, a writer rewrites every summary in its first batch (12,500 hosts): let that pass, and warm both up.
-  for (const [r, shape] of [[plainRun, FLEET], [run, LABELLED_FLEET]] as const) {
+  for (const [r, shape] of [
+    [plainRun, FLEET],
+    [run, LABELLED_FLEET],
+  ] as const) {
     await r.server.settle(60_000);
     await runFuzz(r.server.port, ['--rate', String(o.stormRate), '--duration', '2', ...fleetArgs(shape)]);
   }
@@ -158,9 +173,27 @@ export async function runLabelsSection(o: LabelsOptions, log: (line: string) => 
   try {
     // The same page without a label filter, side by side.
     kinds.push(await time(server.port, `version/?app_id=A&limit=100 (no label filter)`, `/api/v1/version/?app_id=${appId}&limit=100`, o.requests, dataRows));
-    kinds.push(await time(server.port, `version/?label.env=prod&app_id=A&limit=100`, `/api/v1/version/?label.env=prod&app_id=${appId}&limit=100`, o.requests, dataRows));
-    kinds.push(await time(server.port, `version/?label.env=prod&label.region=eu-west&app_id=A&limit=100`, `/api/v1/version/?label.env=prod&label.region=eu-west&app_id=${appId}&limit=100`, o.requests, dataRows));
-    kinds.push(await time(server.port, 'version/?label.env=prod&app_id=A (whole answer)', `/api/v1/version/?label.env=prod&app_id=${appId}`, Math.ceil(o.requests / 10), dataRows));
+    kinds.push(
+      await time(server.port, `version/?label.env=prod&app_id=A&limit=100`, `/api/v1/version/?label.env=prod&app_id=${appId}&limit=100`, o.requests, dataRows),
+    );
+    kinds.push(
+      await time(
+        server.port,
+        `version/?label.env=prod&label.region=eu-west&app_id=A&limit=100`,
+        `/api/v1/version/?label.env=prod&label.region=eu-west&app_id=${appId}&limit=100`,
+        o.requests,
+        dataRows,
+      ),
+    );
+    kinds.push(
+      await time(
+        server.port,
+        'version/?label.env=prod&app_id=A (whole answer)',
+        `/api/v1/version/?label.env=prod&app_id=${appId}`,
+        Math.ceil(o.requests / 10),
+        dataRows,
+      ),
+    );
     kinds.push(await time(server.port, 'SQL GROUP BY app_id, ver (all instances)', sql(groupBys[0]![1]), Math.ceil(o.requests / 10), dataRows));
     kinds.push(await time(server.port, "SQL GROUP BY labels['region'] WHERE env = prod", sql(groupBys[1]![1]), Math.ceil(o.requests / 10), dataRows));
   } finally {
@@ -195,7 +228,9 @@ async function waveLag(o: LabelsOptions, log: (line: string) => void): Promise<L
   const { hosts, apps, instances, rate } = o.wave;
   const dir = trackDir(mkdtempSync(join(tmpdir(), 'partisci-bench-wave-sql-')));
   const { server } = await Server.start(join(dir, 'data'), { args: [] });
-  log(`  a rollout wave: ${hosts.toLocaleString('en-US')} hosts x ${apps} apps x ${instances} at ${rate.toLocaleString('en-US')}/s, 1.0.0 then 2.0.0 (labelled)`);
+  log(
+    `  a rollout wave: ${hosts.toLocaleString('en-US')} hosts x ${apps} apps x ${instances} at ${rate.toLocaleString('en-US')}/s, 1.0.0 then 2.0.0 (labelled)`,
+  );
   const shape = ['--hosts', String(hosts), '--apps', String(apps), '--instances', String(instances), '--labels', '--seed', '7'];
   await runFuzz(server.port, ['--waves', '1.0.0', '--rate', String(rate), ...shape]);
   await server.settle(120_000);
@@ -225,7 +260,12 @@ async function waveLag(o: LabelsOptions, log: (line: string) => void): Promise<L
     return body.data[0]!.versions.find((v) => v.ver === '2.0.0')?.count ?? 0;
   };
   const readSql = async (): Promise<number> => {
-    const body = await getJson<{ data: number[][] }>(server.port, sql(`SELECT count(*) FROM versions WHERE app_id = '${appId.replaceAll("'", "''")}' AND ver = '2.0.0'`), false, 30_000);
+    const body = await getJson<{ data: number[][] }>(
+      server.port,
+      sql(`SELECT count(*) FROM versions WHERE app_id = '${appId.replaceAll("'", "''")}' AND ver = '2.0.0'`),
+      false,
+      30_000,
+    );
     return body.data[0]![0]!;
   };
   const samplers = [sample(rest, readRest, false), sample(tables, readSql, true)];

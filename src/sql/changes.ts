@@ -16,7 +16,8 @@ const pad4 = (n: number): number => (n + 3) & ~3;
 /** What the SQL thread needs of a committed batch, copied; null when nothing. */
 export function takeSqlChanges(buffer: ArrayBuffer, length: number): ArrayBuffer | null {
   const wanted = (db: number, kind: number): boolean =>
-    (db === DbId.inst && (kind === OpKind.put || kind === OpKind.del || kind === OpKind.clear)) || (db === DbId.history && (kind === OpKind.put || kind === OpKind.clear));
+    (db === DbId.inst && (kind === OpKind.put || kind === OpKind.del || kind === OpKind.clear)) ||
+    (db === DbId.history && (kind === OpKind.put || kind === OpKind.clear));
   let size = 0;
   eachOp(buffer, length, (op) => {
     if (wanted(op.db, op.kind)) size += pad4(OP_HEADER + op.key.length + op.value.length);

@@ -39,7 +39,10 @@ export function keyParts(key: Uint8Array): [string, string, number] {
   if (hostEnd === key.length - 3 && b.indexOf(1, 0) < 0) {
     return [b.toString('latin1', 0, appEnd), b.toString('utf8', appEnd + 1, hostEnd), (key[hostEnd + 1]! << 8) | key[hostEnd + 2]!];
   }
-  const { parts: [appId, host], rest } = splitKey(key, 2);
+  const {
+    parts: [appId, host],
+    rest,
+  } = splitKey(key, 2);
   return [appId!, host!, (key[rest]! << 8) | key[rest + 1]!];
 }
 

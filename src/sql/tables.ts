@@ -25,8 +25,18 @@
 // loaded, and only SELECT/EXPLAIN statements run (validate.ts).
 
 import {
-  DuckDBDataChunk, DuckDBInstance, DuckDBScalarFunction, JSDuckDBValueConverter, StatementType, UINTEGER, USMALLINT, VARCHAR,
-  INTEGER, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBType,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  DuckDBScalarFunction,
+  JSDuckDBValueConverter,
+  StatementType,
+  UINTEGER,
+  USMALLINT,
+  VARCHAR,
+  INTEGER,
+  type DuckDBConnection,
+  type DuckDBPreparedStatement,
+  type DuckDBType,
 } from '@duckdb/node-api';
 import { SlotClock } from '../store/slot-clock.js';
 import type { PendingChanges } from './changes.js';
@@ -51,9 +61,7 @@ export interface SqlTableOptions {
 
 export type SqlErrorCode = 'SQL_ERROR' | 'SQL_REFUSED' | 'SQL_TIMEOUT' | 'SQL_TOO_LARGE';
 
-export type SqlOutcome =
-  | { ok: true; body: Uint8Array; rows: number; ms: number }
-  | { ok: false; code: SqlErrorCode; message: string };
+export type SqlOutcome = { ok: true; body: Uint8Array; rows: number; ms: number } | { ok: false; code: SqlErrorCode; message: string };
 
 const INST_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARCHAR, instance USMALLINT, ver VARCHAR';
 const INST_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, VARCHAR, USMALLINT, VARCHAR, VARCHAR, UINTEGER, UINTEGER, UINTEGER];
@@ -81,7 +89,8 @@ const CHECKPOINT_AFTER = 20_000;
 const CHECKPOINT_ANYWAY = 500_000;
 
 function schema(staleSeconds: number): string[] {
-  const status = staleSeconds > 0 ? `CASE WHEN last_update < CAST(epoch(get_current_timestamp()) AS BIGINT) - ${staleSeconds} THEN 'stale' ELSE 'up' END` : `'up'`;
+  const status =
+    staleSeconds > 0 ? `CASE WHEN last_update < CAST(epoch(get_current_timestamp()) AS BIGINT) - ${staleSeconds} THEN 'stale' ELSE 'up' END` : `'up'`;
   return [
     "ATTACH ':memory:' AS store (COMPRESS)",
     `CREATE TABLE store.inst (${INST_COLUMNS}, labels MAP(VARCHAR, VARCHAR), since UINTEGER, written_at UINTEGER, slot UINTEGER)`,
@@ -336,7 +345,8 @@ export class SqlTables {
 /** A DuckDB error as the client's mistake: out of memory is 413-like, file access a refusal, the rest a bad query. */
 function failure(err: unknown): SqlOutcome {
   const message = err instanceof Error ? err.message : String(err);
-  if (/^Out of Memory Error/i.test(message)) return { ok: false, code: 'SQL_TOO_LARGE', message: `the query needs more memory than allowed: ${firstLine(message)}` };
+  if (/^Out of Memory Error/i.test(message))
+    return { ok: false, code: 'SQL_TOO_LARGE', message: `the query needs more memory than allowed: ${firstLine(message)}` };
   if (/^Permission Error/i.test(message)) return { ok: false, code: 'SQL_REFUSED', message: `file and network access is refused: ${firstLine(message)}` };
   return { ok: false, code: 'SQL_ERROR', message: firstLine(message) };
 }
@@ -360,7 +370,19 @@ function toJson(v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if (Array.isArray(v)) {
     // A MAP comes as [{key, value}]: an object when its keys are strings.
-    if (v.length > 0 && v.every((e) => e !== null && typeof e === 'object' && !Array.isArray(e) && Object.keys(e as object).length === 2 && 'key' in (e as object) && 'value' in (e as object) && typeof (e as { key: unknown }).key === 'string')) {
+    if (
+      v.length > 0 &&
+      v.every(
+        (e) =>
+          e !== null &&
+          typeof e === 'object' &&
+          !Array.isArray(e) &&
+          Object.keys(e as object).length === 2 &&
+          'key' in (e as object) &&
+          'value' in (e as object) &&
+          typeof (e as { key: unknown }).key === 'string',
+      )
+    ) {
       return Object.fromEntries((v as { key: string; value: unknown }[]).map((e) => [e.key, toJson(e.value)]));
     }
     return v.map(toJson);

@@ -107,9 +107,11 @@ async function load(): Promise<void> {
 /** Loading, applying and queries, one at a time. */
 let line: Promise<unknown> = load();
 // A load that fails ends the thread (main sees it exit and says why).
-line.catch((err: unknown) => setImmediate(() => {
-  throw err;
-}));
+line.catch((err: unknown) =>
+  setImmediate(() => {
+    throw err;
+  }),
+);
 const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
   const next = line.then(work);
   line = next.catch(() => {});

@@ -20,7 +20,8 @@ afterAll(async () => {
   await server.destroy();
 });
 
-const u = (app: string, ver: string, host: string, instance: number, labels?: Record<string, string>): string => JSON.stringify({ app, ver, host, instance, labels });
+const u = (app: string, ver: string, host: string, instance: number, labels?: Record<string, string>): string =>
+  JSON.stringify({ app, ver, host, instance, labels });
 const hostsOf = (rows: { host: string; instance: number }[]): string[] => rows.map((r) => `${r.host}/${r.instance}`).sort();
 
 describe('labels', () => {
@@ -61,13 +62,22 @@ describe('labels', () => {
     expect((await server.get('/api/v1/host/b5')).body.data[0]).not.toHaveProperty('label_counts');
 
     const apps = (await server.get('/api/v1/app/?label.region=eu-west&label.env=prod')).body.data;
-    expect(apps.map((a: Record<string, unknown>) => [a.app_id, a.instance_count, a.host_count])).toEqual([['billing', 2, 2], ['search', 1, 1]]);
+    expect(apps.map((a: Record<string, unknown>) => [a.app_id, a.instance_count, a.host_count])).toEqual([
+      ['billing', 2, 2],
+      ['search', 1, 1],
+    ]);
     expect(apps[0]).toMatchObject({ app: 'Billing', up_count: 2, stale_count: 0 });
     const hosts = (await server.get('/api/v1/host/?label.env=prod')).body.data;
-    expect(hosts.map((h: Record<string, unknown>) => [h.host, h.app_count, h.instance_count])).toEqual([['b1', 2, 2], ['b2', 1, 1], ['b3', 1, 1]]);
+    expect(hosts.map((h: Record<string, unknown>) => [h.host, h.app_count, h.instance_count])).toEqual([
+      ['b1', 2, 2],
+      ['b2', 1, 1],
+      ['b3', 1, 1],
+    ]);
     const first = (await server.get('/api/v1/host/?label.env=prod&limit=2')).body;
     expect(first.data.map((h: Record<string, unknown>) => h.host)).toEqual(['b1', 'b2']);
-    expect((await server.get(`/api/v1/host/?label.env=prod&limit=2&cursor=${first.next}`)).body.data.map((h: Record<string, unknown>) => h.host)).toEqual(['b3']);
+    expect((await server.get(`/api/v1/host/?label.env=prod&limit=2&cursor=${first.next}`)).body.data.map((h: Record<string, unknown>) => h.host)).toEqual([
+      'b3',
+    ]);
   });
 
   test('a label name no label can have is a 400; an overlong value matches nothing', async () => {

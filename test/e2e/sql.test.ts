@@ -90,8 +90,14 @@ describe('the questions of the issue', () => {
 
   test('which apps run more than two versions at once?', async () => {
     const answer = await sql(`SELECT app_id, count(DISTINCT ver) AS versions FROM versions GROUP BY app_id HAVING count(DISTINCT ver) > 2 ORDER BY app_id`);
-    expect(answer.data).toEqual([['billing', 5], ['web', 3]]);
-    expect(answer.columns).toEqual([{ name: 'app_id', type: 'VARCHAR' }, { name: 'versions', type: 'BIGINT' }]);
+    expect(answer.data).toEqual([
+      ['billing', 5],
+      ['web', 3],
+    ]);
+    expect(answer.columns).toEqual([
+      { name: 'app_id', type: 'VARCHAR' },
+      { name: 'versions', type: 'BIGINT' },
+    ]);
     // The same from app/A's version counts.
     const apps = (await server.get('/api/v1/app/')).body.data as { app_id: string }[];
     const many: [string, number][] = [];
@@ -118,16 +124,25 @@ describe('the questions of the issue', () => {
       GROUP BY region ORDER BY region`);
     // The same from the history, filtered by label.
     const span = async (region: string): Promise<number[]> => {
-      const entries = (await server.get(`/api/v1/history/?app_id=search&label.region=${region}`)).body.data as { ver: string; prev_ver: string | null; time: number }[];
+      const entries = (await server.get(`/api/v1/history/?app_id=search&label.region=${region}`)).body.data as {
+        ver: string;
+        prev_ver: string | null;
+        time: number;
+      }[];
       const times = entries.filter((e) => e.ver === '2.0' && e.prev_ver === '1.0').map((e) => e.time);
       return [Math.max(...times) - Math.min(...times), times.length];
     };
     const eu = await span('eu-west');
     expect(eu[0]).toBeGreaterThanOrEqual(2);
-    expect(answer.data).toEqual([['eu-west', ...eu], ['us-east', ...(await span('us-east'))]]);
+    expect(answer.data).toEqual([
+      ['eu-west', ...eu],
+      ['us-east', ...(await span('us-east'))],
+    ]);
     expect(answer.data[1]).toEqual(['us-east', 0, 1]);
     // The rollout endpoint by region: eu-west's instances all on 2.0 now.
-    const steps = (await server.get('/api/v1/app/search/rollout?label.region=eu-west&step=1&since=' + (Math.floor(Date.now() / 1000) - 30))).body.data as { counts: Record<string, number> }[];
+    const steps = (await server.get('/api/v1/app/search/rollout?label.region=eu-west&step=1&since=' + (Math.floor(Date.now() / 1000) - 30))).body.data as {
+      counts: Record<string, number>;
+    }[];
     expect(steps.at(-1)!.counts).toEqual({ '2.0': 3 });
   });
 
@@ -140,13 +155,20 @@ describe('the questions of the issue', () => {
       SELECT labels['dc'] AS dc, list(host ORDER BY host) AS hosts, min(last_update) AS oldest
       FROM versions WHERE app_id = 'agent' AND status = 'stale'
       GROUP BY dc ORDER BY dc`);
-    expect(answer.data.map((r) => [r[0], r[1]])).toEqual([['ams3', ['a1']], ['fra1', ['a3']]]);
+    expect(answer.data.map((r) => [r[0], r[1]])).toEqual([
+      ['ams3', ['a1']],
+      ['fra1', ['a3']],
+    ]);
     expect(answer.columns.map((c) => c.type)).toEqual(['VARCHAR', 'VARCHAR[]', 'BIGINT']);
     // With an explicit age instead of the server's threshold.
     const old = await sql(`SELECT host FROM versions WHERE app_id = 'agent' AND last_update < epoch(now()) - 3 ORDER BY host`);
     expect(old.data).toEqual([['a1'], ['a3']]);
     // The same with filters: per datacenter, the stale agents.
-    for (const [dc, hosts] of [['ams3', ['a1']], ['fra1', ['a3']], ['nyc1', []]] as const) {
+    for (const [dc, hosts] of [
+      ['ams3', ['a1']],
+      ['fra1', ['a3']],
+      ['nyc1', []],
+    ] as const) {
       const rows = (await server.get(`/api/v1/version/?app_id=agent&status=stale&label.dc=${dc}`)).body.data as { host: string }[];
       expect(rows.map((r) => r.host)).toEqual(hosts);
     }
@@ -256,11 +278,18 @@ describe('only reads, within limits', () => {
     expect((await sql('SELECT 42 AS x')).data).toEqual([[42]]);
   });
 
-  test('past its memory limit: 413; more rows than allowed: 413', async () => {
-    const mem = await refused('SELECT list(i) FROM range(50000000) t(i)');
-    expect(mem.status).toBe(413);
-    expect(mem.body.code).toBe('SQL_TOO_LARGE');
-    expect(mem.body.error).toMatch(/^the query needs more memory than allowed: Out of Memory Error/);
+  test('past its memory limit: 413; more rows than allowed: 413', { timeout: 150_000 }, async () => {
+    // Its own server, with time enough for any machine to reach the memory limit first.
+    const port = await freePort();
+    const roomy = await Server.start({ port, args: ['--port', String(port), '--data', tempDir(), '--sql-memory', '64', '--sql-timeout', '120'] });
+    try {
+      const res = await roomy.get(`/api/v1/sql?q=${encodeURIComponent('SELECT list(i) FROM range(50000000) t(i)')}`);
+      expect(res.status).toBe(413);
+      expect(res.body.code).toBe('SQL_TOO_LARGE');
+      expect(res.body.error).toMatch(/^the query needs more memory than allowed: Out of Memory Error/);
+    } finally {
+      await roomy.destroy();
+    }
     const rows = await refused('SELECT * FROM range(1001)');
     expect(rows).toEqual({ status: 413, body: { error: 'the answer has more than 1000 rows: add a LIMIT or aggregate', code: 'SQL_TOO_LARGE' } });
     expect((await sql('SELECT count(*) FROM range(1000)')).data).toEqual([[1000]]);
@@ -277,7 +306,8 @@ describe('only reads, within limits', () => {
 });
 
 describe('the command line', () => {
-  const partisci = (...args: string[]): Promise<{ stdout: string }> => run(process.execPath, [PARTISCI, '--port', String(server.port), '--server', '127.0.0.1', ...args]);
+  const partisci = (...args: string[]): Promise<{ stdout: string }> =>
+    run(process.execPath, [PARTISCI, '--port', String(server.port), '--server', '127.0.0.1', ...args]);
 
   test('partisci update --label, versions --label, sql (a table, or --json)', async () => {
     await partisci('update', 'cli-app', '3.1', 'c1', '0', '--http', '--label', 'env=prod', '--label', 'region=eu-west');
@@ -324,7 +354,22 @@ describe('during a rollout wave', () => {
     const port = await freePort();
     const own = await Server.start({ port, args: ['--port', String(port), '--data', tempDir()] });
     try {
-      const fleet = ['--server', '127.0.0.1', '--port', String(port), '--hosts', '1000', '--apps', '5', '--instances', '4', '--labels', '--rate', 'max', '--json'];
+      const fleet = [
+        '--server',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--hosts',
+        '1000',
+        '--apps',
+        '5',
+        '--instances',
+        '4',
+        '--labels',
+        '--rate',
+        'max',
+        '--json',
+      ];
       const ask = async (q: string): Promise<unknown[][]> => (await own.get(`/api/v1/sql?q=${encodeURIComponent(q)}`)).body.data as unknown[][];
       let polling = true;
       const poll = (async () => {

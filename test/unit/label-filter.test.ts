@@ -9,8 +9,18 @@ const STORED = '{"dc":"ams3","env":"prod","region":"eu-west","team.x":"a,\\"env\
 describe('LabelFilter', () => {
   test('every label of the filter must be in the object, name and whole value', () => {
     expect(new LabelFilter([{ name: 'env', value: 'prod' }]).matches(bytes(STORED))).toBe(true);
-    expect(new LabelFilter([{ name: 'env', value: 'prod' }, { name: 'dc', value: 'ams3' }]).matches(bytes(STORED))).toBe(true);
-    expect(new LabelFilter([{ name: 'env', value: 'prod' }, { name: 'dc', value: 'fra1' }]).matches(bytes(STORED))).toBe(false);
+    expect(
+      new LabelFilter([
+        { name: 'env', value: 'prod' },
+        { name: 'dc', value: 'ams3' },
+      ]).matches(bytes(STORED)),
+    ).toBe(true);
+    expect(
+      new LabelFilter([
+        { name: 'env', value: 'prod' },
+        { name: 'dc', value: 'fra1' },
+      ]).matches(bytes(STORED)),
+    ).toBe(false);
     expect(new LabelFilter([{ name: 'env', value: 'pro' }]).matches(bytes(STORED))).toBe(false);
     expect(new LabelFilter([{ name: 'nv', value: 'prod' }]).matches(bytes(STORED))).toBe(false);
     expect(new LabelFilter([{ name: 'region', value: 'eu-west' }]).matches(bytes(STORED))).toBe(true);

@@ -36,9 +36,23 @@ describe('takeSqlChanges', () => {
     out.put(DbId.clock, Buffer.from([1, 0, 0, 0, 0]), Buffer.alloc(16));
     out.put(DbId.apps, Buffer.from('billing\0'), Buffer.from('summary'));
     const log = new HistoryLog();
-    log.push(0, 0, 1000, 0, EntryFlag.first, enc.encode('billing'), enc.encode('billing'), enc.encode('h1'), enc.encode('2.4'), new Uint8Array(0), IP, enc.encode('{"env":"prod"}'));
+    log.push(
+      0,
+      0,
+      1000,
+      0,
+      EntryFlag.first,
+      enc.encode('billing'),
+      enc.encode('billing'),
+      enc.encode('h1'),
+      enc.encode('2.4'),
+      new Uint8Array(0),
+      IP,
+      enc.encode('{"env":"prod"}'),
+    );
     log.blocks(
-      (kind, _slot, size) => out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(enc.encode(kind === 'app' ? 'billing\0' : 'h1\0'), 5), size),
+      (kind, _slot, size) =>
+        out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(enc.encode(kind === 'app' ? 'billing\0' : 'h1\0'), 5), size),
       () => out.bytes,
     );
     const { buffer, length } = out.take();

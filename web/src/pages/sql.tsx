@@ -15,12 +15,18 @@ import { Header } from '../ui/header';
 
 /** Example questions: each a link to this page with its query. */
 export const EXAMPLES: { title: string; q: string }[] = [
-  { title: 'versions per app', q: 'SELECT app_id, count(DISTINCT ver) AS versions, count(*) AS instances\nFROM versions GROUP BY app_id ORDER BY versions DESC, app_id' },
+  {
+    title: 'versions per app',
+    q: 'SELECT app_id, count(DISTINCT ver) AS versions, count(*) AS instances\nFROM versions GROUP BY app_id ORDER BY versions DESC, app_id',
+  },
   {
     title: 'stale by region',
     q: "SELECT coalesce(labels['region'], '(none)') AS region, count(*) FILTER (WHERE status = 'stale') AS stale, count(*) AS instances\nFROM versions GROUP BY region ORDER BY stale DESC, region",
   },
-  { title: 'apps on more than two versions', q: 'SELECT app_id, count(DISTINCT ver) AS versions\nFROM versions GROUP BY app_id HAVING count(DISTINCT ver) > 2 ORDER BY versions DESC' },
+  {
+    title: 'apps on more than two versions',
+    q: 'SELECT app_id, count(DISTINCT ver) AS versions\nFROM versions GROUP BY app_id HAVING count(DISTINCT ver) > 2 ORDER BY versions DESC',
+  },
   {
     title: 'changes per hour (last day)',
     q: "SELECT strftime(to_timestamp(time - time % 3600), '%Y-%m-%d %H:00') AS hour, count(*) AS changes\nFROM history WHERE time > epoch(now()) - 86400 GROUP BY hour ORDER BY hour",
@@ -135,7 +141,9 @@ export function SqlPage({ q }: { q: string }) {
               <code>history</code>: app, app_id, host, host_ip, instance, ver, prev_ver, labels, time, change (new, version, labels, removed)
             </li>
           </ul>
-          <p class="muted">Times are unix seconds (<code>to_timestamp(last_update)</code> for dates).</p>
+          <p class="muted">
+            Times are unix seconds (<code>to_timestamp(last_update)</code> for dates).
+          </p>
         </section>
       </main>
     </>
