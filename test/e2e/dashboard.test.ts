@@ -148,6 +148,9 @@ describe('dashboard', () => {
     await page().getByTestId('sql-text').fill('DROP TABLE history');
     await page().getByTestId('sql-run').click();
     await poll(() => page().getByTestId('sql-error').textContent()).toBe('SQL_REFUSED: only queries are allowed (read-only SQL): DROP is refused');
+    // A bookmarked query opens and runs by itself.
+    await page().goto(server!.url(`/sql?q=${encodeURIComponent('SELECT 6 * 7 AS answer')}`));
+    await poll(() => table.locator('tbody tr').allTextContents()).toEqual(['42']);
     // The browser reports the refused request itself (a 400); nothing else went wrong.
     expect(browser!.errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
   });
