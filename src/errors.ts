@@ -106,6 +106,13 @@ export type QueueFullError = InstanceType<typeof QueueFullError>;
 export const WriterUnavailableError = coded('WRITER_UNAVAILABLE', 'WriterUnavailableError', (route: string, detail: string) => `${route}: ${detail}`);
 export type WriterUnavailableError = InstanceType<typeof WriterUnavailableError>;
 
+/**
+ * Cluster mode: the write is committed on this node (and will be published
+ * from its outbox) but the cluster has not acknowledged it in time.
+ */
+export const NotReplicatedError = coded('NOT_REPLICATED', 'NotReplicatedError', (route: string, detail: string) => `${route}: ${detail}`);
+export type NotReplicatedError = InstanceType<typeof NotReplicatedError>;
+
 /** Anything unexpected: logged in full, answered without details. */
 export const InternalError = coded('INTERNAL', 'InternalError', () => 'internal error');
 export type InternalError = InstanceType<typeof InternalError>;
@@ -150,6 +157,7 @@ export const CATALOG = {
   STORAGE_UNAVAILABLE: StorageUnavailableError,
   QUEUE_FULL: QueueFullError,
   WRITER_UNAVAILABLE: WriterUnavailableError,
+  NOT_REPLICATED: NotReplicatedError,
   INTERNAL: InternalError,
   REQUEST_FAILED: RequestFailedError,
 } as const;

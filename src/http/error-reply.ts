@@ -6,7 +6,7 @@
 import { CursorError } from '../store/reader.js';
 import { EngineError } from '../workers/engine.js';
 import {
-  ERROR_CODES, InternalError, InvalidCursorError, QueueFullError, ShuttingDownError, StorageUnavailableError, WriterUnavailableError, isCatalogError,
+  ERROR_CODES, InternalError, InvalidCursorError, NotReplicatedError, QueueFullError, ShuttingDownError, StorageUnavailableError, WriterUnavailableError, isCatalogError,
   type CatalogError, type ErrorCode,
 } from '../errors.js';
 import type { ErrorBody } from '../api/types.js';
@@ -31,6 +31,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORAGE_UNAVAILABLE: 503,
   QUEUE_FULL: 503,
   WRITER_UNAVAILABLE: 503,
+  NOT_REPLICATED: 503,
   // Raised by command lines and clients, never by the front (NOT_SERVED):
   // if one gets here, it is a bug of ours (500), or an upstream server's
   // answer (502).
@@ -65,6 +66,8 @@ export function asCatalogError(err: unknown, route: string): CatalogError | null
         return new StorageUnavailableError(route, err.message);
       case 'BUSY':
         return new QueueFullError(route, err.message);
+      case 'NOT_REPLICATED':
+        return new NotReplicatedError(route, err.message);
       default:
         return new WriterUnavailableError(route, err.message);
     }

@@ -26,12 +26,15 @@ import {
   R_KEY_HASH, R_KEY_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32,
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
+import { applyDigest } from '../cluster/liveness.js';
+import { recordBytes, type ClusterState } from '../cluster/remote.js';
+import { WireKind, WireWriter, recordLength } from '../cluster/wire.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
 import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
 import { EntryFlag, HistoryLog, blockKey } from './history.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { buildKey, splitKey } from './keys.js';
-import { valueLength, verLength, verOffset, writeValue } from './instance-value.js';
+import { clusterTrailerLength, readClusterTrailer, valueLength, verLength, verOffset, writeClusterTrailer, writeValue } from './instance-value.js';
 import { ClockKind, DbId, META, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT } from './layout.js';
 import { PendingRecords } from './pending.js';
 import { decodeSelector, type Selector } from './selector.js';
@@ -47,6 +50,8 @@ export interface FleetOptions {
   historyDays?: number;
   /** How often the clocks (last_update of repeated updates) are persisted. */
   clockPersistMs?: number;
+  /** Cluster mode (src/cluster): the conflict rule, the outbox and liveness. */
+  cluster?: ClusterState;
 }
 
 /** One write batch and what it means, as handed to the commit thread. */
@@ -109,6 +114,11 @@ const VER = 7;
 /** When the instance's version was first seen (unix s). */
 const SINCE = 8;
 const INSTANCE_COLUMNS = 9;
+// Cluster mode only (two more columns): when the content was set (unix s)
+// and by which node (an origin id of ClusterState; 0 = this node).
+const CTIME = 9;
+const ORIGIN = 10;
+const CLUSTER_COLUMNS = 2;
 
 const EMPTY = Buffer.alloc(0);
 /** Bytes between a fragment's host and its host_ip: `","host_ip":"`. */
@@ -159,6 +169,11 @@ export class Fleet {
   #lastClockCut = 0;
   #nextBatch = 1;
   eventsWanted = false;
+  readonly #cluster: ClusterState | null;
+  readonly #instColumns: number;
+  /** Cluster: local remove/clear records since the last cut (published with the batch). */
+  #localControl: Buffer[] = [];
+  #resyncMarked = false;
 
   constructor(options: FleetOptions, clocks: ClockBuffers) {
     this.#trimSeconds = options.trimSeconds;
@@ -168,6 +183,12 @@ export class Fleet {
     this.instClock = new SlotClock(ClockKind.instance, clocks.instance);
     this.hostClock = new SlotClock(ClockKind.host, clocks.host);
     this.appClock = new SlotClock(ClockKind.app, clocks.app);
+    this.#cluster = options.cluster ?? null;
+    this.#instColumns = INSTANCE_COLUMNS + (this.#cluster === null ? 0 : CLUSTER_COLUMNS);
+    if (this.#cluster !== null) {
+      this.inst = new KeyIndex(this.#instColumns, 1 << 16);
+      this.#pending = new PendingRecords(this.inst, PENDING);
+    }
   }
 
   /** Live instances, hosts and apps (including what is not committed yet). */
@@ -208,16 +229,85 @@ export class Fleet {
       this.#applyUpdate(rec, off, len);
       return;
     }
+    if (type === RecordType.touch) {
+      this.#applyTouch(rec, off);
+      return;
+    }
     const seq = get32(rec, off + R_SEQ);
     if (seq > this.#ackSeq) this.#ackSeq = seq;
     this.#control++;
+    const cluster = this.#cluster;
+    const remote = cluster !== null && (rec[off + R_FLAGS]! & RecordFlag.remote) !== 0;
+    // A local removal or clear travels to the other nodes with the batch that commits it.
+    if (cluster !== null && !remote) this.#localControl.push(Buffer.from(rec.subarray(off, off + recordLength(rec, off))));
     if (type === RecordType.clear) {
       this.#clear();
     } else if (type === RecordType.remove) {
       const keyLen = get16(rec, off + R_KEY_LEN);
-      const n = this.#removeSelected(decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen)));
+      const sel = decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen));
+      let n: number;
+      if (cluster === null) {
+        n = this.#removeSelected(sel);
+      } else {
+        // The conflict rule (cluster/remote.ts): a removal takes only what is older than itself.
+        const time = get32(rec, off + R_TIME);
+        const origin = remote ? cluster.recordOrigin(rec, off) : 0;
+        const ctime = this.inst.cols[CTIME]!;
+        const from = this.inst.cols[ORIGIN]!;
+        n = this.#removeSelected(sel, remote ? (s) => cluster.compare(ctime[s]!, from[s]!, time, origin) <= 0 : undefined);
+        cluster.addTombstone(sel, time, origin);
+      }
       this.#results.push([seq, n]);
     }
+  }
+
+  /** A peer's liveness digest (cluster/liveness.ts): move the clocks of the instances it names. */
+  #applyTouch(rec: Uint8Array, off: number): void {
+    const liveness = this.#cluster?.liveness;
+    if (liveness === undefined) return;
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    applyDigest(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen), this.inst, (slot, time) => {
+      liveness.heard(slot, time);
+      this.#touch(slot, time);
+    });
+    this.#clockOnly++;
+  }
+
+  /**
+   * A change committed by another node: whether it wins the conflict rule
+   * against what this node has (cluster/remote.ts). A losing change, or one
+   * that brings nothing new, is settled here; true means: apply it.
+   */
+  #admitRemote(slot: number, rec: Uint8Array, off: number, time: number, origin: number, fa: number, fb: number): boolean {
+    const cluster = this.#cluster!;
+    const inst = this.inst;
+    const seq = get32(rec, off + R_SEQ);
+    if (seq > this.#ackSeq) this.#ackSeq = seq;
+    if (slot >= 0) {
+      if (cluster.compare(time, origin, inst.cols[CTIME]![slot]!, inst.cols[ORIGIN]![slot]!) < 0) {
+        cluster.lost++;
+        this.#superseded++;
+        return false;
+      }
+      if (inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb) {
+        // Same content: only the clocks and the (time, origin) pair move.
+        inst.cols[CTIME]![slot] = time;
+        inst.cols[ORIGIN]![slot] = origin;
+        cluster.liveness.heard(slot, time);
+        this.#touch(slot, time);
+        this.#clockOnly++;
+        return false;
+      }
+    } else if (cluster.buried(time, origin, () => {
+      const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + get16(rec, off + R_KEY_LEN));
+      const { parts } = splitKey(key, 2);
+      return { appId: parts[0]!, host: parts[1]!, instance: (key[key.length - 2]! << 8) | key[key.length - 1]! };
+    })) {
+      cluster.lost++;
+      this.#superseded++;
+      return false;
+    }
+    return true;
   }
 
   #applyUpdate(rec: Uint8Array, off: number, len: number): void {
@@ -228,13 +318,21 @@ export class Fleet {
     const fa = getI32(rec, off + R_FRAG_HASH_A);
     const fb = getI32(rec, off + R_FRAG_HASH_B);
     const time = get32(rec, off + R_TIME);
-    const http = (rec[off + R_FLAGS]! & RecordFlag.http) !== 0;
+    const flags = rec[off + R_FLAGS]!;
+    const http = (flags & RecordFlag.http) !== 0;
     let slot = inst.find(rec, keyOff, keyLen, keyHash);
 
-    if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && !http) {
+    if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && flags === 0) {
       this.#touch(slot, time);
       this.#clockOnly++;
       return;
+    }
+    let origin = 0;
+    if ((flags & RecordFlag.remote) !== 0) {
+      origin = this.#cluster!.recordOrigin(rec, off);
+      if (!this.#admitRemote(slot, rec, off, time, origin, fa, fb)) return;
+      // The fleet keeps the record without the origin trailer (columns hold the origin).
+      len = recordBytes(rec, off);
     }
     const fragOff = keyOff + keyLen;
     const verOff = fragOff + get16(rec, off + R_VER_OFF);
@@ -274,6 +372,11 @@ export class Fleet {
     }
     inst.cols[FRAG_A]![slot] = fa;
     inst.cols[FRAG_B]![slot] = fb;
+    if (this.#cluster !== null) {
+      inst.cols[CTIME]![slot] = time;
+      inst.cols[ORIGIN]![slot] = origin;
+      if (origin !== 0) this.#cluster.liveness.heard(slot, time);
+    }
     this.#touch(slot, time);
     this.#pending.set(slot, rec, off, len);
     inst.cols[PENDING_N]![slot]!++;
@@ -394,7 +497,7 @@ export class Fleet {
   }
 
   /** Removes every live instance a selector matches (DELETE endpoints); returns how many. */
-  #removeSelected(sel: Selector): number {
+  #removeSelected(sel: Selector, older?: (slot: number) => boolean): number {
     const inst = this.inst;
     const findKey = (index: KeyIndex, key: Uint8Array): number => index.find(key, 0, key.length, hash32(key, 0, key.length));
     const a = sel.appId === undefined ? -1 : findKey(this.apps, buildKey([sel.appId]));
@@ -409,6 +512,7 @@ export class Fleet {
         const key = inst.keyOf(s);
         if (((key[key.length - 2]! << 8) | key[key.length - 1]!) !== sel.instance) continue;
       }
+      if (older !== undefined && !older(s)) continue;
       this.#forget(s, 'delete');
       n++;
     }
@@ -420,7 +524,7 @@ export class Fleet {
     // Records absorbed but never written count as applied when the clear commits.
     const inst = this.inst;
     for (let s = 0; s < inst.highWater; s++) this.#superseded += inst.cols[PENDING_N]![s]!;
-    this.inst = new KeyIndex(INSTANCE_COLUMNS, 1 << 16);
+    this.inst = new KeyIndex(this.#instColumns, 1 << 16);
     this.hosts = new KeyIndex(SUMMARY_COLUMNS);
     this.apps = new KeyIndex(SUMMARY_COLUMNS);
     this.counts = new FleetCounts(this.hosts, this.apps);
@@ -437,6 +541,7 @@ export class Fleet {
     this.#releases = [];
     this.#releasesByBatch.clear();
     this.#clearPending = true;
+    this.#cluster?.liveness.reset();
   }
 
   // --- liveness -------------------------------------------------------------
@@ -501,6 +606,8 @@ export class Fleet {
       }
     }
     const arena = this.#pending.arena;
+    // Cluster: this batch's local changes, to publish once committed (cluster/outbox.ts).
+    const outbox = this.#cluster === null ? null : this.#startOutbox();
     let n = 0;
     for (const slot of this.#dirty) {
       if ((++n & MEANWHILE_EVERY) === 0) meanwhile();
@@ -509,6 +616,7 @@ export class Fleet {
       const at = this.#pending.offsetOf(slot);
       if (at < 0) continue;
       this.#putInstance(out, slot, arena, at);
+      if (outbox !== null && (arena[at + R_FLAGS]! & RecordFlag.remote) === 0) outbox.add(arena, at, recordLength(arena, at));
       applied += inst.cols[PENDING_N]![slot]!;
       inst.cols[PENDING_N]![slot] = 0;
       inst.cols[PENDING]![slot] = 0;
@@ -531,6 +639,7 @@ export class Fleet {
       this.#history.clear();
     }
     out.put(DbId.meta, Buffer.from(META.nextBlock), Buffer.from(String(id + 1)));
+    if (outbox !== null) this.#finishOutbox(out, outbox, id);
     meanwhile();
     pages += this.#putSummaries(out, meanwhile);
     const withClocks = options.clocks === true || this.clocksDue(nowMs);
@@ -592,8 +701,40 @@ export class Fleet {
   #putInstance(out: BatchWriter, slot: number, rec: Buffer, off: number): void {
     const keyLen = get16(rec, off + R_KEY_LEN);
     const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen);
+    if (this.#cluster !== null) {
+      const origin = this.#cluster.name(this.inst.cols[ORIGIN]![slot]!);
+      const at = out.begin(DbId.inst, OpKind.put, key, valueLength(rec, off) + clusterTrailerLength(origin));
+      writeValue(rec, off, out.bytes, at, slot, this.inst.cols[SINCE]![slot]!, this.instClock.ts[slot]!);
+      writeClusterTrailer(out.bytes, at, this.inst.cols[CTIME]![slot]!, origin);
+      return;
+    }
     const at = out.begin(DbId.inst, OpKind.put, key, valueLength(rec, off));
     writeValue(rec, off, out.bytes, at, slot, this.inst.cols[SINCE]![slot]!, this.instClock.ts[slot]!);
+  }
+
+  /** A new outbox message, starting with the local removals and clears (they came before the pending changes). */
+  #startOutbox(): WireWriter {
+    const w = new WireWriter(WireKind.changes, this.#cluster!.self);
+    for (const rec of this.#localControl) w.add(rec, 0, rec.length);
+    this.#localControl = [];
+    return w;
+  }
+
+  /**
+   * Puts the batch's outbox entry, key = batch id. While the outbox is full
+   * the entry is dropped and the store marked for a resync (cluster/outbox.ts).
+   */
+  #finishOutbox(out: BatchWriter, outbox: WireWriter, id: number): void {
+    if (outbox.count === 0) return;
+    if (this.#cluster!.outboxOpen()) {
+      const key = Buffer.allocUnsafe(8);
+      key.writeUInt32BE(Math.floor(id / 2 ** 32), 0);
+      key.writeUInt32BE(id >>> 0, 4);
+      out.put(DbId.outbox, key, outbox.bytes());
+    } else if (!this.#resyncMarked) {
+      out.put(DbId.meta, Buffer.from(META.clusterResync), Buffer.from('1'));
+      this.#resyncMarked = true;
+    }
   }
 
   /** Puts the dirty app and host summaries (and app version counts); deletes emptied ones. Returns pages touched, roughly. */
@@ -672,6 +813,12 @@ export class Fleet {
     inst.cols[FRAG_B]![slot] = u32(value, V_FP_B) | 0;
     inst.cols[FLAGS]![slot] = STORED;
     inst.cols[SINCE]![slot] = u32(value, V_SINCE);
+    if (this.#cluster !== null) {
+      // Written by a single node (no trailer): its content is this node's, as old as its version.
+      const t = readClusterTrailer(value);
+      inst.cols[CTIME]![slot] = t === null ? u32(value, V_SINCE) : t.contentTime;
+      inst.cols[ORIGIN]![slot] = t === null ? 0 : this.#cluster.originId(t.origin);
+    }
     const clock = this.instClock;
     clock.ensure(slot);
     clock.ts[slot] = Math.max(clock.ts[slot]!, u32(value, V_WRITTEN_AT));

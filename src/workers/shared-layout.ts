@@ -19,6 +19,8 @@ export const Ctl = {
   EVENTS_WANTED: 4,
   /** Set by main: the lowest log level threads write (log.ts LEVELS; 0 = info). */
   LOG_LEVEL: 5,
+  /** Set by main (cluster): 1 while the outbox is full; the writer then stops adding to it. */
+  OUTBOX_FULL: 6,
   /**
    * The ingest workers' shared log gate (thread-log.ts): per key (a reason
    * code, LOG_KEY_REFUSED, LOG_KEY_RING_FULL), two slots at LOG_GATE +
@@ -77,6 +79,10 @@ export const Stat = {
   /** Writer: how long cutting the last batch took, and the longest cut (ms): time the rings were not drained. */
   lastCutMs: 36,
   maxCutMs: 37,
+  /** Writer (cluster): changes from other nodes that lost the conflict rule. */
+  remoteLost: 38,
+  /** Writer (cluster): instances named in the liveness digests it sent. */
+  digestEntries: 39,
 } as const;
 export const STAT_REGION = 40;
 if (Stat.rejectBase + REASON_SLOTS > Stat.drained) throw new Error('statistics slots overlap: the reasons reach `drained`');

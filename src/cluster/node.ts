@@ -1,0 +1,483 @@
+// A partiscid node in a cluster (--cluster), on the main thread: the link
+// between this node's engine and NATS JetStream.
+//
+//   writer --batch + outbox entry--> commit thread --COMMITTED--> gate (here)
+//   gate: publish the entry to PARTISCI (partisci.c.<node>), wait for
+//         JetStream's acknowledgement (stream replicated), then let the
+//         engine answer the batch's HTTP requests and delete the entry.
+//   consumer: every message of PARTISCI from this node's position on ->
+//         its records into the HTTP ring, flagged remote (the writer
+//         applies each only if it wins the conflict rule, cluster/remote.ts)
+//         -> once committed, the position moves (META.clusterSeq).
+//   liveness: the writer's digests -> core NATS partisci.live.<node>; a
+//         peer's digest -> a touch record into the HTTP ring.
+//
+// NATS being away never stops the node: ingest and queries go on, local
+// changes wait in the outbox (bounded, outbox.ts), and the link comes back
+// by itself (the client reconnects forever).
+
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { RECORD_HEADER, R_FLAGS, R_KEY_LEN, R_TIME, R_TYPE, RecordFlag, RecordType, MAX_RECORD_BYTES } from '../ingest/record.js';
+import type { ClusterStats } from '../api/types.js';
+import type { Logger } from '../log.js';
+import { META } from '../store/layout.js';
+import { Ctl } from '../workers/shared-layout.js';
+import type { Engine } from '../workers/engine.js';
+import { ClusterStore } from './outbox.js';
+import { recordOfValue } from './record-of-value.js';
+import { writeOrigin } from './remote.js';
+import { WireKind, WireWriter, readWire } from './wire.js';
+
+export const STREAM = 'PARTISCI';
+export const CHANGES_SUBJECT = 'partisci.c';
+export const LIVE_SUBJECT = 'partisci.live';
+
+export interface ClusterOptions {
+  servers: string[];
+  node: string;
+  /** Stream replicas (3 for a 3-server JetStream cluster). */
+  replicas: number;
+  /** The change stream's bound (bytes; oldest messages go first). */
+  streamBytes: number;
+  /** The outbox's bound (bytes of unpublished entries). */
+  outboxBytes: number;
+  /** How long an HTTP write waits for the cluster's acknowledgement before 503 NOT_REPLICATED. */
+  ackTimeoutMs: number;
+}
+
+/** Outbox entries published together (JetStream keeps one connection's publishes in order). */
+const PUBLISH_WINDOW = 32;
+/** Remote messages pushed but not yet committed, at most. */
+const APPLY_WINDOW = 64;
+const RETRY_MS = 500;
+const HEARTBEAT_MS = 1000;
+const LAG_WINDOW = 2048;
+
+interface Gated {
+  id: number;
+  bytes: number;
+  release: () => void;
+  at: number;
+}
+
+
+export class ClusterNode {
+  readonly #engine: Engine;
+  readonly #options: ClusterOptions;
+  readonly #log: Logger;
+  readonly #store: ClusterStore;
+  readonly #self: Buffer;
+  #nc: NatsConnection | null = null;
+  #js: JetStreamClient | null = null;
+  #ready = false;
+  #connected = false;
+  #closed = false;
+  #queue: Gated[] = [];
+  #outboxBytes = 0;
+  #wake: (() => void) | null = null;
+  #position: number;
+  #savedPosition: number;
+  #catchingUp: boolean;
+  #lastPublish = 0;
+  #liveSub: Subscription | null = null;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #lastSeen = new Map<string, number>();
+  readonly #publishLags: number[] = [];
+  readonly #replicationLags: number[] = [];
+  readonly #scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES + 256);
+  readonly #counts = {
+    published_messages: 0, published_changes: 0, published_bytes: 0, received_messages: 0, received_changes: 0,
+    publish_errors: 0, digests_sent: 0, digests_received: 0, digest_bytes_sent: 0,
+  };
+
+  private constructor(engine: Engine, dataDir: string, options: ClusterOptions, log: Logger) {
+    this.#engine = engine;
+    this.#options = options;
+    this.#log = log;
+    this.#self = Buffer.from(options.node);
+    this.#store = new ClusterStore(dataDir);
+    this.#position = this.#store.clusterSeq;
+    this.#savedPosition = this.#position;
+    // A store that never followed the stream takes every message, its own too.
+    this.#catchingUp = this.#position === 0;
+    // Entries committed before this process published them (a crash, NATS away).
+    for (const e of this.#store.entries()) {
+      this.#queue.push({ id: e.id, bytes: e.bytes, release: () => {}, at: Date.now() });
+      this.#outboxBytes += e.bytes;
+    }
+    const listed = this.#queue.length === 0 ? 0 : this.#queue[this.#queue.length - 1]!.id;
+    engine.setCommitGate((id, bytes, release) => {
+      // Already queued from the store (committed just before the gate was set).
+      if (id <= listed && bytes > 0) bytes = 0;
+      this.#queue.push({ id, bytes, release, at: Date.now() });
+      this.#outboxBytes += bytes;
+      this.#checkBound();
+      this.#kick();
+    }, options.ackTimeoutMs);
+    if (this.#position === 0 && this.#store.instanceCount() > 0 && !this.#store.resyncWanted) {
+      // A single node's store joining a cluster: what it knows has never been published.
+      engine.housekeep([], [[META.clusterResync, '1']]);
+    }
+    engine.on('digest', (parts) => this.#sendDigest(parts));
+    this.#checkBound();
+  }
+
+  /** Starts the node's link; it connects (and reconnects) in the background. */
+  static start(engine: Engine, dataDir: string, options: ClusterOptions, log: Logger): ClusterNode {
+    const node = new ClusterNode(engine, dataDir, options, log);
+    void node.#run();
+    return node;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed && this.#nc === null) {
+      try {
+        this.#nc = await connect({ servers: this.#options.servers, name: `partiscid-${this.#options.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000 });
+      } catch (err) {
+        this.#log.warn('cluster: cannot reach NATS yet', { servers: this.#options.servers.join(','), error: (err as Error).message });
+        await sleep(1000);
+      }
+    }
+    const nc = this.#nc;
+    if (nc === null) return;
+    this.#connected = true;
+    this.#log.info('cluster: connected to NATS', { server: nc.getServer(), node: this.#options.node });
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.#connected = false;
+        if (s.type === 'reconnect') this.#connected = true;
+        if (s.type === 'disconnect') this.#log.warn('cluster: NATS connection lost; changes wait in the outbox');
+        else if (s.type === 'reconnect') {
+          this.#log.info('cluster: NATS connection back', { server: nc.getServer() });
+          this.#kick();
+        }
+      }
+    })();
+    this.#js = jetstream(nc, { timeout: 5000 });
+    await this.#ensureStream();
+    this.#ready = true;
+    this.#liveSub = nc.subscribe(`${LIVE_SUBJECT}.*`, { callback: (err, msg) => {
+        if (err === null) this.#onLive(msg.subject, msg.data);
+      } });
+    this.#timers.push(setInterval(() => this.#heartbeat(), HEARTBEAT_MS).unref());
+    this.#timers.push(setInterval(() => this.#savePosition(), 1000).unref());
+    void this.#publishLoop();
+    void this.#consumeLoop();
+  }
+
+  async #ensureStream(): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      try {
+        const jsm = await jetstreamManager(this.#nc!, { timeout: 5000 });
+        const config = {
+          name: STREAM,
+          subjects: [`${CHANGES_SUBJECT}.>`],
+          retention: RetentionPolicy.Limits,
+          storage: StorageType.File,
+          num_replicas: this.#options.replicas,
+          max_bytes: this.#options.streamBytes,
+          discard: DiscardPolicy.Old,
+          duplicate_window: 120 * 1_000_000_000,
+        };
+        try {
+          await jsm.streams.info(STREAM);
+        } catch {
+          await jsm.streams.add(config);
+          this.#log.info('cluster: stream created', { stream: STREAM, replicas: this.#options.replicas, max_bytes: this.#options.streamBytes });
+        }
+        return;
+      } catch (err) {
+        if (attempt % 10 === 0) this.#log.warn('cluster: JetStream not ready', { error: (err as Error).message });
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  #kick(): void {
+    const w = this.#wake;
+    this.#wake = null;
+    w?.();
+  }
+
+  #idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  #checkBound(): void {
+    const control = this.#engine.control;
+    const full = Atomics.load(control, Ctl.OUTBOX_FULL) === 1;
+    if (!full && this.#outboxBytes > this.#options.outboxBytes) {
+      Atomics.store(control, Ctl.OUTBOX_FULL, 1);
+      this.#log.warn('cluster: outbox full; further changes will be published by a resync', { bytes: this.#outboxBytes });
+    } else if (full && this.#outboxBytes < this.#options.outboxBytes / 2) {
+      Atomics.store(control, Ctl.OUTBOX_FULL, 0);
+    }
+  }
+
+  // --- publishing -----------------------------------------------------------
+
+  async #publishLoop(): Promise<void> {
+    while (!this.#closed) {
+      // Batches without local changes only wait for those before them.
+      while (this.#queue.length > 0 && this.#queue[0]!.bytes === 0) this.#queue.shift()!.release();
+      if (this.#queue.length === 0) {
+        if (this.#store.resyncWanted) await this.#resync();
+        else await this.#idle(1000);
+        continue;
+      }
+      const take = this.#queue.slice(0, PUBLISH_WINDOW);
+      try {
+        const sent = await Promise.all(take.map((g) => (g.bytes === 0 ? Promise.resolve(null) : this.#publishEntry(g.id))));
+        const now = Date.now();
+        const done: number[] = [];
+        for (let i = 0; i < take.length; i++) {
+          const g = take[i]!;
+          if (g.bytes > 0) {
+            done.push(g.id);
+            this.#outboxBytes -= g.bytes;
+            pushLag(this.#publishLags, now - g.at);
+            const n = sent[i];
+            if (n !== null && n !== undefined) {
+              this.#counts.published_messages++;
+              this.#counts.published_changes += n.changes;
+              this.#counts.published_bytes += n.bytes;
+            }
+          }
+          g.release();
+        }
+        this.#queue.splice(0, take.length);
+        this.#lastPublish = now;
+        this.#engine.housekeep(done);
+        this.#checkBound();
+      } catch (err) {
+        this.#counts.publish_errors++;
+        if (this.#counts.publish_errors % 20 === 1) this.#log.warn('cluster: publish failed, will retry', { error: (err as Error).message, outbox_entries: this.#queue.length });
+        await this.#idle(RETRY_MS);
+      }
+    }
+  }
+
+  async #publishEntry(id: number): Promise<{ changes: number; bytes: number } | null> {
+    const entry = this.#store.entry(id);
+    if (entry === null) return null;
+    const ack = await this.#js!.publish(`${CHANGES_SUBJECT}.${this.#options.node}`, entry, { msgID: `${this.#options.node}:${this.#epoch()}:${id}`, timeout: 5000 });
+    void ack;
+    return { changes: entry.readUInt32LE(3 + entry[2]!), bytes: entry.length };
+  }
+
+  /** Tells outbox entries of this store apart from those of a wiped one (message ids are deduplicated). */
+  #epoch(): string {
+    let e = this.#store.meta('cluster_epoch');
+    if (e === null) {
+      e = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
+      this.#engine.housekeep([], [['cluster_epoch', e]]);
+      this.#epochValue = e;
+    }
+    return this.#epochValue ?? e;
+  }
+
+  #epochValue: string | null = null;
+
+  /** Publishes every instance this node is the origin of (after the outbox overflowed, or a single node's store joined). */
+  async #resync(): Promise<void> {
+    this.#log.info('cluster: resync: publishing the instances this node is the origin of');
+    let published = 0;
+    const rows: Buffer[] = [];
+    this.#store.instRows.each(undefined, undefined, false, (key, keyLength, value) => {
+      const r = recordOfValue(key, keyLength, value, this.#scratch);
+      if (r.origin === null || Buffer.compare(Buffer.from(r.origin), this.#self) === 0) rows.push(Buffer.from(this.#scratch.subarray(0, r.length)));
+      return true;
+    });
+    try {
+      for (let i = 0; i < rows.length; i += 400) {
+        const w = new WireWriter(WireKind.snapshot, this.#self, 1 << 17);
+        for (const r of rows.slice(i, i + 400)) w.add(r, 0, r.length);
+        await this.#js!.publish(`${CHANGES_SUBJECT}.${this.#options.node}`, w.bytes(), { timeout: 5000 });
+        published += w.count;
+      }
+      this.#engine.housekeep([], [[META.clusterResync, null]]);
+      // Wait until the commit thread has cleared the mark.
+      for (let i = 0; i < 50 && this.#store.resyncWanted; i++) await sleep(20);
+      this.#log.info('cluster: resync done', { instances: published });
+    } catch (err) {
+      this.#log.warn('cluster: resync failed, will retry', { error: (err as Error).message });
+      await this.#idle(RETRY_MS);
+    }
+  }
+
+  // --- consuming ------------------------------------------------------------
+
+  async #consumeLoop(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        const start = this.#position + 1;
+        const consumer = await this.#js!.consumers.get(STREAM, {
+          filter_subjects: `${CHANGES_SUBJECT}.>`,
+          ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
+        });
+        const messages = await consumer.consume({ max_messages: 256 });
+        const inFlight: Promise<void>[] = [];
+        for await (const m of messages) {
+          if (this.#closed) break;
+          inFlight.push(this.#apply(m));
+          if (inFlight.length >= APPLY_WINDOW) await inFlight.shift();
+        }
+        await Promise.all(inFlight);
+      } catch (err) {
+        if (this.#closed) return;
+        this.#log.warn('cluster: consumer stopped, resuming from the last committed position', { position: this.#position, error: (err as Error).message });
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  /** Pushes a message's records into the HTTP ring; resolves once they are committed (the position moves). */
+  async #apply(m: JsMsg): Promise<void> {
+    const seq = m.seq;
+    const wire = readWire(m.data);
+    if (m.info.pending === 0) this.#catchingUp = false;
+    this.#counts.received_messages++;
+    if (!this.#catchingUp && Buffer.compare(wire.origin, this.#self) === 0) {
+      // Its own changes are already here.
+      if (seq > this.#position) this.#position = seq;
+      return;
+    }
+    const records: [Buffer, number, number][] = [];
+    wire.each((bytes, at, length) => records.push([bytes, at, length]));
+    let last = 0;
+    for (const [bytes, at, length] of records) {
+      const len = this.#remoteRecord(bytes, at, length, wire.origin);
+      for (;;) {
+        last = this.#engine.pushRemote(this.#scratch, len);
+        if (last !== 0) break;
+        await sleep(2);
+      }
+    }
+    this.#counts.received_changes += records.length;
+    if (last === 0) return;
+    const published = Number(m.info.timestampNanos) / 1e6;
+    await this.#engine.committed(last);
+    pushLag(this.#replicationLags, Date.now() - published);
+    if (seq > this.#position) this.#position = seq;
+  }
+
+  /** Copies a wire record into the scratch buffer as a remote ring record with its origin after it. */
+  #remoteRecord(bytes: Uint8Array, at: number, length: number, origin: Uint8Array): number {
+    const s = this.#scratch;
+    s.set(bytes.subarray(at, at + length), 0);
+    s[R_FLAGS] = RecordFlag.remote;
+    return writeOrigin(s, length, origin);
+  }
+
+  #savePosition(): void {
+    if (this.#position === this.#savedPosition) return;
+    this.#savedPosition = this.#position;
+    this.#engine.housekeep([], [[META.clusterSeq, String(this.#position)]]);
+  }
+
+  // --- liveness -------------------------------------------------------------
+
+  #sendDigest(parts: Uint8Array[]): void {
+    if (!this.#ready || this.#nc === null || this.#nc.isClosed()) return;
+    for (const p of parts) {
+      this.#nc.publish(`${LIVE_SUBJECT}.${this.#options.node}`, p);
+      this.#counts.digests_sent++;
+      this.#counts.digest_bytes_sent += p.length;
+    }
+    this.#lastDigest = Date.now();
+  }
+
+  #lastDigest = 0;
+
+  #heartbeat(): void {
+    if (this.#nc === null || this.#nc.isClosed()) return;
+    if (Date.now() - this.#lastDigest >= HEARTBEAT_MS) this.#nc.publish(`${LIVE_SUBJECT}.${this.#options.node}`, new Uint8Array(0));
+  }
+
+  #onLive(subject: string, data: Uint8Array): void {
+    const node = subject.slice(LIVE_SUBJECT.length + 1);
+    if (node === this.#options.node) return;
+    this.#lastSeen.set(node, Date.now());
+    if (data.length === 0) return;
+    this.#counts.digests_received++;
+    const s = this.#scratch;
+    if (RECORD_HEADER + data.length > s.length) return;
+    s.fill(0, 0, RECORD_HEADER);
+    s[R_TYPE] = RecordType.touch;
+    s[R_FLAGS] = RecordFlag.remote;
+    s.writeUInt16LE(data.length, R_KEY_LEN);
+    s.writeUInt32LE(Math.floor(Date.now() / 1000), R_TIME);
+    s.set(data, RECORD_HEADER);
+    // Liveness is soft state: a digest that finds the ring full is dropped.
+    this.#engine.pushRemote(s, RECORD_HEADER + data.length);
+  }
+
+  // --- state ----------------------------------------------------------------
+
+  stats(): Omit<ClusterStats, 'remote_lost' | 'digest_entries'> {
+    const now = Date.now();
+    const nodes: Record<string, { last_seen_ms_ago: number }> = {};
+    for (const [n, t] of this.#lastSeen) nodes[n] = { last_seen_ms_ago: now - t };
+    return {
+      node: this.#options.node,
+      servers: this.#options.servers,
+      connected: this.#connected,
+      stream_ready: this.#ready,
+      ...this.#counts,
+      publish_lag_ms: quantiles(this.#publishLags),
+      replication_lag_ms: quantiles(this.#replicationLags),
+      outbox_entries: this.#queue.filter((g) => g.bytes > 0).length,
+      outbox_bytes: this.#outboxBytes,
+      outbox_full: Atomics.load(this.#engine.control, Ctl.OUTBOX_FULL) === 1,
+      resync_pending: this.#store.resyncWanted,
+      position: this.#position,
+      catching_up: this.#catchingUp,
+      nodes,
+    };
+  }
+
+  /** Last publish time (ms), for tests and the bench. */
+  get lastPublish(): number {
+    return this.#lastPublish;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#kick();
+    for (const t of this.#timers) clearInterval(t);
+    this.#savePosition();
+    this.#liveSub?.unsubscribe();
+    try {
+      await this.#nc?.drain();
+    } catch {
+      // already closed
+    }
+    await this.#store.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function pushLag(window: number[], ms: number): void {
+  window.push(ms);
+  if (window.length > LAG_WINDOW) window.splice(0, window.length - LAG_WINDOW);
+}
+
+function quantiles(values: number[]): { p50: number; p99: number } {
+  if (values.length === 0) return { p50: 0, p99: 0 };
+  const s = [...values].sort((a, b) => a - b);
+  return { p50: s[Math.floor(s.length * 0.5)]!, p99: s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]! };
+}
