@@ -46,6 +46,8 @@ export interface ServerConfig {
   clusterStreamMb: number;
   /** Seconds an HTTP write waits for the cluster's acknowledgement. */
   clusterAckTimeout: number;
+  /** Seconds between snapshots (0 = never). */
+  clusterSnapshotSeconds: number;
   help: boolean;
 }
 
@@ -75,6 +77,7 @@ export const DEFAULTS: Readonly<ServerConfig> = {
   clusterOutboxMb: 256,
   clusterStreamMb: 1024,
   clusterAckTimeout: 5,
+  clusterSnapshotSeconds: 300,
   help: false,
 };
 
@@ -108,6 +111,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'cluster-outbox-mb': { key: 'clusterOutboxMb', kind: 'int', min: 1, max: 1 << 20, help: 'MiB of unpublished changes kept in the outbox; past it, a resync (default 256)' },
   'cluster-stream-mb': { key: 'clusterStreamMb', kind: 'int', min: 1, max: 1 << 24, help: 'MiB the change stream keeps (default 1024)' },
   'cluster-ack-timeout': { key: 'clusterAckTimeout', kind: 'int', min: 1, max: 600, help: 'seconds an HTTP write waits for the cluster (then 503 NOT_REPLICATED; default 5)' },
+  'cluster-snapshot-seconds': { key: 'clusterSnapshotSeconds', kind: 'int', min: 0, max: 7 * 86400, help: 'how often a snapshot is written for nodes that catch up (default 300; 0 = never)' },
   help: { key: 'help', kind: 'bool', help: 'show this help' },
   h: { key: 'help', kind: 'bool', help: 'same as --help' },
 };

@@ -97,6 +97,7 @@ async function main(): Promise<void> {
         streamBytes: config.clusterStreamMb * 2 ** 20,
         outboxBytes: config.clusterOutboxMb * 2 ** 20,
         ackTimeoutMs: config.clusterAckTimeout * 1000,
+        snapshotMs: config.clusterSnapshotSeconds * 1000,
       }, log);
   if (cluster !== null) log.info('cluster mode', { node: config.node, nats: config.cluster, replicas: config.clusterReplicas });
   const reader = new StoreReader(dataDir, engine.clocks, config.staleSeconds);

@@ -17,7 +17,7 @@
 // by itself (the client reconnects forever).
 
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { RECORD_HEADER, R_FLAGS, R_KEY_LEN, R_TIME, R_TYPE, RecordFlag, RecordType, MAX_RECORD_BYTES } from '../ingest/record.js';
 import type { ClusterStats } from '../api/types.js';
 import type { Logger } from '../log.js';
@@ -28,6 +28,7 @@ import { ClusterStore } from './outbox.js';
 import { recordOfValue } from './record-of-value.js';
 import { writeOrigin } from './remote.js';
 import { WireKind, WireWriter, readWire } from './wire.js';
+import { ensureSnapshotStream, readHead, readSnapshot, writeSnapshot } from './snapshot.js';
 
 export const STREAM = 'PARTISCI';
 export const CHANGES_SUBJECT = 'partisci.c';
@@ -44,6 +45,8 @@ export interface ClusterOptions {
   outboxBytes: number;
   /** How long an HTTP write waits for the cluster's acknowledgement before 503 NOT_REPLICATED. */
   ackTimeoutMs: number;
+  /** How often the elected node writes a snapshot (ms; 0 = never). */
+  snapshotMs: number;
 }
 
 /** Outbox entries published together (JetStream keeps one connection's publishes in order). */
@@ -70,6 +73,10 @@ export class ClusterNode {
   readonly #self: Buffer;
   #nc: NatsConnection | null = null;
   #js: JetStreamClient | null = null;
+  #jsm: JetStreamManager | null = null;
+  #snapshotting = false;
+  #lastSnapshotSeq = -1;
+  #snapshot = { written: 0, last_seq: 0, last_instances: 0, last_ms: 0, last_ms_at: 0, loaded_instances: 0, loaded_ms: 0, loaded_seq: 0 };
   #ready = false;
   #connected = false;
   #closed = false;
@@ -156,7 +163,9 @@ export class ClusterNode {
     })();
     this.#js = jetstream(nc, { timeout: 5000 });
     await this.#ensureStream();
+    await this.#catchUp();
     this.#ready = true;
+    if (this.#options.snapshotMs > 0) this.#timers.push(setInterval(() => void this.#maybeSnapshot(), Math.min(this.#options.snapshotMs, 5000)).unref());
     this.#liveSub = nc.subscribe(`${LIVE_SUBJECT}.*`, { callback: (err, msg) => {
         if (err === null) this.#onLive(msg.subject, msg.data);
       } });
@@ -186,6 +195,8 @@ export class ClusterNode {
           await jsm.streams.add(config);
           this.#log.info('cluster: stream created', { stream: STREAM, replicas: this.#options.replicas, max_bytes: this.#options.streamBytes });
         }
+        await ensureSnapshotStream(jsm, this.#options.replicas);
+        this.#jsm = jsm;
         return;
       } catch (err) {
         if (attempt % 10 === 0) this.#log.warn('cluster: JetStream not ready', { error: (err as Error).message });
@@ -312,6 +323,80 @@ export class ClusterNode {
     } catch (err) {
       this.#log.warn('cluster: resync failed, will retry', { error: (err as Error).message });
       await this.#idle(RETRY_MS);
+    }
+  }
+
+  // --- catching up -----------------------------------------------------------
+
+  /**
+   * A node that is new, wiped, or behind the stream's oldest message starts
+   * from the last snapshot (snapshot.ts), then follows the stream from it.
+   */
+  async #catchUp(): Promise<void> {
+    for (;;) {
+      try {
+        const jsm = this.#jsm!;
+        const info = await jsm.streams.info(STREAM);
+        const first = info.state.first_seq;
+        const head = await readHead(jsm);
+        const behind = this.#position === 0 || this.#position + 1 < first;
+        if (head === null || head.seq <= this.#position || !behind) {
+          if (this.#position + 1 < first && info.state.messages > 0) {
+            this.#log.warn('cluster: the stream no longer holds every change this node missed, and no snapshot covers them', { position: this.#position, first_seq: first });
+          }
+          return;
+        }
+        const started = Date.now();
+        this.#catchingUp = true;
+        this.#log.info('cluster: catching up from a snapshot', { snapshot: head.id, seq: head.seq, instances: head.instances });
+        let last = 0;
+        const n = await readSnapshot(jsm, head, async (bytes, at, length) => {
+          this.#scratch.set(bytes.subarray(at, at + length), 0);
+          this.#scratch[R_FLAGS] = RecordFlag.remote;
+          for (;;) {
+            last = this.#engine.pushRemote(this.#scratch, length);
+            if (last !== 0) return;
+            await sleep(1);
+          }
+        });
+        if (last !== 0) await this.#engine.committed(last);
+        this.#position = head.seq;
+        this.#savePosition();
+        this.#snapshot.loaded_instances = n;
+        this.#snapshot.loaded_seq = head.seq;
+        this.#snapshot.loaded_ms = Date.now() - started;
+        this.#log.info('cluster: snapshot loaded', { instances: n, seq: head.seq, ms: this.#snapshot.loaded_ms });
+        return;
+      } catch (err) {
+        this.#log.warn('cluster: catching up failed, will retry', { error: (err as Error).message });
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  /** The elected node (the smallest name alive) writes a snapshot when the stream moved since the last one. */
+  async #maybeSnapshot(): Promise<void> {
+    if (this.#snapshotting || this.#catchingUp || !this.#connected || this.#jsm === null) return;
+    const now = Date.now();
+    for (const [name, seen] of this.#lastSeen) if (now - seen < 10_000 && name < this.#options.node) return;
+    if (now - this.#snapshot.last_ms_at < this.#options.snapshotMs) return;
+    this.#snapshotting = true;
+    try {
+      if (this.#lastSnapshotSeq < 0) this.#lastSnapshotSeq = (await readHead(this.#jsm))?.seq ?? 0;
+      if (this.#position <= this.#lastSnapshotSeq) return;
+      const started = Date.now();
+      const head = await writeSnapshot(this.#js!, this.#jsm, this.#store, this.#self, this.#position);
+      this.#lastSnapshotSeq = head.seq;
+      this.#snapshot.written++;
+      this.#snapshot.last_seq = head.seq;
+      this.#snapshot.last_instances = head.instances;
+      this.#snapshot.last_ms = Date.now() - started;
+      this.#log.info('cluster: snapshot written', { seq: head.seq, instances: head.instances, chunks: head.chunks, ms: this.#snapshot.last_ms });
+    } catch (err) {
+      this.#log.warn('cluster: snapshot failed', { error: (err as Error).message });
+    } finally {
+      this.#snapshot.last_ms_at = Date.now();
+      this.#snapshotting = false;
     }
   }
 
@@ -442,6 +527,7 @@ export class ClusterNode {
       resync_pending: this.#store.resyncWanted,
       position: this.#position,
       catching_up: this.#catchingUp,
+      snapshots: { written: this.#snapshot.written, last_seq: this.#snapshot.last_seq, last_instances: this.#snapshot.last_instances, last_ms: this.#snapshot.last_ms, loaded_instances: this.#snapshot.loaded_instances, loaded_seq: this.#snapshot.loaded_seq, loaded_ms: this.#snapshot.loaded_ms },
       nodes,
     };
   }
