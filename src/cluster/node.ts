@@ -27,6 +27,7 @@ import type { Engine } from '../workers/engine.js';
 import { ClusterStore } from './outbox.js';
 import { recordOfValue } from './record-of-value.js';
 import { writeOrigin } from './remote.js';
+import { DIGEST_ENTRY, DIGEST_HEADER, DIGEST_PART_ENTRIES } from './liveness.js';
 import { WireKind, WireWriter, readWire } from './wire.js';
 import { ensureSnapshotStream, readHead, readSnapshot, writeSnapshot } from './snapshot.js';
 
@@ -54,7 +55,11 @@ const PUBLISH_WINDOW = 32;
 /** Remote messages pushed but not yet committed, at most. */
 const APPLY_WINDOW = 64;
 const RETRY_MS = 500;
+/** Largest message published (NATS's default max_payload is 1 MiB). */
+const MAX_MESSAGE_BYTES = 512 * 1024;
 const HEARTBEAT_MS = 1000;
+/** A node not heard from for this long is gone; when it comes back it gets a full digest. */
+const PEER_GONE_MS = 5000;
 const LAG_WINDOW = 2048;
 
 interface Gated {
@@ -79,6 +84,8 @@ export class ClusterNode {
   #snapshot = { written: 0, last_seq: 0, last_instances: 0, last_ms: 0, last_ms_at: 0, loaded_instances: 0, loaded_ms: 0, loaded_seq: 0 };
   #ready = false;
   #connected = false;
+  /** The consumer has reached the end of the stream once since start. */
+  #caughtUp = false;
   #closed = false;
   #queue: Gated[] = [];
   #outboxBytes = 0;
@@ -93,6 +100,7 @@ export class ClusterNode {
   readonly #publishLags: number[] = [];
   readonly #replicationLags: number[] = [];
   readonly #scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES + 256);
+  readonly #touchScratch = Buffer.allocUnsafe(RECORD_HEADER + DIGEST_HEADER + DIGEST_PART_ENTRIES * DIGEST_ENTRY);
   readonly #counts = {
     published_messages: 0, published_changes: 0, published_bytes: 0, received_messages: 0, received_changes: 0,
     publish_errors: 0, digests_sent: 0, digests_received: 0, digest_bytes_sent: 0,
@@ -153,7 +161,11 @@ export class ClusterNode {
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') this.#connected = false;
-        if (s.type === 'reconnect') this.#connected = true;
+        if (s.type === 'reconnect') {
+          this.#connected = true;
+          // Digests sent while the link was down are lost: tell everything again.
+          this.#fullDigest();
+        }
         if (s.type === 'disconnect') this.#log.warn('cluster: NATS connection lost; changes wait in the outbox');
         else if (s.type === 'reconnect') {
           this.#log.info('cluster: NATS connection back', { server: nc.getServer() });
@@ -278,12 +290,31 @@ export class ClusterNode {
     }
   }
 
+  /** Publishes an outbox entry: one message, or several when it is larger than a NATS message may be. */
   async #publishEntry(id: number): Promise<{ changes: number; bytes: number } | null> {
     const entry = this.#store.entry(id);
     if (entry === null) return null;
-    const ack = await this.#js!.publish(`${CHANGES_SUBJECT}.${this.#options.node}`, entry, { msgID: `${this.#options.node}:${this.#epoch()}:${id}`, timeout: 5000 });
-    void ack;
-    return { changes: entry.readUInt32LE(3 + entry[2]!), bytes: entry.length };
+    const subject = `${CHANGES_SUBJECT}.${this.#options.node}`;
+    const msgID = `${this.#options.node}:${this.#epoch()}:${id}`;
+    const changes = entry.readUInt32LE(3 + entry[2]!);
+    if (entry.length <= MAX_MESSAGE_BYTES) {
+      await this.#js!.publish(subject, entry, { msgID, timeout: 5000 });
+      return { changes, bytes: entry.length };
+    }
+    const wire = readWire(entry);
+    const parts: Buffer[] = [];
+    let part = new WireWriter(wire.kind, wire.origin, MAX_MESSAGE_BYTES);
+    wire.each((bytes, at, length) => {
+      if (part.length + 4 + length > MAX_MESSAGE_BYTES) {
+        parts.push(Buffer.from(part.bytes()));
+        part = new WireWriter(wire.kind, wire.origin, MAX_MESSAGE_BYTES);
+      }
+      part.add(bytes, at, length);
+    });
+    if (part.count > 0) parts.push(Buffer.from(part.bytes()));
+    // In order, each acknowledged before the next: receivers see the batch's records in commit order.
+    for (let i = 0; i < parts.length; i++) await this.#js!.publish(subject, parts[i]!, { msgID: `${msgID}:${i}`, timeout: 5000 });
+    return { changes, bytes: entry.length };
   }
 
   /** Tells outbox entries of this store apart from those of a wiped one (message ids are deduplicated). */
@@ -320,6 +351,8 @@ export class ClusterNode {
       // Wait until the commit thread has cleared the mark.
       for (let i = 0; i < 50 && this.#store.resyncWanted; i++) await sleep(20);
       this.#log.info('cluster: resync done', { instances: published });
+      // The resync carried content times; the clocks follow in a full digest.
+      this.#fullDigest();
     } catch (err) {
       this.#log.warn('cluster: resync failed, will retry', { error: (err as Error).message });
       await this.#idle(RETRY_MS);
@@ -410,6 +443,8 @@ export class ClusterNode {
           filter_subjects: `${CHANGES_SUBJECT}.>`,
           ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
         });
+        const info = await this.#jsm!.streams.info(STREAM);
+        if (info.state.last_seq <= this.#position) this.#caughtUp = true;
         const messages = await consumer.consume({ max_messages: 256 });
         const inFlight: Promise<void>[] = [];
         for await (const m of messages) {
@@ -430,7 +465,10 @@ export class ClusterNode {
   async #apply(m: JsMsg): Promise<void> {
     const seq = m.seq;
     const wire = readWire(m.data);
-    if (m.info.pending === 0) this.#catchingUp = false;
+    if (m.info.pending === 0) {
+      this.#catchingUp = false;
+      this.#caughtUp = true;
+    }
     this.#counts.received_messages++;
     if (!this.#catchingUp && Buffer.compare(wire.origin, this.#self) === 0) {
       // Its own changes are already here.
@@ -485,18 +523,27 @@ export class ClusterNode {
   #lastDigest = 0;
 
   #heartbeat(): void {
-    if (this.#nc === null || this.#nc.isClosed()) return;
+    // Silent until caught up with the stream: the others' full digest must find the instances here.
+    if (this.#nc === null || this.#nc.isClosed() || !this.#caughtUp) return;
     if (Date.now() - this.#lastDigest >= HEARTBEAT_MS) this.#nc.publish(`${LIVE_SUBJECT}.${this.#options.node}`, new Uint8Array(0));
+  }
+
+  /** The next digest names every instance with its last_update. */
+  #fullDigest(): void {
+    Atomics.store(this.#engine.control, Ctl.DIGEST_ALL, 1);
   }
 
   #onLive(subject: string, data: Uint8Array): void {
     const node = subject.slice(LIVE_SUBJECT.length + 1);
     if (node === this.#options.node) return;
+    const seen = this.#lastSeen.get(node);
+    // A node that is new, restarted, wiped or back from a partition missed digests.
+    if (seen === undefined || Date.now() - seen > PEER_GONE_MS) this.#fullDigest();
     this.#lastSeen.set(node, Date.now());
     if (data.length === 0) return;
     this.#counts.digests_received++;
-    const s = this.#scratch;
-    if (RECORD_HEADER + data.length > s.length) return;
+    const s = this.#touchScratch;
+    if (RECORD_HEADER + data.length > s.length || data.length > 0xffff) return;
     s.fill(0, 0, RECORD_HEADER);
     s[R_TYPE] = RecordType.touch;
     s[R_FLAGS] = RecordFlag.remote;

@@ -21,6 +21,8 @@ export const Ctl = {
   LOG_LEVEL: 5,
   /** Set by main (cluster): 1 while the outbox is full; the writer then stops adding to it. */
   OUTBOX_FULL: 6,
+  /** Set by main (cluster), cleared by the writer: the next liveness digest names every instance (a peer joined or came back). */
+  DIGEST_ALL: 7,
   /**
    * The ingest workers' shared log gate (thread-log.ts): per key (a reason
    * code, LOG_KEY_REFUSED, LOG_KEY_RING_FULL), two slots at LOG_GATE +

@@ -187,6 +187,7 @@ function run(data: WriterThreadData): void {
     if (cluster !== null && nowMs - lastDigest >= digestMs) {
       // Liveness for the other nodes: what moved since the last digest (a scan, off the update path).
       lastDigest = nowMs;
+      if (Atomics.exchange(control, Ctl.DIGEST_ALL, 0) === 1) cluster.liveness.reset();
       const parts = cluster.liveness.build(fleet.inst, fleet.instClock.ts, Math.floor(nowMs / 1000));
       stats[Stat.remoteLost] = cluster.lost;
       if (parts.length > 0) {

@@ -109,9 +109,10 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     expect(count).toBe(12_000);
 
     for (let i = 0; i < 3; i++) await nats.restart(i);
-    const converged = await until(async () => (await b.vars()).instances === count, 60_000, 250);
-    expect(converged).toBe(true);
+    const converged = await until(async () => JSON.stringify(await fleetOf(b)) === JSON.stringify(await fleetOf(a)), 60_000, 250);
     expect(await fleetOf(b)).toEqual(await fleetOf(a));
+    expect(converged).toBe(true);
+    expect((await fleetOf(b)).length).toBe(count);
     const after = (await a.vars()).cluster;
     expect(after.resync_pending).toBe(false);
     expect(after.outbox_full).toBe(false);
@@ -123,12 +124,12 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     const b = await node('beta');
     await Promise.all([linked(a), linked(b)]);
     const storm = httpStorm(a, 'killed');
-    const udp = run(process.execPath, [FUZZ, '--port', String(a.port), '--hosts', '2000', '--apps', '3', '--rate', '20000', '--duration', '4', '--json'], { maxBuffer: 1 << 24 }).catch(() => null);
-    await sleep(2500);
+    const udp = run(process.execPath, [FUZZ, '--port', String(a.port), '--hosts', '2000', '--apps', '3', '--rate', '20000', '--duration', '6', '--json'], { maxBuffer: 1 << 24 }).catch(() => null);
+    await sleep(4000);
     a.proc.kill('SIGKILL');
     const acked = await storm.stop();
     await udp;
-    expect(acked.length).toBeGreaterThan(50);
+    expect(acked.length).toBeGreaterThan(20);
     // Every acknowledged update reaches B (it was in the stream when A answered).
     const complete = await until(async () => (await missingOn(b, 'killed', acked)).length === 0, 20_000, 200);
     expect(await missingOn(b, 'killed', acked)).toEqual([]);
@@ -139,6 +140,14 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     await linked(again);
     // A published what it had committed but not yet published (its outbox), and took in what B had.
     const same = await until(async () => JSON.stringify(await fleetOf(again)) === JSON.stringify(await fleetOf(b)), 30_000, 500);
+    if (!same) {
+      const x = await fleetOf(again);
+      const y = await fleetOf(b);
+      const kx = new Map(x.map((r) => [JSON.stringify([r.app_id, r.host, r.instance]), JSON.stringify(r)]));
+      const ky = new Map(y.map((r) => [JSON.stringify([r.app_id, r.host, r.instance]), JSON.stringify(r)]));
+      const diff = [...new Set([...kx.keys(), ...ky.keys()])].filter((k) => kx.get(k) !== ky.get(k)).slice(0, 5).map((k) => [kx.get(k), ky.get(k)]);
+      console.log(x.length, y.length, JSON.stringify(diff, null, 1), JSON.stringify((await again.vars()).cluster), JSON.stringify((await b.vars()).cluster));
+    }
     expect(same).toBe(true);
     console.log(`kill -9 of a node: ${acked.length} acknowledged HTTP updates, none lost; restarted node converged (${(await b.vars()).instances} instances)`);
   });
