@@ -208,6 +208,8 @@ export interface ClusterStats {
   digests_received: number;
   digest_bytes_sent: number;
   nodes: Record<string, { last_seen_ms_ago: number }>;
+  /** Times the stream consumer stalled and was started again. */
+  consumer_restarts: number;
   /** Snapshots this node wrote, and the one it caught up from (src/cluster/snapshot.ts). */
   snapshots: { written: number; last_seq: number; last_instances: number; last_ms: number; loaded_instances: number; loaded_seq: number; loaded_ms: number };
   /** Changes from other nodes that lost the conflict rule here. */

