@@ -565,16 +565,22 @@ export class ClusterNode {
       this.#counts.digests_sent++;
       this.#counts.digest_bytes_sent += p.length;
     }
-    this.#lastDigest = Date.now();
   }
-
-  #lastDigest = 0;
 
   #heartbeat(): void {
     // Silent until caught up with the stream: the others' full digest must find the instances here.
     if (this.#nc === null || this.#nc.isClosed() || !this.#caughtUp) return;
-    if (Date.now() - this.#lastDigest >= HEARTBEAT_MS) this.#nc.publish(`${LIVE_SUBJECT}.${this.#options.node}`, new Uint8Array(0));
+    this.#nc.publish(`${LIVE_SUBJECT}.${this.#options.node}`, this.#session);
   }
+
+  /** Heartbeat body: when this process started (8 bytes; a digest part is never 8 bytes long). */
+  readonly #session = (() => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(Date.now() + Math.random(), 0);
+    return b;
+  })();
+
+  readonly #sessions = new Map<string, number>();
 
   /** The next digest names every instance with its last_update. */
   #fullDigest(): void {
@@ -588,6 +594,14 @@ export class ClusterNode {
     // A node that is new, restarted, wiped or back from a partition missed digests.
     if (seen === undefined || Date.now() - seen > PEER_GONE_MS) this.#fullDigest();
     this.#lastSeen.set(node, Date.now());
+    if (data.length === 8) {
+      const session = Buffer.from(data.buffer, data.byteOffset, 8).readDoubleLE(0);
+      if (this.#sessions.get(node) !== session) {
+        if (this.#sessions.has(node)) this.#fullDigest();
+        this.#sessions.set(node, session);
+      }
+      return;
+    }
     if (data.length === 0) return;
     this.#counts.digests_received++;
     const s = this.#touchScratch;

@@ -64,7 +64,9 @@ export class ClusterStore {
     return v === undefined ? null : Buffer.from(v);
   }
 
+  /** A meta value, as last committed (on a fresh read snapshot). */
   meta(name: string): string | null {
+    this.#meta.resetReadTxn();
     const v = this.#meta.getBinary(Buffer.from(name));
     return v === undefined ? null : v.toString('utf8');
   }
