@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { E2eReport } from './e2e/index.js';
 import type { WavesReport } from './e2e/waves.js';
+import type { ClusterReport } from './e2e/cluster.js';
 import type { MicroReport } from './micro/index.js';
 import type { MicroResult } from './micro/harness.js';
 import { RESULTS_DIR } from './paths.js';
@@ -35,6 +36,8 @@ export interface BenchReport {
   e2e: E2eReport | null;
   /** The waves section (fresh servers, partisci-fuzz --waves); null when not run. */
   waves: WavesReport | null;
+  /** The cluster section (two nodes on a 3-server JetStream cluster); null when not run. */
+  cluster: ClusterReport | null;
   total_seconds: number;
 }
 
@@ -75,7 +78,8 @@ export function formatReport(report: BenchReport): string {
 
   const e2e = report.e2e;
   const waves = report.waves ?? null;
-  const targets = report.targets.filter((t) => (t.section === 'waves' ? waves !== null : e2e !== null));
+  const cluster = report.cluster ?? null;
+  const targets = report.targets.filter((t) => (t.section === 'waves' ? waves !== null : t.section === 'cluster' ? cluster !== null : e2e !== null));
   if (targets.length > 0) {
     out.push(
       section(
@@ -89,6 +93,7 @@ export function formatReport(report: BenchReport): string {
     );
   }
   if (waves !== null) out.push(formatWaves(waves));
+  if (cluster !== null) out.push(formatCluster(cluster));
   if (e2e !== null) {
 
     out.push(
@@ -210,6 +215,27 @@ export function formatReport(report: BenchReport): string {
 function reasons(byReason: Record<string, number>): string {
   const entries = Object.entries(byReason).filter(([, n]) => n !== 0);
   return entries.length === 0 ? '' : ` (${entries.map(([r, n]) => `${r} ${fmt(n)}`).join(', ')})`;
+}
+
+function formatCluster(c: ClusterReport): string {
+  const rows = c.steps.map((s) => [
+    s.wave === '1.0.0' ? 'first sights' : 'version changes',
+    fmt(s.changes),
+    `${s.send_s.toFixed(1)} s (${fmt(s.offered_rate)}/s)`,
+    `${s.a_committed_s.toFixed(1)} s`,
+    `${s.b_visible_s.toFixed(1)} s${s.complete ? '' : ' (incomplete)'}`,
+    fmt(s.replicated_per_s),
+    `${fmt(s.replication_lag_ms.p50)} / ${fmt(s.replication_lag_ms.p99)} ms`,
+  ]);
+  const lines = [
+    table(['wave to A', 'changes', 'sent in', 'A committed', 'B shows all', 'replicated/s', 'B lag p50/p99'], rows),
+    `repeat wave (each instance once): ${fmt(c.repeats.repeats)} repeats, ${fmt(c.repeats.published_bytes)} bytes of changes + ${fmt(c.repeats.digest_bytes)} bytes of digests = ${c.repeats.bytes_per_repeat.toFixed(2)} bytes per repeat`,
+    `hot repeat storm (10,000 instances, 5 s): ${fmt(c.hot_repeats.repeats)} repeats, ${fmt(c.hot_repeats.published_bytes)} + ${fmt(c.hot_repeats.digest_bytes)} bytes = ${c.hot_repeats.bytes_per_repeat.toFixed(3)} bytes per repeat`,
+  ];
+  if (c.catch_up !== null) {
+    lines.push(`catch-up: node C, started empty, shows ${fmt(c.catch_up.instances)} instances after ${c.catch_up.seconds.toFixed(1)} s (snapshot of ${fmt(c.catch_up.snapshot_instances)} loaded in ${(c.catch_up.snapshot_load_ms / 1000).toFixed(1)} s, then the stream)${c.catch_up.complete ? '' : ' (incomplete)'}`);
+  }
+  return section(`cluster: nodes A and B on 3 nats-servers (R3), fleet ${fmt(c.fleet)}, everything on this machine`, lines.join('\n'));
 }
 
 function formatWaves(waves: WavesReport): string {

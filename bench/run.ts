@@ -11,6 +11,8 @@ import { parseArgs } from 'node:util';
 import { cleanUp, installCleanup } from './cleanup.js';
 import { FULL, QUICK, runE2e, type E2eReport } from './e2e/index.js';
 import { runWavesSection, WAVES_FULL, WAVES_QUICK, type WavesReport } from './e2e/waves.js';
+import { CLUSTER_FULL, CLUSTER_QUICK, runClusterSection, type ClusterReport } from './e2e/cluster.js';
+import { natsServerPath } from '../tools/nats-cluster.js';
 import { runMicro, type MicroReport } from './micro/index.js';
 import { REPO_ROOT } from './paths.js';
 import { formatReport, saveReport, type BenchReport, type Environment } from './report.js';
@@ -25,6 +27,9 @@ const USAGE = `Usage: node dist/bench/run.js [options]
   --waves-only       only the waves: fresh servers, partisci-fuzz --waves 1.0.0,2.0.0,2.0.0
                      over ${WAVES_FULL.hosts.toLocaleString('en-US')} hosts x ${WAVES_FULL.apps} apps x ${WAVES_FULL.instances} at ${WAVES_FULL.pacedRate.toLocaleString('en-US')}/s, then at max
                      (--quick: ${WAVES_QUICK.hosts.toLocaleString('en-US')} hosts at ${WAVES_QUICK.pacedRate.toLocaleString('en-US')}/s)
+  --cluster-only     only the cluster section: two nodes on a 3-server JetStream cluster (R3), replication
+                     of ${(CLUSTER_FULL.hosts * CLUSTER_FULL.apps * CLUSTER_FULL.instances).toLocaleString('en-US')} first sights and changes, a repeat storm, a node catching up
+                     (--quick: ${(CLUSTER_QUICK.hosts * CLUSTER_QUICK.apps * CLUSTER_QUICK.instances).toLocaleString('en-US')} instances); needs nats-server (skipped without it)
   --step-seconds N   seconds per ladder step (default ${FULL.stepSeconds}, --quick ${QUICK.stepSeconds})
   --rebuild-cache    rebuild bench/.cache/ (the 1,000,000-instance store) even if it is current
   -h, --help         this help
@@ -66,6 +71,7 @@ async function main(): Promise<number> {
       'micro-only': { type: 'boolean' },
       'e2e-only': { type: 'boolean' },
       'waves-only': { type: 'boolean' },
+      'cluster-only': { type: 'boolean' },
       'step-seconds': { type: 'string' },
       'rebuild-cache': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -76,9 +82,10 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const only = (['micro-only', 'e2e-only', 'waves-only'] as const).filter((flag) => values[flag]);
+  const only = (['micro-only', 'e2e-only', 'waves-only', 'cluster-only'] as const).filter((flag) => values[flag]);
   if (only.length > 1) throw new Error(`--${only.join(' and --')} exclude each other`);
-  const wavesOnly = values['waves-only'] ?? false;
+  const clusterOnly = values['cluster-only'] ?? false;
+  const wavesOnly = (values['waves-only'] ?? false) || clusterOnly;
   const quick = values.quick ?? false;
   const e2eOptions = { ...(quick ? QUICK : FULL) };
   if (values['step-seconds'] !== undefined) {
@@ -96,18 +103,24 @@ async function main(): Promise<number> {
   let micro: MicroReport | null = null;
   let e2e: E2eReport | null = null;
   let waves: WavesReport | null = null;
+  let cluster: ClusterReport | null = null;
   if (store !== null && !values['e2e-only']) micro = await runMicro(store, quick, log);
   if (store !== null && !values['micro-only']) e2e = await runE2e(store, e2eOptions, log);
-  if (!values['micro-only']) waves = await runWavesSection(quick ? WAVES_QUICK : WAVES_FULL, log);
+  if (!values['micro-only'] && !clusterOnly) waves = await runWavesSection(quick ? WAVES_QUICK : WAVES_FULL, log);
+  if (!values['micro-only'] && !values['waves-only']) {
+    if (natsServerPath() === null) log('cluster: skipped (no nats-server; apt-get install nats-server)');
+    else cluster = await runClusterSection(quick ? CLUSTER_QUICK : CLUSTER_FULL, log);
+  }
 
   env.load_end = loadavg()[0]!;
   const report: BenchReport = {
     environment: env,
     cache: store === null ? null : { key: store.key, built_at: store.builtAt, build_ms: store.buildMs },
-    targets: evaluateTargets(e2e, waves),
+    targets: evaluateTargets(e2e, waves, cluster),
     micro,
     e2e,
     waves,
+    cluster,
     total_seconds: (performance.now() - started) / 1000,
   };
   const file = saveReport(report);

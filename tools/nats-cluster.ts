@@ -33,15 +33,17 @@ export class NatsCluster {
   readonly root: string;
   readonly #members: Member[];
   readonly #bin: string;
+  readonly #track: (p: ChildProcess) => void;
 
-  private constructor(root: string, members: Member[], bin: string) {
+  private constructor(root: string, members: Member[], bin: string, track: (p: ChildProcess) => void) {
     this.root = root;
     this.#members = members;
     this.#bin = bin;
+    this.#track = track;
   }
 
   /** Starts `size` JetStream servers (a cluster when size > 1) and waits until they accept connections. */
-  static async start(size = 3, options: { bin?: string } = {}): Promise<NatsCluster> {
+  static async start(size = 3, options: { bin?: string; track?: (p: ChildProcess) => void } = {}): Promise<NatsCluster> {
     const bin = options.bin ?? natsServerPath();
     if (bin === null) throw new Error('nats-server not found (apt-get install nats-server, or set NATS_SERVER)');
     const root = mkdtempSync(join(tmpdir(), 'partisci-nats-'));
@@ -49,7 +51,7 @@ export class NatsCluster {
     for (let i = 0; i < size; i++) {
       members.push({ name: `n${i}`, port: await freePort(), routePort: await freePort(), dir: join(root, `n${i}`), proc: null, log: '' });
     }
-    const cluster = new NatsCluster(root, members, bin);
+    const cluster = new NatsCluster(root, members, bin, options.track ?? (() => {}));
     for (let i = 0; i < size; i++) cluster.#spawn(i);
     await Promise.all(members.map((_, i) => cluster.waitReady(i)));
     return cluster;
@@ -99,6 +101,7 @@ export class NatsCluster {
     proc.stdout!.on('data', keep);
     proc.stderr!.on('data', keep);
     m.proc = proc;
+    this.#track(proc);
   }
 
   /** Resolves once server i accepts TCP connections and has JetStream up (its log says so). */

@@ -56,12 +56,12 @@ export class Server {
   log = '';
   #loaded: Promise<{ atMs: number; loadMs: number; instances: number }>;
 
-  private constructor(port: number, dataDir: string, workers: number) {
+  private constructor(port: number, dataDir: string, workers: number, extra: readonly string[] = []) {
     this.port = port;
     this.dataDir = dataDir;
     this.spawnedAt = performance.now();
     this.proc = trackChild(
-      spawn(process.execPath, [PARTISCID, '--port', String(port), '--data', dataDir, '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      spawn(process.execPath, [PARTISCID, '--port', String(port), '--data', dataDir, '--workers', String(workers), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] }),
     );
     this.#loaded = new Promise((resolve, reject) => {
       this.proc.stderr!.on('data', (d: Buffer) => {
@@ -80,14 +80,14 @@ export class Server {
   }
 
   /** Starts partiscid and waits until it answers HTTP and its writer has loaded the store. */
-  static async start(dataDir: string, options: { port?: number; workers?: number } = {}): Promise<{ server: Server; startup: Startup }> {
-    const server = Server.spawn(dataDir, options.port ?? (await freePort()), options.workers);
+  static async start(dataDir: string, options: { port?: number; workers?: number; args?: readonly string[] } = {}): Promise<{ server: Server; startup: Startup }> {
+    const server = Server.spawn(dataDir, options.port ?? (await freePort()), options.workers, options.args);
     return { server, startup: await server.ready() };
   }
 
   /** Starts partiscid without waiting (see ready()). */
-  static spawn(dataDir: string, port: number, workers = 2): Server {
-    return new Server(port, dataDir, workers);
+  static spawn(dataDir: string, port: number, workers = 2, args: readonly string[] = []): Server {
+    return new Server(port, dataDir, workers, args);
   }
 
   /** Waits until the server answers HTTP and its writer has loaded the store; times both from spawn. */

@@ -26,10 +26,11 @@ import { Ctl } from '../workers/shared-layout.js';
 import type { Engine } from '../workers/engine.js';
 import { ClusterStore } from './outbox.js';
 import { recordOfValue } from './record-of-value.js';
-import { writeOrigin } from './remote.js';
+import { writeClock, writeOrigin } from './remote.js';
 import { DIGEST_ENTRY, DIGEST_HEADER, DIGEST_PART_ENTRIES } from './liveness.js';
 import { WireKind, WireWriter, readWire } from './wire.js';
-import { ensureSnapshotStream, readHead, readSnapshot, writeSnapshot } from './snapshot.js';
+import { ensureSnapshotStream, lastUpdate, readHead, readSnapshot, writeSnapshot } from './snapshot.js';
+import { SlotClock } from '../store/slot-clock.js';
 
 export const STREAM = 'PARTISCI';
 export const CHANGES_SUBJECT = 'partisci.c';
@@ -352,9 +353,14 @@ export class ClusterNode {
     this.#log.info('cluster: resync: publishing the instances this node is the origin of');
     let published = 0;
     const rows: Buffer[] = [];
+    const clocks = SlotClock.view(this.#engine.clocks.instance);
     this.#store.instRows.each(undefined, undefined, false, (key, keyLength, value) => {
       const r = recordOfValue(key, keyLength, value, this.#scratch);
-      if (r.origin === null || Buffer.compare(Buffer.from(r.origin), this.#self) === 0) rows.push(Buffer.from(this.#scratch.subarray(0, r.length)));
+      if (r.origin === null || Buffer.compare(Buffer.from(r.origin), this.#self) === 0) {
+        // As a snapshot's records: origin and last_update after the record.
+        const end = writeClock(this.#scratch, writeOrigin(this.#scratch, r.length, this.#self), lastUpdate(value, clocks));
+        rows.push(Buffer.from(this.#scratch.subarray(0, end)));
+      }
       return true;
     });
     try {
@@ -435,7 +441,7 @@ export class ClusterNode {
       if (this.#lastSnapshotSeq < 0) this.#lastSnapshotSeq = (await readHead(this.#jsm))?.seq ?? 0;
       if (this.#position <= this.#lastSnapshotSeq) return;
       const started = Date.now();
-      const head = await writeSnapshot(this.#js!, this.#jsm, this.#store, this.#self, this.#position);
+      const head = await writeSnapshot(this.#js!, this.#jsm, this.#store, this.#self, this.#position, () => SlotClock.view(this.#engine.clocks.instance));
       this.#lastSnapshotSeq = head.seq;
       this.#snapshot.written++;
       this.#snapshot.last_seq = head.seq;
@@ -527,7 +533,8 @@ export class ClusterNode {
     wire.each((bytes, at, length) => records.push([bytes, at, length]));
     let last = 0;
     for (const [bytes, at, length] of records) {
-      const len = this.#remoteRecord(bytes, at, length, wire.origin);
+      // A resync's records carry their origin and last_update already.
+      const len = wire.kind === WireKind.snapshot ? this.#copyRemote(bytes, at, length) : this.#remoteRecord(bytes, at, length, wire.origin);
       for (;;) {
         last = this.#engine.pushRemote(this.#scratch, len);
         if (last !== 0) break;
@@ -548,6 +555,12 @@ export class ClusterNode {
     s.set(bytes.subarray(at, at + length), 0);
     s[R_FLAGS] = RecordFlag.remote;
     return writeOrigin(s, length, origin);
+  }
+
+  #copyRemote(bytes: Uint8Array, at: number, length: number): number {
+    this.#scratch.set(bytes.subarray(at, at + length), 0);
+    this.#scratch[R_FLAGS] = RecordFlag.remote;
+    return length;
   }
 
   #savePosition(): void {

@@ -18,7 +18,10 @@
 // dropped. Tombstones are kept for TOMBSTONE_SECONDS (at most MAX_TOMBSTONES).
 //
 // A remote record carries its origin in a trailer after its bytes:
-// [u8 name length][name]. Content time is the record's R_TIME.
+// [u8 name length][name], and when it comes from a node's stored state (a
+// snapshot or resync, whose content may be older than its last_update) the
+// instance's last_update after it: [u32 unix s]. Content time is the
+// record's R_TIME.
 
 import { RECORD_HEADER, R_FRAG_LEN, R_KEY_LEN, R_TYPE, RecordType, get16 } from '../ingest/record.js';
 import type { Selector } from '../store/selector.js';
@@ -46,6 +49,23 @@ export function trailerAt(rec: Uint8Array, off: number): number {
 /** The record's own bytes, without the origin trailer (what the fleet keeps). */
 export function recordBytes(rec: Uint8Array, off: number): number {
   return trailerAt(rec, off) - off;
+}
+
+/** The last_update a state record carries after its origin (0: none). */
+export function remoteClock(rec: Uint8Array, off: number, len: number): number {
+  const at = trailerAt(rec, off);
+  const end = at + 1 + rec[at]!;
+  if (off + len < end + 4) return 0;
+  return (rec[end]! | (rec[end + 1]! << 8) | (rec[end + 2]! << 16) | (rec[end + 3]! << 24)) >>> 0;
+}
+
+/** Appends a state record's last_update after its origin; returns the end. */
+export function writeClock(out: Uint8Array, at: number, time: number): number {
+  out[at] = time;
+  out[at + 1] = time >>> 8;
+  out[at + 2] = time >>> 16;
+  out[at + 3] = time >>> 24;
+  return at + 4;
 }
 
 /** Appends [u8 length][name] at out[at]; returns the end. */

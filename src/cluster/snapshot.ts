@@ -28,7 +28,8 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ClusterStore } from './outbox.js';
 import { recordOfValue } from './record-of-value.js';
-import { writeOrigin } from './remote.js';
+import { writeClock, writeOrigin } from './remote.js';
+import { V_SLOT, V_WRITTEN_AT } from '../store/layout.js';
 import { WireKind, WireWriter, readWire } from './wire.js';
 
 export const SNAP_STREAM = 'PARTISCI_SNAP';
@@ -79,7 +80,7 @@ export async function readHead(jsm: JetStreamManager): Promise<SnapshotHead | nu
  * Writes a snapshot of the store covering position `seq`. Records without
  * an origin (written by a single node) get this node's.
  */
-export async function writeSnapshot(js: JetStreamClient, jsm: JetStreamManager, store: ClusterStore, self: Buffer, seq: number): Promise<SnapshotHead> {
+export async function writeSnapshot(js: JetStreamClient, jsm: JetStreamManager, store: ClusterStore, self: Buffer, seq: number, clock: () => Uint32Array): Promise<SnapshotHead> {
   const previous = await readHead(jsm);
   const slot: 'a' | 'b' = previous?.slot === 'a' ? 'b' : 'a';
   const id = `${self.toString()}-${Date.now().toString(36)}`;
@@ -98,9 +99,10 @@ export async function writeSnapshot(js: JetStreamClient, jsm: JetStreamManager, 
   for (;;) {
     let rows = 0;
     let last: Buffer | undefined;
+    const clocks = clock();
     store.instRows.each(after, undefined, after !== undefined, (key, keyLength, value) => {
       const r = recordOfValue(key, keyLength, value, scratch);
-      const end = writeOrigin(scratch, r.length, r.origin ?? self);
+      const end = writeClock(scratch, writeOrigin(scratch, r.length, r.origin ?? self), lastUpdate(value, clocks));
       chunk.add(scratch, 0, end);
       instances++;
       // A chunk is published between turns: stop the turn once one is full.
@@ -138,4 +140,10 @@ export async function readSnapshot(jsm: JetStreamManager, head: SnapshotHead, ta
     n += records.length;
   }
   return n;
+}
+
+/** A stored instance's last_update: the later of its written_at and the live clock (as the reader answers it). */
+export function lastUpdate(value: Uint8Array, clock: Uint32Array): number {
+  const v = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return Math.max(v.readUInt32LE(V_WRITTEN_AT), clock[v.readUInt32LE(V_SLOT)] ?? 0);
 }

@@ -27,7 +27,7 @@ import {
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
 import { applyDigest } from '../cluster/liveness.js';
-import { recordBytes, type ClusterState } from '../cluster/remote.js';
+import { recordBytes, remoteClock, type ClusterState } from '../cluster/remote.js';
 import { WireKind, WireWriter, recordLength } from '../cluster/wire.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
 import { FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
@@ -261,6 +261,12 @@ export class Fleet {
     }
   }
 
+  /** A clock that a peer moved: not to be told again in this node's digests. */
+  #remoteTouch(slot: number, time: number): void {
+    this.#cluster!.liveness.heard(slot, time);
+    this.#touch(slot, time);
+  }
+
   /** A peer's liveness digest (cluster/liveness.ts): move the clocks of the instances it names. */
   #applyTouch(rec: Uint8Array, off: number): void {
     const liveness = this.#cluster?.liveness;
@@ -328,9 +334,15 @@ export class Fleet {
       return;
     }
     let origin = 0;
+    let clock = 0;
     if ((flags & RecordFlag.remote) !== 0) {
       origin = this.#cluster!.recordOrigin(rec, off);
-      if (!this.#admitRemote(slot, rec, off, time, origin, fa, fb)) return;
+      clock = remoteClock(rec, off, len);
+      if (!this.#admitRemote(slot, rec, off, time, origin, fa, fb)) {
+        // A snapshot's or resync's instance was heard from later than its content time.
+        if (clock > time && slot >= 0) this.#remoteTouch(slot, clock);
+        return;
+      }
       // The fleet keeps the record without the origin trailer (columns hold the origin).
       len = recordBytes(rec, off);
     }
@@ -378,6 +390,7 @@ export class Fleet {
       if (origin !== 0) this.#cluster.liveness.heard(slot, time);
     }
     this.#touch(slot, time);
+    if (clock > time) this.#remoteTouch(slot, clock);
     this.#pending.set(slot, rec, off, len);
     inst.cols[PENDING_N]![slot]!++;
     if ((inst.cols[FLAGS]![slot]! & DIRTY) === 0) {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { ClusterState, writeOrigin } from '../../src/cluster/remote.js';
+import { ClusterState, writeClock, writeOrigin } from '../../src/cluster/remote.js';
 import { readWire } from '../../src/cluster/wire.js';
 import { MAX_RECORD_BYTES, RecordFlag, RecordType, encodeControl, encodeUpdate } from '../../src/ingest/record.js';
 import { ParsedUpdate, parseUpdate } from '../../src/ingest/update.js';
@@ -61,7 +61,7 @@ const parsed = new ParsedUpdate();
 const buf = Buffer.alloc(MAX_RECORD_BYTES + 64);
 
 /** An update record; with `origin`, as a remote record from that node. */
-function send(ver: string, host: string, time: number, origin?: string, app = 'App'): void {
+function send(ver: string, host: string, time: number, origin?: string, app = 'App', lastUpdate?: number): void {
   const body = Buffer.from(JSON.stringify({ app, ver, host, instance: 0 }));
   expect(parseUpdate(body, 0, body.length, parsed)).toBe(0);
   const ip = Buffer.from('10.0.0.1');
@@ -69,6 +69,7 @@ function send(ver: string, host: string, time: number, origin?: string, app = 'A
   if (origin !== undefined) {
     buf[1] = RecordFlag.remote;
     n = writeOrigin(buf, n, Buffer.from(origin));
+    if (lastUpdate !== undefined) n = writeClock(buf, n, lastUpdate);
   }
   fleet.apply(buf, 0, n);
 }
@@ -203,6 +204,17 @@ describe('remote changes: the later update wins, the greater node name at the sa
     send('2.0', 'old', T + 6, 'zeta');
     commit();
     expect(stored('old')!.ver).toBe('2.0');
+  });
+
+  test('a state record (snapshot, resync) brings its last_update, later than its content time', () => {
+    send('1.0', 'h1', T, 'alpha', 'App', T + 100);
+    commit();
+    const row = () => JSON.parse(reader.versions({ appId: 'app', host: 'h1' }).view().toString()).data[0] as { last_update: number; since: number };
+    expect(row()).toMatchObject({ last_update: T + 100, since: T });
+    // The same content again, heard later still: only the clock moves.
+    send('1.0', 'h1', T, 'alpha', 'App', T + 200);
+    expect(commit().written).toBe(0);
+    expect(row().last_update).toBe(T + 200);
   });
 
   test('(content time, origin) survive a reload', () => {
