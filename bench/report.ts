@@ -223,12 +223,15 @@ function formatCluster(c: ClusterReport): string {
     fmt(s.changes),
     `${s.send_s.toFixed(1)} s (${fmt(s.offered_rate)}/s)`,
     `${s.a_committed_s.toFixed(1)} s`,
+    `${s.b_received_s.toFixed(1)} s`,
     `${s.b_visible_s.toFixed(1)} s${s.complete ? '' : ' (incomplete)'}`,
     fmt(s.replicated_per_s),
     `${fmt(s.replication_lag_ms.p50)} / ${fmt(s.replication_lag_ms.p99)} ms`,
+    [s.cpu_us_per_change.a, s.cpu_us_per_change.b, s.cpu_us_per_change.nats, s.cpu_us_per_change.machine].map((v) => v.toFixed(1)).join(', '),
   ]);
   const lines = [
-    table(['wave to A', 'changes', 'sent in', 'A committed', 'B shows all', 'replicated/s', 'B lag p50/p99'], rows),
+    `reference, one node without --cluster: ${fmt(c.single_node.changes)} first sights committed ${c.single_node.committed_s.toFixed(1)} s after the first packet (${fmt(c.single_node.committed_per_s)}/s)`,
+    table(['wave to A', 'changes', 'sent in', 'A committed', 'B received all', 'B shows all', 'replicated/s', 'B lag p50/p99', 'CPU µs/change A, B, nats, machine'], rows),
     `repeat wave (each instance once): ${fmt(c.repeats.repeats)} repeats, ${fmt(c.repeats.published_bytes)} bytes of changes + ${fmt(c.repeats.digest_bytes)} bytes of digests = ${c.repeats.bytes_per_repeat.toFixed(2)} bytes per repeat`,
     `hot repeat storm (10,000 instances, 5 s): ${fmt(c.hot_repeats.repeats)} repeats, ${fmt(c.hot_repeats.published_bytes)} + ${fmt(c.hot_repeats.digest_bytes)} bytes = ${c.hot_repeats.bytes_per_repeat.toFixed(3)} bytes per repeat`,
   ];

@@ -70,6 +70,11 @@ export class NatsCluster {
     return `nats://127.0.0.1:${this.#members[i]!.port}`;
   }
 
+  /** Process ids of the running servers. */
+  pids(): number[] {
+    return this.#members.flatMap((m) => (m.proc?.pid === undefined || m.proc.exitCode !== null ? [] : [m.proc.pid]));
+  }
+
   log(i: number): string {
     return this.#members[i]!.log;
   }
