@@ -31,7 +31,7 @@ async function node(name: string, extra: string[] = [], dataDir?: string, port?:
 }
 
 /** HTTP writers posting distinct hosts to `server` until stopped; returns what was answered 200. */
-function httpStorm(server: Server, app: string, clients = 6): { stop: () => Promise<{ host: string; ver: string }[]>; acked: { host: string; ver: string; at: number }[] } {
+function httpStorm(server: Server, app: string, clients = 6): { stop: () => Promise<{ host: string; ver: string; at: number }[]>; acked: { host: string; ver: string; at: number }[] } {
   const acked: { host: string; ver: string; at: number }[] = [];
   let stopped = false;
   let seq = 0;
