@@ -28,7 +28,7 @@ import { ClusterStore } from './outbox.js';
 import { recordOfValue } from './record-of-value.js';
 import { writeClock, writeOrigin } from './remote.js';
 import { DIGEST_ENTRY, DIGEST_HEADER, DIGEST_PART_ENTRIES } from './liveness.js';
-import { WireKind, WireWriter, readWire } from './wire.js';
+import { WireKind, WireWriter, fromOrigin, readWire } from './wire.js';
 import { ensureSnapshotStream, lastUpdate, readHead, readSnapshot, writeSnapshot } from './snapshot.js';
 import { SlotClock } from '../store/slot-clock.js';
 
@@ -319,17 +319,25 @@ export class ClusterNode {
       await this.#js!.publish(subject, entry, { msgID, timeout: PUBLISH_TIMEOUT_MS });
       return { changes, bytes: entry.length };
     }
+    // Parts: a header of their own, then a run of the entry's records as they are (one copy).
     const wire = readWire(entry);
+    const head = 3 + wire.origin.length;
     const parts: Buffer[] = [];
-    let part = new WireWriter(wire.kind, wire.origin, MAX_MESSAGE_BYTES);
-    wire.each((bytes, at, length) => {
-      if (part.length + 4 + length > MAX_MESSAGE_BYTES) {
-        parts.push(Buffer.from(part.bytes()));
-        part = new WireWriter(wire.kind, wire.origin, MAX_MESSAGE_BYTES);
+    const { spans } = wire;
+    for (let i = 0; i < spans.length; ) {
+      const start = spans[i]! - 4;
+      let end = start;
+      let n = 0;
+      while (i < spans.length && (n === 0 || end + 4 + spans[i + 1]! - start + head + 4 <= MAX_MESSAGE_BYTES)) {
+        end = spans[i]! + spans[i + 1]!;
+        n++;
+        i += 2;
       }
-      part.add(bytes, at, length);
-    });
-    if (part.count > 0) parts.push(Buffer.from(part.bytes()));
+      const header = Buffer.allocUnsafe(head + 4);
+      entry.copy(header, 0, 0, head);
+      header.writeUInt32LE(n, head);
+      parts.push(Buffer.concat([header, entry.subarray(start, end)]));
+    }
     // In order, each acknowledged before the next: receivers see the batch's records in commit order.
     for (let i = 0; i < parts.length; i++) await this.#js!.publish(subject, parts[i]!, { msgID: `${msgID}:${i}`, timeout: PUBLISH_TIMEOUT_MS });
     return { changes, bytes: entry.length };
@@ -479,7 +487,9 @@ export class ClusterNode {
           if (this.#closed) break;
           this.#lastDelivery = Date.now();
           this.#delivered = m.seq;
-          inFlight.push(this.#apply(m));
+          // One message's records are all pushed before the next's (the scratch buffer, their order).
+          const { committed } = await this.#apply(m);
+          inFlight.push(committed);
           if (inFlight.length >= APPLY_WINDOW) await inFlight.shift();
         }
         this.#messages = null;
@@ -515,38 +525,46 @@ export class ClusterNode {
     this.#lastDelivery = Date.now();
   }
 
-  /** Pushes a message's records into the HTTP ring; resolves once they are committed (the position moves). */
-  async #apply(m: JsMsg): Promise<void> {
+  /**
+   * Pushes a message's records into the HTTP ring (waiting while it is
+   * full); `committed` resolves once they are committed (the position moves).
+   */
+  async #apply(m: JsMsg): Promise<{ committed: Promise<void> }> {
     const seq = m.seq;
-    const wire = readWire(m.data);
+    const own = fromOrigin(m.data, this.#self);
     if (m.info.pending === 0) {
       this.#catchingUp = false;
       this.#caughtUp = true;
     }
     this.#counts.received_messages++;
-    if (!this.#catchingUp && Buffer.compare(wire.origin, this.#self) === 0) {
+    if (own && !this.#catchingUp) {
       // Its own changes are already here.
       if (seq > this.#position) this.#position = seq;
-      return;
+      return { committed: Promise.resolve() };
     }
-    const records: [Buffer, number, number][] = [];
-    wire.each((bytes, at, length) => records.push([bytes, at, length]));
+    const wire = readWire(m.data);
+    const { bytes, spans } = wire;
+    // A resync's records carry their origin and last_update already.
+    const withTrailer = wire.kind === WireKind.snapshot;
     let last = 0;
-    for (const [bytes, at, length] of records) {
-      // A resync's records carry their origin and last_update already.
-      const len = wire.kind === WireKind.snapshot ? this.#copyRemote(bytes, at, length) : this.#remoteRecord(bytes, at, length, wire.origin);
-      for (;;) {
-        last = this.#engine.pushRemote(this.#scratch, len);
-        if (last !== 0) break;
+    for (let i = 0; i < spans.length; i += 2) {
+      const len = withTrailer ? this.#copyRemote(bytes, spans[i]!, spans[i + 1]!) : this.#remoteRecord(bytes, spans[i]!, spans[i + 1]!, wire.origin);
+      last = this.#engine.pushRemote(this.#scratch, len);
+      while (last === 0) {
         await sleep(2);
+        last = this.#engine.pushRemote(this.#scratch, len);
       }
     }
-    this.#counts.received_changes += records.length;
-    if (last === 0) return;
+    this.#counts.received_changes += wire.count;
+    if (last === 0) return { committed: Promise.resolve() };
     const published = Number(m.info.timestampNanos) / 1e6;
-    await this.#engine.committed(last);
-    pushLag(this.#replicationLags, Date.now() - published);
-    if (seq > this.#position) this.#position = seq;
+    const committed = this.#engine.committed(last).then(() => {
+      pushLag(this.#replicationLags, Date.now() - published);
+      if (seq > this.#position) this.#position = seq;
+    });
+    // Awaited later by the consume loop; a writer restart rejects it before then.
+    committed.catch(() => {});
+    return { committed };
   }
 
   /** Copies a wire record into the scratch buffer as a remote ring record with its origin after it. */

@@ -61,7 +61,11 @@ export class ClusterStore {
       this.#outbox.resetReadTxn();
       v = this.#outbox.getBinary(outboxKey(id));
     }
-    return v === undefined ? null : Buffer.from(v);
+    if (v === undefined) return null;
+    // A copy (lmdb-js reuses the buffer on the next read); allocUnsafe: no zero-filling of megabytes.
+    const copy = Buffer.allocUnsafe(v.length);
+    v.copy(copy);
+    return copy;
   }
 
   /** A meta value, as last committed (on a fresh read snapshot). */

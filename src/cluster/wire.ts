@@ -15,6 +15,8 @@
 import { RECORD_HEADER, R_FRAG_LEN, R_KEY_LEN, R_TYPE, RecordType, get16 } from '../ingest/record.js';
 
 export const WIRE_VERSION = 1;
+
+const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 export const WireKind = { changes: 1, control: 2, snapshot: 3 } as const;
 
 /** Length of the record at rec[at] (header, key, fragment for updates). */
@@ -56,7 +58,8 @@ export class WireWriter {
       this.#buf = grown;
     }
     this.#buf.writeUInt32LE(length, this.#len);
-    this.#buf.set(rec.subarray(at, at + length), this.#len + 4);
+    // Buffer's copy: no view allocated per record.
+    copyBytes.call(rec, this.#buf, this.#len + 4, at, at + length);
     this.#len += 4 + length;
     this.#count++;
   }
@@ -77,12 +80,22 @@ export interface WireMessage {
   kind: number;
   origin: Buffer;
   count: number;
+  /** The message's bytes: record i is bytes[spans[2i], spans[2i] + spans[2i + 1]). */
+  bytes: Buffer;
+  spans: number[];
   /** Calls visit(bytes, at, length) for every record. */
   each(visit: (bytes: Buffer, at: number, length: number) => void): void;
 }
 
 export class WireError extends Error {
   override readonly name = 'WireError';
+}
+
+/** Whether a message comes from this origin, without reading it further. */
+export function fromOrigin(data: Uint8Array, origin: Uint8Array): boolean {
+  if (data.length < 3 + origin.length || data[2] !== origin.length) return false;
+  for (let i = 0; i < origin.length; i++) if (data[3 + i] !== origin[i]) return false;
+  return true;
 }
 
 /** Reads a message (checking its lengths). */
@@ -107,6 +120,8 @@ export function readWire(data: Uint8Array): WireMessage {
     kind,
     origin,
     count,
+    bytes: buf,
+    spans,
     each(visit) {
       for (let i = 0; i < spans.length; i += 2) visit(buf, spans[i]!, spans[i + 1]!);
     },

@@ -136,6 +136,18 @@ export interface Op {
   extra: Uint8Array;
 }
 
+/** The value length of the first operation of this database and kind, or -1 (reads headers only). */
+export function findOp(buffer: ArrayBuffer, length: number, db: number, kind: number): number {
+  const bytes = new Uint8Array(buffer, 0, length);
+  const view = new DataView(buffer, 0, length);
+  for (let at = 0; at < length; ) {
+    const valueLength = view.getUint32(at + 4, true);
+    if (bytes[at] === db && bytes[at + 1] === kind) return valueLength;
+    at += pad4(OP_HEADER + view.getUint16(at + 2, true) + valueLength + view.getUint16(at + 8, true));
+  }
+  return -1;
+}
+
 /** Visits every operation of a batch; the views are valid during the call. */
 export function eachOp(buffer: ArrayBuffer, length: number, visit: (op: Op) => void): void {
   const bytes = new Uint8Array(buffer, 0, length);

@@ -602,7 +602,8 @@ export class Fleet {
     const meanwhile = options.meanwhile ?? ((): void => {});
     const inst = this.inst;
     // Instance operations are smaller than their records; blocks hold each entry twice.
-    const need = this.#pending.bytes + this.#history.bytes * 2 + (1 << 16);
+    // (Cluster: the outbox entry holds the local records once more.)
+    const need = this.#pending.bytes * (this.#cluster === null ? 1 : 2) + this.#history.bytes * 2 + (1 << 16);
     const out = new BatchWriter(options.buffer !== undefined && options.buffer.byteLength >= need ? options.buffer : Math.ceil((need * 5) / 4));
     let written = 0;
     let removed = 0;
@@ -727,7 +728,7 @@ export class Fleet {
 
   /** A new outbox message, starting with the local removals and clears (they came before the pending changes). */
   #startOutbox(): WireWriter {
-    const w = new WireWriter(WireKind.changes, this.#cluster!.self);
+    const w = new WireWriter(WireKind.changes, this.#cluster!.self, this.#pending.bytes + (1 << 14));
     for (const rec of this.#localControl) w.add(rec, 0, rec.length);
     this.#localControl = [];
     return w;

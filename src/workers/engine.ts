@@ -14,7 +14,7 @@ import type { ClockBuffers } from '../store/slot-clock.js';
 import { PendingAcks } from './acks.js';
 import type { CommitMessage, WriterMessage } from './messages.js';
 import { RingProducer } from './ring.js';
-import { OpKind, eachOp } from '../store/batch.js';
+import { OpKind, findOp } from '../store/batch.js';
 import { DbId } from '../store/layout.js';
 import { R_SEQ } from '../ingest/record.js';
 import { Ctl, Stat, wakeWriter } from './shared-layout.js';
@@ -333,9 +333,5 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
 
 /** The size of a committed batch's outbox entry (cluster mode: local changes to publish); 0 if none. */
 function outboxEntryBytes(buffer: ArrayBuffer, length: number): number {
-  let bytes = 0;
-  eachOp(buffer, length, (op) => {
-    if (op.db === DbId.outbox && op.kind === OpKind.put) bytes = op.value.length;
-  });
-  return bytes;
+  return Math.max(0, findOp(buffer, length, DbId.outbox, OpKind.put));
 }
