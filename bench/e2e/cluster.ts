@@ -93,6 +93,14 @@ export interface ClusterReport {
 
 const vars = (s: Server): Promise<ClusterVars> => getJson<ClusterVars>(s.port, '/debug/vars');
 
+/** Until the node has committed and published everything it received (its commits and outbox are empty). */
+async function drained(s: Server, timeoutMs: number): Promise<boolean> {
+  return until(async () => {
+    const v = await vars(s);
+    return v.drained >= v.queued && v.write_backlog === 0 && v.cluster.outbox_entries === 0;
+  }, timeoutMs, 100);
+}
+
 async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
@@ -195,6 +203,8 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     log('cluster: a repeat storm (wave 2.0.0 again) to A');
     // Once unmeasured: instances whose 2.0.0 the sender's UDP lost change now.
     await runFuzz(a!.port, fuzzArgs('2.0.0'));
+    // Measured from a quiet A: the earlier waves' changes all committed and published.
+    await drained(a!, 180_000);
     await sleep(2500); // digests of the last wave are out
     const r0 = await vars(a!);
     const t0 = performance.now();
@@ -210,6 +220,7 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     log('cluster: a hot repeat storm: 10,000 instances at the offered rate for 5 s');
     const hotArgs = ['--hosts', '100', '--apps', '25', '--instances', '4', '--release-every', '100000000', '--seed', '7', '--rate', options.rate === null ? 'max' : String(options.rate)];
     await runFuzz(a!.port, [...hotArgs, '--duration', '2']); // first sights of the hot fleet
+    await drained(a!, 180_000);
     await sleep(2500);
     const h0 = await vars(a!);
     const ht = performance.now();
@@ -224,14 +235,16 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
 
     log('cluster: node C starts empty and catches up');
     // A snapshot that covers the fleet (written by A, the smallest name, every 10 s).
-    await until(async () => (await vars(a!)).cluster.snapshots.last_instances >= fleet, 60_000, 250);
+    await until(async () => (await vars(a!)).cluster.snapshots.last_instances >= (await vars(a!)).instances, 60_000, 250);
+    await drained(a!, 180_000);
+    const target = (await vars(a!)).instances;
     const cStart = performance.now();
     const c = Server.spawn(dirs[2]!, await freePort(), 1, nodeArgs(nats, 'c'));
     servers.push(c);
     await c.ready();
     const caught = await until(async () => {
       const v = await vars(c);
-      return v.instances >= fleet && v.write_backlog === 0 && v.drained >= v.queued;
+      return v.instances >= target && v.write_backlog === 0 && v.drained >= v.queued;
     }, 120_000, 100);
     const cv = await vars(c);
     const catchUp = { instances: cv.instances, seconds: (performance.now() - cStart) / 1000, snapshot_instances: cv.cluster.snapshots.loaded_instances, snapshot_load_ms: cv.cluster.snapshots.loaded_ms, complete: caught };
