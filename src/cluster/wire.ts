@@ -15,8 +15,6 @@
 import { RECORD_HEADER, R_FRAG_LEN, R_KEY_LEN, R_TYPE, RecordType, get16 } from '../ingest/record.js';
 
 export const WIRE_VERSION = 1;
-
-const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 export const WireKind = { changes: 1, control: 2, snapshot: 3 } as const;
 
 /** Length of the record at rec[at] (header, key, fragment for updates). */
@@ -57,9 +55,19 @@ export class WireWriter {
       this.#buf.copy(grown, 0, 0, this.#len);
       this.#buf = grown;
     }
-    this.#buf.writeUInt32LE(length, this.#len);
-    // Buffer's copy: no view allocated per record.
-    copyBytes.call(rec, this.#buf, this.#len + 4, at, at + length);
+    const buf = this.#buf;
+    let o = this.#len;
+    buf[o++] = length;
+    buf[o++] = length >>> 8;
+    buf[o++] = length >>> 16;
+    buf[o++] = length >>> 24;
+    // A loop for a record's couple of hundred bytes: no view to allocate,
+    // and cheaper than Buffer#copy's checks (the writer calls this per change).
+    if (length <= 512) {
+      for (let i = 0; i < length; i++) buf[o + i] = rec[at + i]!;
+    } else {
+      buf.set(rec.subarray(at, at + length), o);
+    }
     this.#len += 4 + length;
     this.#count++;
   }
