@@ -226,7 +226,9 @@ export class Fleet {
   apply(rec: Uint8Array, off: number, len: number): void {
     const type = rec[off + R_TYPE];
     if (type === RecordType.update) {
-      this.#applyUpdate(rec, off, len);
+      // Remote records take a way of their own: #applyUpdate stays as small as on a single node.
+      if ((rec[off + R_FLAGS]! & RecordFlag.remote) !== 0) this.#applyRemote(rec, off, len);
+      else this.#applyUpdate(rec, off, len);
       return;
     }
     if (type === RecordType.touch) {
@@ -259,6 +261,47 @@ export class Fleet {
       }
       this.#results.push([seq, n]);
     }
+  }
+
+  /** Origin of the remote record being applied (0: a local one), and the slot it went to. */
+  #remoteOrigin = 0;
+  #remoteSlot = -1;
+
+  /** Cluster: the instance's content is now (time, origin) of the record applied. */
+  #setContent(slot: number, time: number): void {
+    this.inst.cols[CTIME]![slot] = time;
+    this.inst.cols[ORIGIN]![slot] = this.#remoteOrigin;
+    if (this.#remoteOrigin !== 0) {
+      this.#cluster!.liveness.heard(slot, time);
+      this.#remoteSlot = slot;
+    }
+  }
+
+  /**
+   * A change another node committed: applied like a local one (without its
+   * origin trailer) if it wins the conflict rule (#admitRemote).
+   */
+  #applyRemote(rec: Uint8Array, off: number, len: number): void {
+    const cluster = this.#cluster;
+    if (cluster === null) return;
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    const slot = this.inst.find(rec, off + RECORD_HEADER, keyLen, getI32(rec, off + R_KEY_HASH));
+    const time = get32(rec, off + R_TIME);
+    const origin = cluster.recordOrigin(rec, off);
+    const clock = remoteClock(rec, off, len);
+    if (!this.#admitRemote(slot, rec, off, time, origin, getI32(rec, off + R_FRAG_HASH_A), getI32(rec, off + R_FRAG_HASH_B))) {
+      // A snapshot's or resync's instance was heard from later than its content time.
+      if (clock > time && slot >= 0) this.#remoteTouch(slot, clock);
+      return;
+    }
+    this.#remoteOrigin = origin;
+    this.#remoteSlot = -1;
+    try {
+      this.#applyUpdate(rec, off, recordBytes(rec, off));
+    } finally {
+      this.#remoteOrigin = 0;
+    }
+    if (clock > time && this.#remoteSlot >= 0) this.#remoteTouch(this.#remoteSlot, clock);
   }
 
   /** A clock that a peer moved: not to be told again in this node's digests. */
@@ -324,27 +367,13 @@ export class Fleet {
     const fa = getI32(rec, off + R_FRAG_HASH_A);
     const fb = getI32(rec, off + R_FRAG_HASH_B);
     const time = get32(rec, off + R_TIME);
-    const flags = rec[off + R_FLAGS]!;
-    const http = (flags & RecordFlag.http) !== 0;
+    const http = (rec[off + R_FLAGS]! & RecordFlag.http) !== 0;
     let slot = inst.find(rec, keyOff, keyLen, keyHash);
 
-    if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && flags === 0) {
+    if (slot >= 0 && inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb && !http) {
       this.#touch(slot, time);
       this.#clockOnly++;
       return;
-    }
-    let origin = 0;
-    let clock = 0;
-    if ((flags & RecordFlag.remote) !== 0) {
-      origin = this.#cluster!.recordOrigin(rec, off);
-      clock = remoteClock(rec, off, len);
-      if (!this.#admitRemote(slot, rec, off, time, origin, fa, fb)) {
-        // A snapshot's or resync's instance was heard from later than its content time.
-        if (clock > time && slot >= 0) this.#remoteTouch(slot, clock);
-        return;
-      }
-      // The fleet keeps the record without the origin trailer (columns hold the origin).
-      len = recordBytes(rec, off);
     }
     const fragOff = keyOff + keyLen;
     const verOff = fragOff + get16(rec, off + R_VER_OFF);
@@ -384,13 +413,8 @@ export class Fleet {
     }
     inst.cols[FRAG_A]![slot] = fa;
     inst.cols[FRAG_B]![slot] = fb;
-    if (this.#cluster !== null) {
-      inst.cols[CTIME]![slot] = time;
-      inst.cols[ORIGIN]![slot] = origin;
-      if (origin !== 0) this.#cluster.liveness.heard(slot, time);
-    }
+    if (this.#cluster !== null) this.#setContent(slot, time);
     this.#touch(slot, time);
-    if (clock > time) this.#remoteTouch(slot, clock);
     this.#pending.set(slot, rec, off, len);
     inst.cols[PENDING_N]![slot]!++;
     if ((inst.cols[FLAGS]![slot]! & DIRTY) === 0) {
