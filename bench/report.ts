@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { E2eReport } from './e2e/index.js';
 import type { WavesReport } from './e2e/waves.js';
+import type { ClusterReport } from './e2e/cluster.js';
 import type { MicroReport } from './micro/index.js';
 import type { MicroResult } from './micro/harness.js';
 import { RESULTS_DIR } from './paths.js';
@@ -38,6 +39,8 @@ export interface BenchReport {
   waves: WavesReport | null;
   /** The labels and SQL section; null when not run. */
   labels?: LabelsReport | null;
+  /** The cluster section (two nodes on a 3-server JetStream cluster); null when not run. */
+  cluster: ClusterReport | null;
   total_seconds: number;
 }
 
@@ -78,7 +81,9 @@ export function formatReport(report: BenchReport): string {
 
   const e2e = report.e2e;
   const waves = report.waves ?? null;
-  const targets = report.targets.filter((t) => (t.section === 'waves' ? waves !== null : t.section === 'labels' ? (report.labels ?? null) !== null : e2e !== null));
+  const cluster = report.cluster ?? null;
+  const shown = { e2e: e2e !== null, waves: waves !== null, labels: (report.labels ?? null) !== null, cluster: cluster !== null };
+  const targets = report.targets.filter((t) => shown[t.section]);
   if (targets.length > 0) {
     out.push(
       section(
@@ -93,6 +98,7 @@ export function formatReport(report: BenchReport): string {
   }
   if (waves !== null) out.push(formatWaves(waves));
   if (report.labels !== undefined && report.labels !== null) out.push(formatLabels(report.labels));
+  if (cluster !== null) out.push(formatCluster(cluster));
   if (e2e !== null) {
 
     out.push(
@@ -214,6 +220,30 @@ export function formatReport(report: BenchReport): string {
 function reasons(byReason: Record<string, number>): string {
   const entries = Object.entries(byReason).filter(([, n]) => n !== 0);
   return entries.length === 0 ? '' : ` (${entries.map(([r, n]) => `${r} ${fmt(n)}`).join(', ')})`;
+}
+
+function formatCluster(c: ClusterReport): string {
+  const rows = c.steps.map((s) => [
+    s.wave === '1.0.0' ? 'first sights' : 'version changes',
+    fmt(s.changes),
+    `${s.send_s.toFixed(1)} s (${fmt(s.offered_rate)}/s)`,
+    `${s.a_committed_s.toFixed(1)} s`,
+    `${s.b_received_s.toFixed(1)} s`,
+    `${s.b_visible_s.toFixed(1)} s${s.complete ? '' : ' (incomplete)'}`,
+    fmt(s.replicated_per_s),
+    `${fmt(s.replication_lag_ms.p50)} / ${fmt(s.replication_lag_ms.p99)} ms`,
+    [s.cpu_us_per_change.a, s.cpu_us_per_change.b, s.cpu_us_per_change.nats, s.cpu_us_per_change.machine].map((v) => v.toFixed(1)).join(', '),
+  ]);
+  const lines = [
+    `reference, one node without --cluster: ${fmt(c.single_node.changes)} first sights committed ${c.single_node.committed_s.toFixed(1)} s after the first packet (${fmt(c.single_node.committed_per_s)}/s)`,
+    table(['wave to A', 'changes', 'sent in', 'A committed', 'B received all', 'B shows all', 'replicated/s', 'B lag p50/p99', 'CPU µs/change A, B, nats, machine'], rows),
+    `repeat wave (each instance once): ${fmt(c.repeats.repeats)} repeats, ${fmt(c.repeats.published_bytes)} bytes of changes + ${fmt(c.repeats.digest_bytes)} bytes of digests = ${c.repeats.bytes_per_repeat.toFixed(2)} bytes per repeat`,
+    `hot repeat storm (10,000 instances, 5 s): ${fmt(c.hot_repeats.repeats)} repeats, ${fmt(c.hot_repeats.published_bytes)} + ${fmt(c.hot_repeats.digest_bytes)} bytes = ${c.hot_repeats.bytes_per_repeat.toFixed(3)} bytes per repeat`,
+  ];
+  if (c.catch_up !== null) {
+    lines.push(`catch-up: node C, started empty, shows ${fmt(c.catch_up.instances)} instances after ${c.catch_up.seconds.toFixed(1)} s (snapshot of ${fmt(c.catch_up.snapshot_instances)} loaded in ${(c.catch_up.snapshot_load_ms / 1000).toFixed(1)} s, then the stream)${c.catch_up.complete ? '' : ' (incomplete)'}`);
+  }
+  return section(`cluster: nodes A and B on 3 nats-servers (R3), fleet ${fmt(c.fleet)}, everything on this machine`, lines.join('\n'));
 }
 
 function formatWaves(waves: WavesReport): string {

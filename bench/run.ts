@@ -12,6 +12,8 @@ import { cleanUp, installCleanup } from './cleanup.js';
 import { FULL, QUICK, runE2e, type E2eReport } from './e2e/index.js';
 import { runWavesSection, WAVES_FULL, WAVES_QUICK, type WavesReport } from './e2e/waves.js';
 import { LABELS_FULL, LABELS_QUICK, runLabelsSection, type LabelsReport } from './e2e/labels.js';
+import { CLUSTER_FULL, CLUSTER_QUICK, runClusterSection, type ClusterReport } from './e2e/cluster.js';
+import { natsServerPath } from '../tools/nats-cluster.js';
 import { runMicro, type MicroReport } from './micro/index.js';
 import { REPO_ROOT } from './paths.js';
 import { formatReport, saveReport, type BenchReport, type Environment } from './report.js';
@@ -29,6 +31,9 @@ const USAGE = `Usage: node dist/bench/run.js [options]
   --labels-only      only the labels and SQL section: CPU per repeated update with and without
                      labels, label filters and SQL GROUP BYs over 1,000,000 labelled instances
                      (quiet and during a 100,000/s storm), the SQL tables' lag in a rollout wave
+  --cluster-only     only the cluster section: two nodes on a 3-server JetStream cluster (R3), replication
+                     of ${(CLUSTER_FULL.hosts * CLUSTER_FULL.apps * CLUSTER_FULL.instances).toLocaleString('en-US')} first sights and changes, a repeat storm, a node catching up
+                     (--quick: ${(CLUSTER_QUICK.hosts * CLUSTER_QUICK.apps * CLUSTER_QUICK.instances).toLocaleString('en-US')} instances); needs nats-server (skipped without it)
   --step-seconds N   seconds per ladder step (default ${FULL.stepSeconds}, --quick ${QUICK.stepSeconds})
   --rebuild-cache    rebuild bench/.cache/ (the 1,000,000-instance store) even if it is current
   -h, --help         this help
@@ -71,6 +76,7 @@ async function main(): Promise<number> {
       'e2e-only': { type: 'boolean' },
       'waves-only': { type: 'boolean' },
       'labels-only': { type: 'boolean' },
+      'cluster-only': { type: 'boolean' },
       'step-seconds': { type: 'string' },
       'rebuild-cache': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -81,10 +87,11 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const only = (['micro-only', 'e2e-only', 'waves-only', 'labels-only'] as const).filter((flag) => values[flag]);
-  if (only.length > 1) throw new Error(`--${only.join(' and --')} exclude each other`);
-  const wavesOnly = values['waves-only'] ?? false;
-  const labelsOnly = values['labels-only'] ?? false;
+  const SECTIONS = ['micro', 'e2e', 'waves', 'labels', 'cluster'] as const;
+  const only = SECTIONS.filter((name) => values[`${name}-only`]);
+  if (only.length > 1) throw new Error(`--${only.join('-only and --')}-only exclude each other`);
+  /** Whether a section runs: all of them, or the one asked for. */
+  const runs = (name: (typeof SECTIONS)[number]): boolean => only.length === 0 || only[0] === name;
   const quick = values.quick ?? false;
   const e2eOptions = { ...(quick ? QUICK : FULL) };
   if (values['step-seconds'] !== undefined) {
@@ -97,26 +104,32 @@ async function main(): Promise<number> {
   const started = performance.now();
   const env = environment(argv);
   // The waves start from empty servers: no need for the cached store.
-  const store = wavesOnly || labelsOnly ? null : await ensureStore(log, values['rebuild-cache'] ?? false);
+  const store = runs('micro') || runs('e2e') ? await ensureStore(log, values['rebuild-cache'] ?? false) : null;
 
   let micro: MicroReport | null = null;
   let e2e: E2eReport | null = null;
   let waves: WavesReport | null = null;
-  if (store !== null && !values['e2e-only']) micro = await runMicro(store, quick, log);
-  if (store !== null && !values['micro-only']) e2e = await runE2e(store, e2eOptions, log);
+  let cluster: ClusterReport | null = null;
   let labels: LabelsReport | null = null;
-  if (!values['micro-only'] && !labelsOnly) waves = await runWavesSection(quick ? WAVES_QUICK : WAVES_FULL, log);
-  if (!values['micro-only'] && !wavesOnly) labels = await runLabelsSection(quick ? LABELS_QUICK : LABELS_FULL, log);
+  if (store !== null && runs('micro')) micro = await runMicro(store, quick, log);
+  if (store !== null && runs('e2e')) e2e = await runE2e(store, e2eOptions, log);
+  if (runs('waves')) waves = await runWavesSection(quick ? WAVES_QUICK : WAVES_FULL, log);
+  if (runs('labels')) labels = await runLabelsSection(quick ? LABELS_QUICK : LABELS_FULL, log);
+  if (runs('cluster')) {
+    if (natsServerPath() === null) log('cluster: skipped (no nats-server; apt-get install nats-server)');
+    else cluster = await runClusterSection(quick ? CLUSTER_QUICK : CLUSTER_FULL, log);
+  }
 
   env.load_end = loadavg()[0]!;
   const report: BenchReport = {
     environment: env,
     cache: store === null ? null : { key: store.key, built_at: store.builtAt, build_ms: store.buildMs },
-    targets: evaluateTargets(e2e, waves, labels),
+    targets: evaluateTargets(e2e, waves, labels, cluster),
     micro,
     e2e,
     waves,
     labels,
+    cluster,
     total_seconds: (performance.now() - started) / 1000,
   };
   const file = saveReport(report);

@@ -5,6 +5,7 @@
 import type { LabelsReport } from './e2e/labels.js';
 import type { E2eReport } from './e2e/index.js';
 import type { WavesReport, WavesRun } from './e2e/waves.js';
+import type { ClusterReport } from './e2e/cluster.js';
 import { fmt, MiB, pct } from './stats.js';
 
 export interface TargetResult {
@@ -14,7 +15,7 @@ export interface TargetResult {
   value: number | null;
   pass: boolean | null;
   /** The part of the run that measures it. */
-  section: 'e2e' | 'waves' | 'labels';
+  section: 'e2e' | 'waves' | 'labels' | 'cluster';
 }
 
 function check(name: string, target: string, value: number | null | undefined, ok: (v: number) => boolean, show: (v: number) => string): TargetResult {
@@ -22,8 +23,8 @@ function check(name: string, target: string, value: number | null | undefined, o
   return { name, target, measured: show(value), value, pass: ok(value), section: 'e2e' };
 }
 
-export function evaluateTargets(e2e: E2eReport | null, waves: WavesReport | null = null, labels: LabelsReport | null = null): TargetResult[] {
-  return [...e2eTargets(e2e), ...waveTargets(waves), ...labelTargets(labels)];
+export function evaluateTargets(e2e: E2eReport | null, waves: WavesReport | null = null, labels: LabelsReport | null = null, cluster: ClusterReport | null = null): TargetResult[] {
+  return [...e2eTargets(e2e), ...waveTargets(waves), ...labelTargets(labels), ...clusterTargets(cluster)];
 }
 
 /** Issue 12's figures: label filters and SQL over 1,000,000 labelled instances. */
@@ -38,6 +39,19 @@ function labelTargets(r: LabelsReport | null): TargetResult[] {
     check('SQL tables behind the REST API during a rollout wave (max)', '<= 1 s', r?.wave.lag_max_ms, (v) => v <= 1000, ms),
     check('repeat-storm CPU per update, labels on every packet / none', '1.00 +- 0.05', r?.cpu.ratio, (v) => Math.abs(v - 1) <= 0.05, (v) => `x${v.toFixed(3)} (${r!.cpu.labelled_us_per_update.toFixed(2)} / ${r!.cpu.plain_us_per_update.toFixed(2)} µs)`),
   ].map((t) => ({ ...t, section: 'labels' as const }));
+}
+
+function clusterTargets(c: ClusterReport | null): TargetResult[] {
+  const worstRate = c === null ? null : worst(c.steps.map((s) => (s.complete ? s.replicated_per_s : 0)), Math.min);
+  const lagP99 = c === null ? null : worst(c.steps.map((s) => s.replication_lag_ms.p99), Math.max);
+  const catchUp = c?.catch_up;
+  const targets = [
+    check('cluster: changes replicated from A, shown by B (the slower wave)', '>= 50,000/s', worstRate, (v) => v >= 50_000, (v) => `${fmt(v)}/s`),
+    check('cluster: replication lag p99 on B under that load', '<= 1 s', lagP99, (v) => v <= 1000, (v) => `${(v / 1000).toFixed(2)} s`),
+    check(`cluster: catch-up of an empty node (${c === null ? '?' : fmt(c.fleet)} instances)`, c !== null && c.fleet >= 1_000_000 ? '<= 30 s' : '<= 30 s for 1,000,000', catchUp === null || catchUp === undefined || !catchUp.complete ? null : catchUp.seconds, (v) => v <= 30 * ((c?.fleet ?? 1e6) / 1e6), (v) => `${v.toFixed(1)} s`),
+    check('cluster: bytes per repeat, hot storm (10,000 instances, 10 repeats each per second)', '~0 (<= 1)', c?.hot_repeats.bytes_per_repeat, (v) => v <= 1, (v) => v.toFixed(3)),
+  ];
+  return targets.map((t) => ({ ...t, section: 'cluster' as const }));
 }
 
 function e2eTargets(e2e: E2eReport | null): TargetResult[] {

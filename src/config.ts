@@ -5,7 +5,7 @@
 // working.
 
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { readArgs, type Flag, type FlagType } from './cli/args.js';
 import { UsageError } from './errors.js';
 import { parseAllow } from './ingest/allow-list.js';
@@ -42,7 +42,26 @@ export interface ServerConfig {
   sqlMaxRows: number;
   /** DuckDB threads. */
   sqlThreads: number;
+  /** NATS servers of the cluster (comma-separated nats:// URLs); '' = a single node. */
+  cluster: string;
+  /** This node's name in the cluster. */
+  node: string;
+  /** JetStream replicas of the change stream. */
+  clusterReplicas: number;
+  /** Bound of the outbox (MiB of unpublished changes). */
+  clusterOutboxMb: number;
+  /** Bound of the change stream (MiB). */
+  clusterStreamMb: number;
+  /** Seconds an HTTP write waits for the cluster's acknowledgement. */
+  clusterAckTimeout: number;
+  /** Seconds between snapshots (0 = never). */
+  clusterSnapshotSeconds: number;
   help: boolean;
+}
+
+/** A node name from the host name: what a NATS subject token may hold. */
+export function defaultNodeName(): string {
+  return hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'node';
 }
 
 export const DEFAULTS: Readonly<ServerConfig> = {
@@ -64,12 +83,19 @@ export const DEFAULTS: Readonly<ServerConfig> = {
   sqlTimeoutSeconds: 5,
   sqlMaxRows: 100_000,
   sqlThreads: 1,
+  cluster: '',
+  node: defaultNodeName(),
+  clusterReplicas: 3,
+  clusterOutboxMb: 256,
+  clusterStreamMb: 1024,
+  clusterAckTimeout: 5,
+  clusterSnapshotSeconds: 300,
   help: false,
 };
 
 interface FlagSpec {
   key: keyof ServerConfig;
-  kind: 'int' | 'string' | 'bool' | 'ip' | 'cidrs';
+  kind: 'int' | 'string' | 'bool' | 'ip' | 'cidrs' | 'urls' | 'name';
   min?: number;
   max?: number;
   pow2?: boolean;
@@ -95,6 +121,13 @@ const FLAGS: Record<string, FlagSpec> = {
   'sql-timeout': { key: 'sqlTimeoutSeconds', kind: 'int', min: 1, max: 3600, help: 'an SQL query is stopped after this many seconds (default 5)' },
   'sql-max-rows': { key: 'sqlMaxRows', kind: 'int', min: 1, max: 10_000_000, help: 'most rows an SQL answer may have (default 100000)' },
   'sql-threads': { key: 'sqlThreads', kind: 'int', min: 1, max: 64, help: 'threads DuckDB may use for one query (default 1)' },
+  cluster: { key: 'cluster', kind: 'urls', help: 'join a cluster through these NATS servers, e.g. nats://a:4222,nats://b:4222' },
+  node: { key: 'node', kind: 'name', help: 'this node\'s name in the cluster (default: the host name)' },
+  'cluster-replicas': { key: 'clusterReplicas', kind: 'int', min: 1, max: 5, help: 'JetStream replicas of the change stream (default 3)' },
+  'cluster-outbox-mb': { key: 'clusterOutboxMb', kind: 'int', min: 1, max: 1 << 20, help: 'MiB of unpublished changes kept in the outbox; past it, a resync (default 256)' },
+  'cluster-stream-mb': { key: 'clusterStreamMb', kind: 'int', min: 1, max: 1 << 24, help: 'MiB the change stream keeps (default 1024)' },
+  'cluster-ack-timeout': { key: 'clusterAckTimeout', kind: 'int', min: 1, max: 600, help: 'seconds an HTTP write waits for the cluster (then 503 NOT_REPLICATED; default 5)' },
+  'cluster-snapshot-seconds': { key: 'clusterSnapshotSeconds', kind: 'int', min: 0, max: 7 * 86400, help: 'how often a snapshot is written for nodes that catch up (default 300; 0 = never)' },
   help: { key: 'help', kind: 'bool', help: 'show this help' },
   h: { key: 'help', kind: 'bool', help: 'same as --help' },
 };
@@ -102,7 +135,7 @@ const FLAGS: Record<string, FlagSpec> = {
 export function usage(): string {
   const lines = ['Usage: partiscid [options]', '', 'Options (GNU --flag value or Go-style -flag=value):'];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const arg = spec.kind === 'bool' ? '' : spec.kind === 'int' ? ' N' : spec.kind === 'cidrs' ? ' CIDR,...' : spec.kind === 'ip' ? ' IP' : spec.key === 'dataDir' ? ' DIR' : ' TOKEN';
+    const arg = spec.kind === 'bool' ? '' : spec.kind === 'int' ? ' N' : spec.kind === 'cidrs' ? ' CIDR,...' : spec.kind === 'ip' ? ' IP' : spec.kind === 'urls' ? ' URL,...' : spec.kind === 'name' ? ' NAME' : spec.key === 'dataDir' ? ' DIR' : ' TOKEN';
     lines.push(`  ${name.length === 1 ? '-' : '--'}${name}${arg}`.padEnd(26) + spec.help);
   }
   return lines.join('\n');
@@ -134,6 +167,16 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
       } catch (err) {
         throw new UsageError(`${flag}: ${(err as Error).message}`);
       }
+      (config[spec.key] as string) = value;
+    } else if (spec.kind === 'urls') {
+      const urls = value.split(',').map((u) => u.trim()).filter((u) => u !== '');
+      if (urls.length === 0) throw new UsageError(`${flag} must list NATS servers, e.g. nats://host:4222`);
+      for (const u of urls) {
+        if (!/^(nats|tls):\/\/[^\s/]+(:\d+)?$/.test(u)) throw new UsageError(`${flag}: ${JSON.stringify(u)} is not a NATS server URL (nats://host:port)`);
+      }
+      (config[spec.key] as string) = urls.join(',');
+    } else if (spec.kind === 'name') {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new UsageError(`${flag} must be 1-64 letters, digits, _ or - (got ${JSON.stringify(value)})`);
       (config[spec.key] as string) = value;
     } else if (spec.kind === 'ip') {
       if (value !== '' && isIP(value) === 0) throw new UsageError(`${flag} must be an IP address (got ${JSON.stringify(value)})`);

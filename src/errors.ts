@@ -130,6 +130,13 @@ export type QueueFullError = InstanceType<typeof QueueFullError>;
 export const WriterUnavailableError = coded('WRITER_UNAVAILABLE', 'WriterUnavailableError', (detail: string) => detail);
 export type WriterUnavailableError = InstanceType<typeof WriterUnavailableError>;
 
+/**
+ * Cluster mode: the write is committed on this node (and will be published
+ * from its outbox) but the cluster has not acknowledged it in time.
+ */
+export const NotReplicatedError = coded('NOT_REPLICATED', 'NotReplicatedError', (detail: string) => detail);
+export type NotReplicatedError = InstanceType<typeof NotReplicatedError>;
+
 // --- the store (raised on the commit thread; reported, never served) ----------
 
 /** The data folder holds a layout this partiscid cannot read (or cannot upgrade). */
@@ -193,6 +200,7 @@ export const CATALOG = {
   STORAGE_UNAVAILABLE: StorageUnavailableError,
   QUEUE_FULL: QueueFullError,
   WRITER_UNAVAILABLE: WriterUnavailableError,
+  NOT_REPLICATED: NotReplicatedError,
   STORE_LAYOUT: StoreLayoutError,
   DISK_FULL: DiskFullError,
   INTERNAL: InternalError,

@@ -210,4 +210,41 @@ export interface DebugVars extends Counters {
   /** The last commit error while commits fail; null when healthy. */
   writer_error: string | null;
   workers: Record<string, number>[];
+  /** Cluster mode only. */
+  cluster?: ClusterStats;
 }
+
+/** /debug/vars `cluster` (cluster mode only). */
+export interface ClusterStats {
+  node: string;
+  servers: string[];
+  connected: boolean;
+  stream_ready: boolean;
+  published_messages: number;
+  published_changes: number;
+  published_bytes: number;
+  received_messages: number;
+  received_changes: number;
+  publish_errors: number;
+  publish_lag_ms: { p50: number; p99: number };
+  replication_lag_ms: { p50: number; p99: number };
+  outbox_entries: number;
+  outbox_bytes: number;
+  outbox_full: boolean;
+  resync_pending: boolean;
+  position: number;
+  catching_up: boolean;
+  digests_sent: number;
+  digests_received: number;
+  digest_bytes_sent: number;
+  nodes: Record<string, { last_seen_ms_ago: number }>;
+  /** Times the stream consumer stalled and was started again. */
+  consumer_restarts: number;
+  /** Snapshots this node wrote, and the one it caught up from (src/cluster/snapshot.ts). */
+  snapshots: { written: number; last_seq: number; last_instances: number; last_ms: number; loaded_instances: number; loaded_seq: number; loaded_ms: number };
+  /** Changes from other nodes that lost the conflict rule here. */
+  remote_lost: number;
+  /** Instances named in the liveness digests this node sent. */
+  digest_entries: number;
+}
+

@@ -16,6 +16,7 @@ import { QueryPool } from '../query/query-pool.js';
 import { SqlService } from '../query/sql.js';
 import { RateMeter } from '../query/metrics.js';
 import { Engine } from '../workers/engine.js';
+import { ClusterNode } from '../cluster/node.js';
 import { setThreadLogLevel } from '../workers/thread-log.js';
 import { packageVersion } from '../version.js';
 
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
         rcvbufBytes: config.rcvbufBytes,
         allow: config.allow,
         ringBytes: config.ringBytes,
+        // Cluster mode: remote changes share the HTTP ring, so it gets an ingest ring's size.
+        ...(config.cluster === '' ? {} : { nodeName: config.node, httpRingBytes: config.ringBytes }),
       },
       // The engine logs what goes wrong with its threads (exits, restarts, failed commits).
       (line) => log.warn(line),
@@ -112,13 +115,25 @@ async function main(): Promise<void> {
           engine,
           log,
         );
+  const cluster = config.cluster === ''
+    ? null
+    : ClusterNode.start(engine, dataDir, {
+        servers: config.cluster.split(','),
+        node: config.node,
+        replicas: config.clusterReplicas,
+        streamBytes: config.clusterStreamMb * 2 ** 20,
+        outboxBytes: config.clusterOutboxMb * 2 ** 20,
+        ackTimeoutMs: config.clusterAckTimeout * 1000,
+        snapshotMs: config.clusterSnapshotSeconds * 1000,
+      }, log);
+  if (cluster !== null) log.info('cluster mode', { node: config.node, nats: config.cluster, replicas: config.clusterReplicas });
   const reader = new StoreReader(dataDir, engine.clocks, config.staleSeconds);
   const pool = new QueryPool({ path: dataDir, clocks: engine.clocks, staleSeconds: config.staleSeconds });
   const meter = new RateMeter(engine);
   const startedAt = Date.now();
   let http: HttpServer;
   try {
-    http = await startHttp({ engine, reader, pool, sql, meter, config: { ...config, dataDir }, log, version, startedAt, uwsNative });
+    http = await startHttp({ engine, reader, pool, sql, meter, config: { ...config, dataDir }, log, version, startedAt, uwsNative, cluster });
   } catch (err) {
     await engine.stop();
     const e = err as Error & { code?: string };
@@ -148,6 +163,8 @@ async function main(): Promise<void> {
     clearInterval(rejectLog);
     http.close();
     meter.close();
+    // The cluster link first: its last position is saved through the commit thread.
+    await cluster?.close();
     const drained = await engine.stop();
     await pool.close();
     await sql?.close();

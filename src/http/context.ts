@@ -7,6 +7,7 @@ import type { ServerConfig } from '../config.js';
 import type { StoreReader } from '../store/reader.js';
 import type { Logger } from '../log.js';
 import type { Engine } from '../workers/engine.js';
+import type { ClusterNode } from '../cluster/node.js';
 import type { QueryPool } from '../query/query-pool.js';
 import type { SqlService } from '../query/sql.js';
 import type { RateMeter } from '../query/metrics.js';
@@ -24,6 +25,8 @@ export interface HttpContext {
   version: string;
   startedAt: number;
   uwsNative: boolean;
+  /** Cluster mode: this node's link to the others (null on a single node). */
+  cluster: ClusterNode | null;
 }
 
 export interface Request {

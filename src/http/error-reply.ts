@@ -29,6 +29,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORAGE_UNAVAILABLE: 503,
   QUEUE_FULL: 503,
   WRITER_UNAVAILABLE: 503,
+  NOT_REPLICATED: 503,
   STORE_LAYOUT: 500,
   DISK_FULL: 500,
   // Raised by command lines and clients, never by the front (NOT_SERVED):
@@ -51,7 +52,7 @@ export function errorReply(err: CatalogError, extra: Omit<Reply, 'status' | 'bod
 }
 
 /** Codes the engine raises without a route: the reply names the route in front of the message. */
-const ENGINE_CODES: ReadonlySet<ErrorCode> = new Set(['SHUTTING_DOWN', 'STORAGE_UNAVAILABLE', 'QUEUE_FULL', 'WRITER_UNAVAILABLE']);
+const ENGINE_CODES: ReadonlySet<ErrorCode> = new Set(['SHUTTING_DOWN', 'STORAGE_UNAVAILABLE', 'QUEUE_FULL', 'WRITER_UNAVAILABLE', 'NOT_REPLICATED']);
 
 /**
  * The catalog error for anything a handler threw; null when it is not one

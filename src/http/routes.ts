@@ -185,12 +185,12 @@ export const ROUTES: Route[] = [
   { path: '/api/v1/openapi.json', name: 'ApiDoc', methods: { get: { handler: (ctx) => json(200, openApiDocument(ROUTES, ctx.config, ctx.version)), summary: 'this document' } } },
   { path: '/debug/vars', name: 'DebugVars', methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },
   { path: '/api/v1/debug/vars', name: 'DebugVars', hidden: true, methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },
-  { path: '/metrics', name: 'Metrics', methods: { get: { handler: (ctx) => ({ status: 200, body: metricsText(ctx.engine, ctx.reader, ctx.meter), headers: { 'Content-Type': 'text/plain; version=0.0.4' } }), summary: 'Prometheus metrics', produces: 'text/plain' } } },
+  { path: '/metrics', name: 'Metrics', methods: { get: { handler: (ctx) => ({ status: 200, body: metricsText(ctx.engine, ctx.reader, ctx.meter, ctx.cluster), headers: { 'Content-Type': 'text/plain; version=0.0.4' } }), summary: 'Prometheus metrics', produces: 'text/plain' } } },
   // The names an earlier version of the original used.
   { path: '/api/v1/summary/app/', name: 'ApiApp', hidden: true, methods: { get: appList } },
   { path: '/api/v1/summary/host/', name: 'ApiHost', hidden: true, methods: { get: hostList } },
 ];
 
 function vars(ctx: HttpContext): Reply {
-  return json(200, debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir }));
+  return json(200, debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir }, ctx.cluster));
 }

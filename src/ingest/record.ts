@@ -23,11 +23,19 @@ export const RecordType = {
   clear: 2,
   /** Remove the instances matching a selector (DELETE endpoints). */
   remove: 3,
+  /** A peer's liveness digest (cluster): instances heard from, by key hash (src/cluster/digest.ts). */
+  touch: 4,
 } as const;
 
 export const RecordFlag = {
   /** Came over HTTP: always written, and acknowledged by seq after commit. */
   http: 1,
+  /**
+   * Came from another cluster node (src/cluster): applied only if it wins
+   * the conflict rule, never published again, acknowledged by seq. The
+   * origin node's name follows the record (remoteTrailer in src/cluster/remote.ts).
+   */
+  remote: 2,
 } as const;
 
 export const R_TYPE = 0; // u8

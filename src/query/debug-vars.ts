@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import type { Counters, DebugVars } from '../api/types.js';
 import { REASON_NAMES } from '../ingest/reasons.js';
 import type { Engine } from '../workers/engine.js';
+import type { ClusterNode } from '../cluster/node.js';
+import type { ClusterStats } from '../api/types.js';
 import { COMMIT_REGION, HTTP_REGION, Stat, WRITER_REGION, ingestRegion, statRegion } from '../workers/shared-layout.js';
 
 /** Per-socket kernel drops, from /proc/net/udp{,6} rows matching our sockets' inodes. */
@@ -106,7 +108,13 @@ export function engineCounters(engine: Engine): Counters & { workers: Record<str
   };
 }
 
-export function debugVars(engine: Engine, info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string }): DebugVars {
+/** The cluster section: the node's link and the writer's cluster counters. */
+export function clusterVars(engine: Engine, cluster: ClusterNode): ClusterStats {
+  const writer = statRegion(engine.statsBuffer, WRITER_REGION);
+  return { ...cluster.stats(), remote_lost: writer[Stat.remoteLost]!, digest_entries: writer[Stat.digestEntries]! };
+}
+
+export function debugVars(engine: Engine, info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string }, cluster: ClusterNode | null = null): DebugVars {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   return {
@@ -120,5 +128,6 @@ export function debugVars(engine: Engine, info: { version: string; startedAt: nu
     cpu_us: { user: cpu.user, system: cpu.system },
     writer_error: engine.commitError,
     ...engineCounters(engine),
+    ...(cluster === null ? {} : { cluster: clusterVars(engine, cluster) }),
   };
 }

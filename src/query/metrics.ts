@@ -4,7 +4,8 @@
 
 import type { Engine } from '../workers/engine.js';
 import type { StoreReader } from '../store/reader.js';
-import { engineCounters, rssBreakdown } from './debug-vars.js';
+import { clusterVars, engineCounters, rssBreakdown } from './debug-vars.js';
+import type { ClusterNode } from '../cluster/node.js';
 
 /** Per-second rates over the last window, sampled every few seconds. */
 export class RateMeter {
@@ -39,7 +40,7 @@ function label(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-export function metricsText(engine: Engine, reader: StoreReader, meter: RateMeter): string {
+export function metricsText(engine: Engine, reader: StoreReader, meter: RateMeter, cluster: ClusterNode | null = null): string {
   const c = engineCounters(engine);
   const lines: string[] = [];
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]): void => {
@@ -76,5 +77,18 @@ export function metricsText(engine: Engine, reader: StoreReader, meter: RateMete
   metric('partisci_lmdb_bytes', 'gauge', 'Size of the LMDB data in use (pages up to the last one written).', [['', reader.stats().mapBytes]]);
   const mem = rssBreakdown();
   metric('partisci_memory_bytes', 'gauge', 'Resident memory: anonymous (heap) and file-backed (mapped data).', [['{kind="anon"}', mem.rss_anon], ['{kind="file"}', mem.rss_file]]);
+  if (cluster !== null) {
+    const k = clusterVars(engine, cluster);
+    metric('partisci_cluster_connected', 'gauge', 'Whether this node is connected to NATS.', [['', k.connected ? 1 : 0]]);
+    metric('partisci_cluster_published_changes_total', 'counter', 'Local changes published to the cluster.', [['', k.published_changes]]);
+    metric('partisci_cluster_received_changes_total', 'counter', 'Changes received from other nodes.', [['', k.received_changes]]);
+    metric('partisci_cluster_remote_lost_total', 'counter', 'Changes from other nodes that lost the conflict rule.', [['', k.remote_lost]]);
+    metric('partisci_cluster_outbox_bytes', 'gauge', 'Bytes of committed changes not yet published.', [['', k.outbox_bytes]]);
+    metric('partisci_cluster_outbox_entries', 'gauge', 'Batches of committed changes not yet published.', [['', k.outbox_entries]]);
+    metric('partisci_cluster_publish_lag_ms', 'gauge', 'Commit to JetStream acknowledgement (recent).', [['{quantile="0.5"}', k.publish_lag_ms.p50], ['{quantile="0.99"}', k.publish_lag_ms.p99]]);
+    metric('partisci_cluster_replication_lag_ms', 'gauge', 'Publish by the origin to commit here (recent).', [['{quantile="0.5"}', k.replication_lag_ms.p50], ['{quantile="0.99"}', k.replication_lag_ms.p99]]);
+    metric('partisci_cluster_position', 'gauge', 'Last change-stream sequence committed here.', [['', k.position]]);
+    metric('partisci_cluster_node_last_seen_seconds', 'gauge', 'Seconds since each other node was last heard.', Object.entries(k.nodes).map(([n, v]) => [`{node="${label(n)}"}`, v.last_seen_ms_ago / 1000]));
+  }
   return `${lines.join('\n')}\n`;
 }

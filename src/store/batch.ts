@@ -138,6 +138,18 @@ export interface Op {
   extra: Uint8Array;
 }
 
+/** The value length of the first operation of this database and kind, or -1 (reads headers only). */
+export function findOp(buffer: ArrayBuffer, length: number, db: number, kind: number): number {
+  const bytes = new Uint8Array(buffer, 0, length);
+  const view = new DataView(buffer, 0, length);
+  for (let at = 0; at < length; ) {
+    const valueLength = view.getUint32(at + 4, true);
+    if (bytes[at] === db && bytes[at + 1] === kind) return valueLength;
+    at += pad4(OP_HEADER + view.getUint16(at + 2, true) + valueLength + view.getUint16(at + 8, true));
+  }
+  return -1;
+}
+
 /**
  * Visits the operations of a batch from byte `from` (an operation
  * boundary) on; visit returns false to stop. Returns where it stopped

@@ -179,6 +179,29 @@ export class Committer {
     return old.length;
   }
 
+  /**
+   * Cluster bookkeeping in a transaction of its own: deletes published
+   * outbox entries (by batch id) and sets or deletes meta values. Not
+   * flushed before returning: losing it to a crash only means publishing
+   * an entry again (receivers deduplicate) or an older stream position.
+   */
+  housekeep(ids: readonly number[], meta: readonly [string, string | null][]): void {
+    const outbox = this.#dbs[DbId.outbox]!;
+    const metaDb = this.#dbs[DbId.meta]!;
+    this.#env.transactionSync(() => {
+      for (const id of ids) {
+        const key = Buffer.allocUnsafe(8);
+        key.writeUInt32BE(Math.floor(id / 2 ** 32), 0);
+        key.writeUInt32BE(id >>> 0, 4);
+        outbox.removeSync(key);
+      }
+      for (const [k, v] of meta) {
+        if (v === null) metaDb.removeSync(Buffer.from(k));
+        else metaDb.putSync(Buffer.from(k), Buffer.from(v));
+      }
+    });
+  }
+
   /** Ends this thread's read snapshot (the commit thread reads only inside transactions). */
   release(): void {
     this.#dbs[DbId.meta]!.resetReadTxn();

@@ -28,13 +28,17 @@ import {
   R_IP_LEN, R_KEY_HASH, R_KEY_LEN, R_LABELS_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32, labelsOffset,
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
+import { applyDigest } from '../cluster/liveness.js';
+import { recordBytes, remoteClock, type ClusterState } from '../cluster/remote.js';
+import { outboxKey } from '../cluster/outbox.js';
+import { WireKind, WireWriter, recordLength } from '../cluster/wire.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
 import { BUCKET, FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT, SUMMARY_COLUMNS } from './fleet-counts.js';
 import { EntryFlag, HistoryLog, blockKey, bucketPart, hostBucket } from './history.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { LabelSets } from './label-sets.js';
 import { buildKey, splitKey } from './keys.js';
-import { valueLabels, verLength, verOffset } from './instance-value.js';
+import { clusterTrailerLength, readClusterTrailer, valueLabels, verLength, verOffset, writeClusterTrailer } from './instance-value.js';
 import { ClockKind, DbId, META, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT } from './layout.js';
 import { ENTRY_HEADER as PENDING_ENTRY_HEADER, PendingRecords } from './pending.js';
 import { decodeSelector, type Selector } from './selector.js';
@@ -50,6 +54,8 @@ export interface FleetOptions {
   historyDays?: number;
   /** How often the clocks (last_update of repeated updates) are persisted. */
   clockPersistMs?: number;
+  /** Cluster mode (src/cluster): the conflict rule, the outbox and liveness. */
+  cluster?: ClusterState;
 }
 
 /** One write batch and what it means, as handed to the commit thread. */
@@ -114,6 +120,11 @@ const SINCE = 8;
 /** The instance's label set id (label-sets.ts; 0 = no labels). */
 const LABELS = 9;
 const INSTANCE_COLUMNS = 10;
+// Cluster mode only (two more columns): when the content was set (unix s)
+// and by which node (an origin id of ClusterState; 0 = this node).
+const CTIME = 10;
+const ORIGIN = 11;
+const CLUSTER_COLUMNS = 2;
 
 const EMPTY = Buffer.alloc(0);
 /** Bytes between a fragment's host and its host_ip: `","host_ip":"`. */
@@ -167,6 +178,18 @@ export class Fleet {
   #lastClockCut = 0;
   #nextBatch = 1;
   eventsWanted = false;
+  readonly #cluster: ClusterState | null;
+  readonly #instColumns: number;
+  /**
+   * Cluster: this node's own changes since the last cut, in the order they
+   * were absorbed (updates that changed something, removals, clears): the
+   * batch's outbox entry, published once it is committed.
+   */
+  #outbox: WireWriter | null = null;
+  #resyncMarked = false;
+  /** Origin of the remote record being applied (0: a local one), and the slot it went to. */
+  #remoteOrigin = 0;
+  #remoteSlot = -1;
 
   constructor(options: FleetOptions, clocks: ClockBuffers) {
     this.#trimSeconds = options.trimSeconds;
@@ -176,6 +199,13 @@ export class Fleet {
     this.instClock = new SlotClock(ClockKind.instance, clocks.instance);
     this.hostClock = new SlotClock(ClockKind.host, clocks.host);
     this.appClock = new SlotClock(ClockKind.app, clocks.app);
+    this.#cluster = options.cluster ?? null;
+    this.#instColumns = INSTANCE_COLUMNS + (this.#cluster === null ? 0 : CLUSTER_COLUMNS);
+    if (this.#cluster !== null) {
+      this.inst = new KeyIndex(this.#instColumns, 1 << 16);
+      this.#pending = new PendingRecords(this.inst, PENDING);
+      this.#outbox = this.#newOutbox();
+    }
   }
 
   /** Live instances, hosts and apps (including what is not committed yet). */
@@ -210,23 +240,146 @@ export class Fleet {
   // --- absorbing records ------------------------------------------------------
 
   /** Takes one ring record at rec[off] (its length, as the ring gives it, is in the record too); afterwards its ring space may be reused. */
-  apply(rec: Uint8Array, off: number, _length?: number): void {
+  apply(rec: Uint8Array, off: number, length?: number): void {
     const type = rec[off + R_TYPE];
     if (type === RecordType.update) {
-      this.#applyUpdate(rec, off);
+      // Remote records take a way of their own: #applyUpdate stays as small as on a single node.
+      if ((rec[off + R_FLAGS]! & RecordFlag.remote) !== 0) this.#applyRemote(rec, off, length);
+      else this.#applyUpdate(rec, off);
+      return;
+    }
+    if (type === RecordType.touch) {
+      this.#applyTouch(rec, off);
       return;
     }
     const seq = get32(rec, off + R_SEQ);
     if (seq > this.#ackSeq) this.#ackSeq = seq;
     this.#control++;
+    const cluster = this.#cluster;
+    const remote = cluster !== null && (rec[off + R_FLAGS]! & RecordFlag.remote) !== 0;
+    // A local removal or clear travels to the other nodes with the batch that commits it.
+    if (cluster !== null && !remote) this.#outbox!.add(rec, off, recordLength(rec, off));
     if (type === RecordType.clear) {
       this.#clear();
     } else if (type === RecordType.remove) {
       const keyLen = get16(rec, off + R_KEY_LEN);
-      const n = this.#removeSelected(decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen)));
+      const sel = decodeSelector(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen));
+      let n: number;
+      if (cluster === null) {
+        n = this.#removeSelected(sel);
+      } else {
+        // The conflict rule (cluster/remote.ts): a removal takes only what is older than itself.
+        const time = get32(rec, off + R_TIME);
+        const origin = remote ? cluster.recordOrigin(rec, off) : 0;
+        const ctime = this.inst.cols[CTIME]!;
+        const from = this.inst.cols[ORIGIN]!;
+        n = this.#removeSelected(sel, remote ? (s) => cluster.compare(ctime[s]!, from[s]!, time, origin) <= 0 : undefined);
+        cluster.addTombstone(sel, time, origin);
+      }
       this.#results.push([seq, n]);
     }
   }
+
+  // --- cluster: changes from other nodes ----------------------------------------
+
+  /** Cluster: the instance's content is now (time, origin) of the record applied; a local change goes to the outbox. */
+  #setContent(slot: number, time: number, rec: Uint8Array, off: number): void {
+    this.inst.cols[CTIME]![slot] = time;
+    this.inst.cols[ORIGIN]![slot] = this.#remoteOrigin;
+    if (this.#remoteOrigin !== 0) {
+      this.#cluster!.liveness.heard(slot, time);
+      this.#remoteSlot = slot;
+    } else {
+      this.#outbox!.add(rec, off, recordLength(rec, off));
+    }
+  }
+
+  /**
+   * A change another node committed: applied like a local one (without its
+   * origin trailer) if it wins the conflict rule (#admitRemote).
+   */
+  #applyRemote(rec: Uint8Array, off: number, length: number | undefined): void {
+    const cluster = this.#cluster;
+    if (cluster === null) return;
+    const len = length ?? recordBytes(rec, off);
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    const slot = this.inst.find(rec, off + RECORD_HEADER, keyLen, getI32(rec, off + R_KEY_HASH));
+    const time = get32(rec, off + R_TIME);
+    const origin = cluster.recordOrigin(rec, off);
+    const clock = remoteClock(rec, off, len);
+    if (!this.#admitRemote(slot, rec, off, time, origin, getI32(rec, off + R_FRAG_HASH_A), getI32(rec, off + R_FRAG_HASH_B))) {
+      // A snapshot's or resync's instance was heard from later than its content time.
+      if (clock > time && slot >= 0) this.#remoteTouch(slot, clock);
+      return;
+    }
+    this.#remoteOrigin = origin;
+    this.#remoteSlot = -1;
+    try {
+      this.#applyUpdate(rec, off);
+    } finally {
+      this.#remoteOrigin = 0;
+    }
+    if (clock > time && this.#remoteSlot >= 0) this.#remoteTouch(this.#remoteSlot, clock);
+  }
+
+  /** A clock that a peer moved: not to be told again in this node's digests. */
+  #remoteTouch(slot: number, time: number): void {
+    this.#cluster!.liveness.heard(slot, time);
+    this.#touch(slot, time);
+  }
+
+  /** A peer's liveness digest (cluster/liveness.ts): move the clocks of the instances it names. */
+  #applyTouch(rec: Uint8Array, off: number): void {
+    const liveness = this.#cluster?.liveness;
+    if (liveness === undefined) return;
+    const keyLen = get16(rec, off + R_KEY_LEN);
+    applyDigest(rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + keyLen), this.inst, (slot, time) => {
+      liveness.heard(slot, time);
+      this.#touch(slot, time);
+    });
+    this.#clockOnly++;
+  }
+
+  /**
+   * A change committed by another node: whether it wins the conflict rule
+   * against what this node has (cluster/remote.ts). A losing change, or one
+   * that brings nothing new, is settled here; true means: apply it.
+   */
+  #admitRemote(slot: number, rec: Uint8Array, off: number, time: number, origin: number, fa: number, fb: number): boolean {
+    const cluster = this.#cluster!;
+    const inst = this.inst;
+    const seq = get32(rec, off + R_SEQ);
+    if (seq > this.#ackSeq) this.#ackSeq = seq;
+    if (slot >= 0) {
+      if (cluster.compare(time, origin, inst.cols[CTIME]![slot]!, inst.cols[ORIGIN]![slot]!) < 0) {
+        cluster.lost++;
+        this.#superseded++;
+        return false;
+      }
+      if (inst.cols[FRAG_A]![slot] === fa && inst.cols[FRAG_B]![slot] === fb) {
+        // Same content: only the clocks and the (time, origin) pair move.
+        inst.cols[CTIME]![slot] = time;
+        inst.cols[ORIGIN]![slot] = origin;
+        cluster.liveness.heard(slot, time);
+        this.#touch(slot, time);
+        this.#clockOnly++;
+        return false;
+      }
+    } else if (
+      cluster.buried(time, origin, () => {
+        const key = rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + get16(rec, off + R_KEY_LEN));
+        const { parts } = splitKey(key, 2);
+        return { appId: parts[0]!, host: parts[1]!, instance: (key[key.length - 2]! << 8) | key[key.length - 1]! };
+      })
+    ) {
+      cluster.lost++;
+      this.#superseded++;
+      return false;
+    }
+    return true;
+  }
+
+  // --- updates ---------------------------------------------------------------
 
   #applyUpdate(rec: Uint8Array, off: number): void {
     const inst = this.inst;
@@ -290,6 +443,7 @@ export class Fleet {
     }
     inst.cols[FRAG_A]![slot] = fa;
     inst.cols[FRAG_B]![slot] = fb;
+    if (this.#cluster !== null) this.#setContent(slot, time, rec, off);
     this.#touch(slot, time);
     this.#pending.set(slot, rec, off);
     inst.cols[PENDING_N]![slot]!++;
@@ -445,7 +599,7 @@ export class Fleet {
   }
 
   /** Removes every live instance a selector matches (DELETE endpoints); returns how many. */
-  #removeSelected(sel: Selector): number {
+  #removeSelected(sel: Selector, older?: (slot: number) => boolean): number {
     const inst = this.inst;
     const findKey = (index: KeyIndex, key: Uint8Array): number => index.find(key, 0, key.length, hash32(key, 0, key.length));
     const a = sel.appId === undefined ? -1 : findKey(this.apps, buildKey([sel.appId]));
@@ -460,6 +614,7 @@ export class Fleet {
         const key = inst.keyOf(s);
         if (((key[key.length - 2]! << 8) | key[key.length - 1]!) !== sel.instance) continue;
       }
+      if (older !== undefined && !older(s)) continue;
       this.#forget(s, 'delete');
       n++;
     }
@@ -471,7 +626,7 @@ export class Fleet {
     // Records absorbed but never written count as applied when the clear commits.
     const inst = this.inst;
     for (let s = 0; s < inst.highWater; s++) this.#superseded += inst.cols[PENDING_N]![s]!;
-    this.inst = new KeyIndex(INSTANCE_COLUMNS, 1 << 16);
+    this.inst = new KeyIndex(this.#instColumns, 1 << 16);
     this.hosts = new KeyIndex(SUMMARY_COLUMNS);
     this.apps = new KeyIndex(SUMMARY_COLUMNS);
     this.counts = new FleetCounts(this.hosts, this.apps);
@@ -489,6 +644,7 @@ export class Fleet {
     this.#releases = [];
     this.#releasesByBatch.clear();
     this.#clearPending = true;
+    this.#cluster?.liveness.reset();
   }
 
   // --- liveness -------------------------------------------------------------
@@ -536,7 +692,7 @@ export class Fleet {
     const meanwhile = options.meanwhile ?? ((): void => {});
     const inst = this.inst;
     // Instance operations are smaller than their records; blocks hold each entry twice.
-    const need = this.#pending.bytes + this.#history.bytes * 2 + (1 << 16);
+    const need = this.#pending.bytes + this.#history.bytes * 2 + (this.#outbox?.length ?? 0) + (1 << 16);
     const out = new BatchWriter(options.buffer !== undefined && options.buffer.byteLength >= need ? options.buffer : Math.ceil((need * 5) / 4));
     let written = 0;
     let removed = 0;
@@ -583,6 +739,7 @@ export class Fleet {
       this.#history.clear();
     }
     out.put(DbId.meta, Buffer.from(META.nextBlock), Buffer.from(String(id + 1)));
+    if (this.#outbox !== null) this.#finishOutbox(out, id);
     meanwhile();
     pages += this.#putSummaries(out, meanwhile);
     const withClocks = options.clocks === true || this.clocksDue(nowMs);
@@ -645,12 +802,36 @@ export class Fleet {
     const keyLen = arena[off]! | (arena[off + 1]! << 8);
     const valueLen = arena[off + 2]! | (arena[off + 3]! << 8);
     const keyAt = off + PENDING_ENTRY_HEADER;
-    const at = out.begin(DbId.inst, OpKind.put, arena.subarray(keyAt, keyAt + keyLen), valueLen);
+    const origin = this.#cluster === null ? null : this.#cluster.name(this.inst.cols[ORIGIN]![slot]!);
+    const trailer = origin === null ? 0 : clusterTrailerLength(origin);
+    const at = out.begin(DbId.inst, OpKind.put, arena.subarray(keyAt, keyAt + keyLen), valueLen + trailer);
     const b = out.bytes;
     b.set(arena.subarray(keyAt + keyLen, keyAt + keyLen + valueLen), at);
     put32(b, at + V_SLOT, slot);
     put32(b, at + V_SINCE, this.inst.cols[SINCE]![slot]!);
     put32(b, at + V_WRITTEN_AT, this.instClock.ts[slot]!);
+    if (origin !== null) writeClusterTrailer(b, at, this.inst.cols[CTIME]![slot]!, origin);
+  }
+
+  #newOutbox(): WireWriter {
+    return new WireWriter(WireKind.changes, this.#cluster!.self, 1 << 16);
+  }
+
+  /**
+   * Puts the batch's outbox entry (this node's changes since the last cut),
+   * key = batch id, and starts the next. While the outbox is full the entry
+   * is dropped and the store marked for a resync (cluster/outbox.ts).
+   */
+  #finishOutbox(out: BatchWriter, id: number): void {
+    const outbox = this.#outbox!;
+    if (outbox.count === 0) return;
+    this.#outbox = this.#newOutbox();
+    if (this.#cluster!.outboxOpen()) {
+      out.put(DbId.outbox, outboxKey(id), outbox.bytes());
+    } else if (!this.#resyncMarked) {
+      out.put(DbId.meta, Buffer.from(META.clusterResync), Buffer.from('1'));
+      this.#resyncMarked = true;
+    }
   }
 
   /** Puts the dirty app and host summaries (and app version counts); deletes emptied ones. Returns pages touched, roughly. */
@@ -739,6 +920,12 @@ export class Fleet {
     inst.cols[FRAG_B]![slot] = u32(value, V_FP_B) | 0;
     inst.cols[FLAGS]![slot] = STORED;
     inst.cols[SINCE]![slot] = u32(value, V_SINCE);
+    if (this.#cluster !== null) {
+      // Written by a single node (no trailer): its content is this node's, as old as its version.
+      const t = readClusterTrailer(value);
+      inst.cols[CTIME]![slot] = t === null ? u32(value, V_SINCE) : t.contentTime;
+      inst.cols[ORIGIN]![slot] = t === null ? 0 : this.#cluster.originId(t.origin);
+    }
     const clock = this.instClock;
     clock.ensure(slot);
     clock.ts[slot] = Math.max(clock.ts[slot]!, u32(value, V_WRITTEN_AT));

@@ -10,7 +10,7 @@ import {
   R_VER_LEN, R_VER_OFF, get16,
 } from '../ingest/record.js';
 import type { JsonBytes } from './json-bytes.js';
-import { INSTANCE_HEADER, V_APP_LEN, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT } from './layout.js';
+import { INSTANCE_HEADER, V_APP_LEN, V_FLAGS, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT, ValueFlag } from './layout.js';
 
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 
@@ -131,4 +131,34 @@ export function writeVersionJson(key: Uint8Array, keyLength: number, value: Uint
   out.ascii(',"ver":"').bytes(value, verAt, ipAt).ascii('"');
   if (labelsLen > 0) out.ascii(',"labels":').bytes(value, ipAt + ipLen, ipAt + ipLen + labelsLen);
   out.ascii(',"last_update":').uint(lastUpdate);
+}
+
+/** Where a value's labels end: the cluster trailer, if any, starts there. */
+function trailerOffset(value: Uint8Array): number {
+  return INSTANCE_HEADER + u16(value, V_APP_LEN) + u16(value, V_VER_LEN) + value[V_IP_LEN]! + u16(value, V_LABELS_LEN);
+}
+
+/** Bytes of a cluster trailer naming origin (layout.ts ValueFlag.cluster). */
+export function clusterTrailerLength(origin: Uint8Array): number {
+  return 5 + origin.length;
+}
+
+/**
+ * Appends the cluster trailer to the value just written at out[at] (its
+ * room reserved: clusterTrailerLength) and flags the value as having it.
+ */
+export function writeClusterTrailer(out: Uint8Array, at: number, contentTime: number, origin: Uint8Array): void {
+  const o = at + trailerOffset(out.subarray(at));
+  put32(out, o, contentTime);
+  out[o + 4] = origin.length;
+  out.set(origin, o + 5);
+  out[at + V_FLAGS] = out[at + V_FLAGS]! | ValueFlag.cluster;
+}
+
+/** The content time and origin node of a stored value (null: written by a single node). */
+export function readClusterTrailer(value: Uint8Array): { contentTime: number; origin: Uint8Array } | null {
+  if ((value[V_FLAGS]! & ValueFlag.cluster) === 0) return null;
+  const o = trailerOffset(value);
+  const contentTime = (value[o]! | (value[o + 1]! << 8) | (value[o + 2]! << 16) | (value[o + 3]! << 24)) >>> 0;
+  return { contentTime, origin: value.subarray(o + 5, o + 5 + value[o + 4]!) };
 }

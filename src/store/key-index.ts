@@ -67,6 +67,20 @@ export class KeyIndex {
     }
   }
 
+  /**
+   * The live slot whose key has this hash and passes match(slot), or -1:
+   * for callers that know a key by its hashes only (a cluster digest).
+   */
+  findHashed(hash: number, match: (slot: number) => boolean): number {
+    const table = this.#table;
+    const mask = this.#mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const cell = table[i]!;
+      if (cell === 0) return -1;
+      if (this.#keyHash[cell - 1] === hash && match(cell - 1)) return cell - 1;
+    }
+  }
+
   #keyEquals(slot: number, src: Uint8Array, off: number, len: number): boolean {
     const arena = this.#arena;
     const at = this.#keyOff[slot]!;

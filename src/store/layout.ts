@@ -11,6 +11,7 @@
 // histhost host| block(u64 BE)         -> history block: the host's entries of one commit
 // clock    kind u8, chunk u32 BE       -> CLOCK_CHUNK x u32 last_update times
 // meta     string                      -> JSON (schema, next history block)
+// outbox   batch id (u64 BE)           -> cluster only: the batch's local changes, to publish (src/cluster/outbox.ts)
 //
 // One put per changed instance. A commit rewrites every B-tree page it
 // touches, and on this kind of machine touching a page costs far more than
@@ -35,13 +36,14 @@ export const DB = {
   histhost: 'histhost',
   clock: 'clock',
   meta: 'meta',
+  outbox: 'outbox',
 } as const;
 
 export type DbName = (typeof DB)[keyof typeof DB];
 
 /** Database ids in a write batch (batch.ts), in one place with their names. */
-export const DB_IDS: readonly DbName[] = [DB.inst, DB.apps, DB.hosts, DB.appvers, DB.history, DB.histhost, DB.clock, DB.meta];
-export const DbId = { inst: 0, apps: 1, hosts: 2, appvers: 3, history: 4, histhost: 5, clock: 6, meta: 7 } as const;
+export const DB_IDS: readonly DbName[] = [DB.inst, DB.apps, DB.hosts, DB.appvers, DB.history, DB.histhost, DB.clock, DB.meta, DB.outbox];
+export const DbId = { inst: 0, apps: 1, hosts: 2, appvers: 3, history: 4, histhost: 5, clock: 6, meta: 7, outbox: 8 } as const;
 
 /**
  * 16 KiB pages: a big commit touches most leaf pages of `inst` whatever
@@ -107,7 +109,19 @@ export const V_APP_LEN = 20;
 export const V_VER_LEN = 22;
 export const V_LABELS_LEN = 24;
 export const V_IP_LEN = 26;
+/** u8 flags (ValueFlag); 0 on a single node. */
+export const V_FLAGS = 27;
 export const INSTANCE_HEADER = 28;
+
+export const ValueFlag = {
+  /**
+   * A cluster trailer follows the labels: [u32 content time][u8 origin
+   * length][origin node name]: when the content was set and by which node,
+   * the two things the conflict rule compares (src/cluster/remote.ts).
+   * Readers ignore it (they go by the lengths in the header).
+   */
+  cluster: 1,
+} as const;
 
 // Summary value header: [u32 slot][u32 count][u32 written_at][u16 nameLen][u16 0][u32 fragLen]
 // then the fragment `{"app":"…","app_id":"…","host_count":N,…,"last_update":`
@@ -135,4 +149,11 @@ export function clockKey(kind: number, chunk: number): Buffer {
 }
 
 /** meta keys. */
-export const META = { schema: 'schema', nextBlock: 'next_history_block' } as const;
+export const META = {
+  schema: 'schema',
+  nextBlock: 'next_history_block',
+  /** Cluster: the last change-stream sequence whose changes are committed here. */
+  clusterSeq: 'cluster_seq',
+  /** Cluster: set when the outbox overflowed; cleared after a resync (src/cluster/outbox.ts). */
+  clusterResync: 'cluster_resync',
+} as const;

@@ -170,6 +170,14 @@ parentPort!.on('message', (msg: CommitControl) => {
       if (retryTimer === null) work();
       break;
     }
+    case 'OUTBOX_DONE':
+      try {
+        committer.housekeep(msg.ids, msg.meta);
+      } catch (err) {
+        // Not fatal: an entry left behind is published again (and deduplicated) after a restart.
+        post({ type: 'COMMIT_ERROR', message: `outbox cleanup: ${(err as Error).message}`, code: (err as { code?: string }).code });
+      }
+      break;
     case 'STOP':
       if (retryTimer !== null) clearTimeout(retryTimer);
       port?.close();

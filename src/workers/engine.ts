@@ -7,7 +7,7 @@
 //              ^---------------- COMMITTED {ackSeq, batch} ------------------------'
 
 import { EventEmitter } from 'node:events';
-import { QueueFullError, ShuttingDownError, StorageUnavailableError, WriterUnavailableError } from '../errors.js';
+import { NotReplicatedError, QueueFullError, ShuttingDownError, StorageUnavailableError, WriterUnavailableError } from '../errors.js';
 import type { OpenedSocket } from '../ingest/native.js';
 import { MAX_RECORD_BYTES, RecordType, encodeControl } from '../ingest/record.js';
 import { changesOf, type ChangeEvent } from '../store/changes.js';
@@ -15,6 +15,9 @@ import type { ClockBuffers } from '../store/slot-clock.js';
 import { PendingAcks } from './acks.js';
 import type { CommitMessage, WriterMessage } from './messages.js';
 import { RingProducer } from './ring.js';
+import { OpKind, findOp } from '../store/batch.js';
+import { DbId } from '../store/layout.js';
+import { R_SEQ } from '../ingest/record.js';
 import { Ctl, Stat, wakeWriter } from './shared-layout.js';
 import { SharedMemory } from './shared-memory.js';
 import { closeSockets, openSockets } from './sockets.js';
@@ -37,7 +40,18 @@ export interface EngineOptions {
   clockPersistMs?: number;
   /** Longest an absorbed change should wait to be committed (ms). */
   latencyTargetMs?: number;
+  /** Cluster mode: this node's name (src/cluster). */
+  nodeName?: string;
+  /** Cluster mode: how often a liveness digest is built (ms). */
+  digestMs?: number;
 }
+
+/**
+ * Cluster mode: decides when a committed batch's waiting requests are
+ * answered. `release` must be called once the batch's outbox entry (if
+ * it has one) is acknowledged by the cluster, batches in commit order.
+ */
+export type CommitGate = (id: number, outboxBytes: number, release: () => void) => void;
 
 export type { Logger };
 
@@ -51,7 +65,7 @@ export interface LoadInfo {
   loadMs: number;
 }
 
-export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError: [string]; batch: [number, ArrayBuffer, number] }> {
+export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError: [string]; batch: [number, ArrayBuffer, number]; digest: [Uint8Array[]] }> {
   readonly options: EngineOptions;
   readonly sockets: OpenedSocket[];
   readonly #memory: SharedMemory;
@@ -63,6 +77,8 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
   #stopping = false;
   #seq = 0;
   #lastCommitError: string | null = null;
+  #gate: CommitGate | null = null;
+  #replicationTimeoutMs = 0;
   #markReady!: (info: LoadInfo) => void;
   /** Set once the first writer has rebuilt its index. */
   readonly writerReady: Promise<LoadInfo>;
@@ -86,6 +102,7 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
         allow: options.allow ?? '',
         ...(options.clockPersistMs === undefined ? {} : { clockPersistMs: options.clockPersistMs }),
         ...(options.latencyTargetMs === undefined ? {} : { latencyTargetMs: options.latencyTargetMs }),
+        ...(options.nodeName === undefined ? {} : { nodeName: options.nodeName, digestMs: options.digestMs }),
       },
       this.#memory,
       sockets,
@@ -121,13 +138,21 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
 
   #onWriter(msg: WriterMessage): void {
     if (msg.type === 'READY') this.#markReady(msg);
+    else if (msg.type === 'DIGEST') this.emit('digest', msg.parts);
   }
 
   #onCommit(msg: CommitMessage): void {
     switch (msg.type) {
       case 'COMMITTED':
         this.#lastCommitError = null;
-        if (msg.ackSeq > 0) this.#acks.acknowledge(msg.ackSeq, new Map(msg.results));
+        if (this.#gate !== null) {
+          const { ackSeq, results } = msg;
+          this.#gate(msg.id, outboxEntryBytes(msg.buffer, msg.length), () => {
+            if (ackSeq > 0) this.#acks.acknowledge(ackSeq, new Map(results));
+          });
+        } else if (msg.ackSeq > 0) {
+          this.#acks.acknowledge(msg.ackSeq, new Map(msg.results));
+        }
         if (this.listenerCount('events') > 0 && this.eventsWantedNow) {
           const events = changesOf(msg.buffer, msg.length);
           if (events.length > 0) this.emit('events', events);
@@ -211,7 +236,59 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     this.#memory.httpStats[Stat.accepted]!++;
     const done = this.#acks.wait(seq);
     wakeWriter(this.#memory.control);
+    if (this.#gate === null) return done;
+    // Cluster mode: answered once the cluster acknowledged it; past the
+    // timeout the client learns that it is committed here but not replicated yet.
+    const ms = this.#replicationTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new NotReplicatedError(`committed on this node but not acknowledged by the cluster within ${ms} ms; it will be published when the cluster is reachable`)), ms);
+      done.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e as Error);
+        },
+      );
+    });
+  }
+
+  /** Cluster mode: from now on, committed batches answer their requests when the gate releases them. */
+  setCommitGate(gate: CommitGate, replicationTimeoutMs: number): void {
+    this.#gate = gate;
+    this.#replicationTimeoutMs = replicationTimeoutMs;
+  }
+
+  /**
+   * Cluster mode: queues a record from another node (flagged remote, its
+   * origin after it) with the next sequence number, and returns that
+   * number; 0 when the ring is full or no writer runs (try again shortly).
+   * Wait for it with committed(seq) right after pushing (same tick), so
+   * waits stay in sequence order.
+   */
+  pushRemote(record: Uint8Array, length: number): number {
+    if (this.#stopping || !this.#supervisor.writerRunning) return 0;
+    const seq = this.nextSeq();
+    record[R_SEQ] = seq;
+    record[R_SEQ + 1] = seq >>> 8;
+    record[R_SEQ + 2] = seq >>> 16;
+    record[R_SEQ + 3] = seq >>> 24;
+    if (!this.#httpRing.tryPush(record, 0, length)) return 0;
+    return seq;
+  }
+
+  /** Resolves once the record with this sequence number (and all before it) is committed. */
+  committed(seq: number): Promise<number> {
+    const done = this.#acks.wait(seq);
+    wakeWriter(this.#memory.control);
     return done;
+  }
+
+  /** Cluster mode: outbox entries published (the commit thread deletes them) and meta values to set. */
+  housekeep(ids: number[], meta: [string, string | null][] = []): void {
+    this.#supervisor.housekeep(ids, meta);
   }
 
   /** Queues a control operation (clear, remove) and resolves after its commit. */
@@ -249,4 +326,9 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
   countHttp(stat: number, by = 1): void {
     this.#memory.httpStats[stat]! += by;
   }
+}
+
+/** The size of a committed batch's outbox entry (cluster mode: local changes to publish); 0 if none. */
+function outboxEntryBytes(buffer: ArrayBuffer, length: number): number {
+  return Math.max(0, findOp(buffer, length, DbId.outbox, OpKind.put));
 }

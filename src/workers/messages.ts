@@ -17,7 +17,9 @@ export type WriterMessage =
   /** The index is rebuilt from LMDB; records are being drained. */
   | { type: 'READY'; instances: number; hosts: number; apps: number; loadMs: number }
   /** Stopped after draining every ring; drained = records read after the stop request. */
-  | { type: 'STOPPED'; drained: number };
+  | { type: 'STOPPED'; drained: number }
+  /** Cluster: a liveness digest, in parts (src/cluster/liveness.ts), for main to publish. */
+  | { type: 'DIGEST'; parts: Uint8Array[] };
 
 /** Writer thread → commit thread: a batch to commit (its buffer transferred). */
 export interface BatchMessage extends Cut {
@@ -57,7 +59,9 @@ export type CommitControl =
   /** The batches of a new writer arrive on this port from now on. */
   | { type: 'PORT'; port: MessagePort }
   /** Close the store and exit. */
-  | { type: 'STOP' };
+  | { type: 'STOP' }
+  /** Cluster: these outbox entries are published (delete them), and meta values to set; in a transaction of their own. */
+  | { type: 'OUTBOX_DONE'; ids: number[]; meta: [string, string | null][] };
 
 export interface WriterThreadData {
   path: string;
@@ -76,6 +80,10 @@ export interface WriterThreadData {
   clockPersistMs?: number;
   /** Longest an absorbed change should wait to be committed (ms). */
   latencyTargetMs?: number;
+  /** Cluster mode: this node's name (src/cluster). */
+  nodeName?: string;
+  /** Cluster mode: how often a liveness digest is sent (ms). */
+  digestMs?: number;
 }
 
 export interface CommitThreadData {

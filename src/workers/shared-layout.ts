@@ -19,6 +19,10 @@ export const Ctl = {
   EVENTS_WANTED: 4,
   /** Set by main: the lowest log level threads write (log.ts LEVELS; 0 = info). */
   LOG_LEVEL: 5,
+  /** Set by main (cluster): 1 while the outbox is full; the writer then stops adding to it. */
+  OUTBOX_FULL: 6,
+  /** Set by main (cluster), cleared by the writer: the next liveness digest names every instance (a peer joined or came back). */
+  DIGEST_ALL: 7,
   /**
    * The ingest workers' shared log gate (thread-log.ts): per key (a reason
    * code, LOG_KEY_REFUSED, LOG_KEY_RING_FULL), two slots at LOG_GATE +
@@ -72,9 +76,15 @@ export const Stat = {
   lastCommitMs: 33,
   /** Commit thread: history blocks pruned. */
   pruned: 34,
-  /** Writer: how long cutting the last batch took, and the longest cut (ms). */
-  lastCutMs: 35,
-  maxCutMs: 36,
+  /** Writer: the highest HTTP/control sequence number it has read from the HTTP ring. */
+  httpSeqRead: 35,
+  /** Writer: how long cutting the last batch took, and the longest cut (ms): time the rings were not drained. */
+  lastCutMs: 36,
+  maxCutMs: 37,
+  /** Writer (cluster): changes from other nodes that lost the conflict rule. */
+  remoteLost: 38,
+  /** Writer (cluster): instances named in the liveness digests it sent. */
+  digestEntries: 39,
 } as const;
 export const STAT_REGION = 40;
 if (Stat.rejectBase + REASON_SLOTS > Stat.drained) throw new Error('statistics slots overlap: the reasons reach `drained`');

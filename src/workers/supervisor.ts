@@ -46,6 +46,9 @@ export interface ThreadOptions {
   allow: string;
   clockPersistMs?: number;
   latencyTargetMs?: number;
+  /** Cluster mode: this node's name. */
+  nodeName?: string;
+  digestMs?: number;
 }
 
 export type Logger = (line: string) => void;
@@ -173,6 +176,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       recyclePort: recycle.port2,
       ...(o.clockPersistMs === undefined ? {} : { clockPersistMs: o.clockPersistMs }),
       ...(o.latencyTargetMs === undefined ? {} : { latencyTargetMs: o.latencyTargetMs }),
+      ...(o.nodeName === undefined ? {} : { nodeName: o.nodeName }),
+      ...(o.digestMs === undefined ? {} : { digestMs: o.digestMs }),
     };
     const writer = new Worker(WRITER_THREAD, {
       workerData: data,
@@ -256,6 +261,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         if (!this.#stopping) this.#startIngest(i);
       }, 100);
     });
+  }
+
+  /** Cluster: published outbox entries to delete and meta values to set (the commit thread writes them). */
+  housekeep(ids: number[], meta: [string, string | null][]): void {
+    const msg: CommitControl = { type: 'OUTBOX_DONE', ids, meta };
+    this.#commit?.postMessage(msg);
   }
 
   /** Gives a committed batch's buffer back to the writer, which reuses it (fewer fresh pages per batch). */

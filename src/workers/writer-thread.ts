@@ -21,6 +21,7 @@
 
 import { receiveMessageOnPort, parentPort, workerData } from 'node:worker_threads';
 import { Fleet } from '../store/fleet.js';
+import { ClusterState } from '../cluster/remote.js';
 import { loadFleet } from '../store/loader.js';
 import { udp } from '../ingest/native.js';
 import { RingConsumer } from './ring.js';
@@ -51,6 +52,7 @@ const CUT_LEAD_MS = 10;
 const TRIM_EVERY_MS = 5_000;
 /** How long a stopping writer waits for its last batch to be committed. */
 const STOP_GIVE_UP_MS = 10_000;
+const DEFAULT_DIGEST_MS = 1000;
 
 function post(msg: WriterMessage): void {
   parentPort!.postMessage(msg);
@@ -63,10 +65,14 @@ function run(data: WriterThreadData): void {
   const log = threadLogger(control, 'writer');
   const started = performance.now();
   const latencyTarget = data.latencyTargetMs ?? DEFAULT_LATENCY_TARGET_MS;
+  const cluster = data.nodeName === undefined ? null : new ClusterState(data.nodeName);
+  if (cluster !== null) cluster.outboxOpen = () => Atomics.load(control, Ctl.OUTBOX_FULL) === 0;
   const fleet = new Fleet(
-    { trimSeconds: data.trimSeconds, staleSeconds: data.staleSeconds, historyDays: data.historyDays, clockPersistMs: data.clockPersistMs },
+    { trimSeconds: data.trimSeconds, staleSeconds: data.staleSeconds, historyDays: data.historyDays, clockPersistMs: data.clockPersistMs, ...(cluster === null ? {} : { cluster }) },
     data.clocks,
   );
+  const digestMs = data.digestMs ?? DEFAULT_DIGEST_MS;
+  let lastDigest = 0;
   const rings = data.rings.map((sab) => new RingConsumer(sab));
   const publish = (): void => {
     const s = fleet.size;
@@ -94,6 +100,8 @@ function run(data: WriterThreadData): void {
     publish();
   });
   staging.replay((bytes, offset, length) => fleet.apply(bytes, offset, length));
+  // What the store holds is not news to the other nodes: the first digest starts from here.
+  cluster?.liveness.build(fleet.inst, fleet.instClock.ts, Math.floor(Date.now() / 1000));
   publish();
   stats[Stat.ready] = 1;
   post({ type: 'READY', ...fleet.size, loadMs: Math.round(performance.now() - started) });
@@ -187,6 +195,17 @@ function run(data: WriterThreadData): void {
       lastSweep = nowMs;
     }
     fleet.eventsWanted = Atomics.load(control, Ctl.EVENTS_WANTED) === 1;
+    if (cluster !== null && nowMs - lastDigest >= digestMs) {
+      // Liveness for the other nodes: what moved since the last digest (a scan, off the update path).
+      lastDigest = nowMs;
+      if (Atomics.exchange(control, Ctl.DIGEST_ALL, 0) === 1) cluster.liveness.reset();
+      const parts = cluster.liveness.build(fleet.inst, fleet.instClock.ts, Math.floor(nowMs / 1000));
+      stats[Stat.remoteLost] = cluster.lost;
+      if (parts.length > 0) {
+        for (const p of parts) stats[Stat.digestEntries]! += p.readUInt32LE(4);
+        post({ type: 'DIGEST', parts });
+      }
+    }
 
     if (stopping && n === 0 && rings.every((r) => r.pending() === 0)) {
       // Everything is absorbed: one last batch with the clocks, then wait

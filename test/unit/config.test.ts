@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { DEFAULTS, parseArgs, usage, type ServerConfig } from '../../src/config.js';
+import { DEFAULTS, defaultNodeName, parseArgs, usage, type ServerConfig } from '../../src/config.js';
 import { UsageError } from '../../src/errors.js';
 
 // DEFAULTS.writeToken comes from the environment; pin it so tests don't depend on it.
@@ -42,8 +42,16 @@ describe('defaults', () => {
       sqlTimeoutSeconds: 5,
       sqlMaxRows: 100_000,
       sqlThreads: 1,
+      cluster: '',
+      node: defaultNodeName(),
+      clusterReplicas: 3,
+      clusterOutboxMb: 256,
+      clusterStreamMb: 1024,
+      clusterAckTimeout: 5,
+      clusterSnapshotSeconds: 300,
       help: false,
     });
+    expect(defaultNodeName()).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
   });
 
   test('no arguments: a copy of the defaults given', () => {
@@ -187,6 +195,26 @@ describe('errors', () => {
   // "must be an IP address": strings of hex digits and colons that are no IPv6 address.
   test.each([':::', '1:2:3:4:5:6:7:8:9', '12345::1', '1::2::3'])('--listenip=%s is not an IP address', (ip) => {
     expect(usageError([`--listenip=${ip}`])).toBe(`--listenip must be an IP address (got "${ip}")`);
+  });
+});
+
+describe('cluster flags', () => {
+  test('--cluster takes a list of NATS URLs, --node a name; both spellings', () => {
+    expect(parse('--cluster', 'nats://a:4222, nats://b.example:4223', '--node', 'web-1_x')).toMatchObject({ cluster: 'nats://a:4222,nats://b.example:4223', node: 'web-1_x' });
+    expect(parse('-cluster=nats://10.0.0.1:4222', '-node=n2', '-cluster-replicas=1', '-cluster-ack-timeout=2')).toMatchObject({
+      cluster: 'nats://10.0.0.1:4222', node: 'n2', clusterReplicas: 1, clusterAckTimeout: 2,
+    });
+    expect(parse('--cluster-outbox-mb', '64', '--cluster-stream-mb', '4096', '--cluster-snapshot-seconds', '0')).toMatchObject({ clusterOutboxMb: 64, clusterStreamMb: 4096, clusterSnapshotSeconds: 0 });
+  });
+
+  test.each([
+    [['--cluster', 'http://a:4222'], '--cluster: "http://a:4222" is not a NATS server URL (nats://host:port)'],
+    [['--cluster', ','], '--cluster must list NATS servers, e.g. nats://host:4222'],
+    [['--node', 'a.b'], '--node must be 1-64 letters, digits, _ or - (got "a.b")'],
+    [['--node', 'x'.repeat(65)], `--node must be 1-64 letters, digits, _ or - (got "${'x'.repeat(65)}")`],
+    [['--cluster-replicas', '0'], '--cluster-replicas must be an integer 1-5 (got "0")'],
+  ])('%j: %s', (argv, message) => {
+    expect(usageError(argv)).toBe(message);
   });
 });
 
