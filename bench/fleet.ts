@@ -30,7 +30,16 @@ export const LABELLED_FLEET: Readonly<FleetShape> = { ...FLEET, labels: true };
 /** partisci-fuzz flags that describe FLEET (plus --seed). */
 export function fleetArgs(shape: FleetShape = FLEET): string[] {
   return [
-    '--seed', String(shape.seed), '--hosts', String(shape.hosts), '--apps', String(shape.apps), '--instances', String(shape.instances), '--release-every', String(shape.releaseEveryS),
+    '--seed',
+    String(shape.seed),
+    '--hosts',
+    String(shape.hosts),
+    '--apps',
+    String(shape.apps),
+    '--instances',
+    String(shape.instances),
+    '--release-every',
+    String(shape.releaseEveryS),
     ...(shape.labels === true ? ['--labels'] : []),
   ];
 }

@@ -100,12 +100,26 @@ export function formatReport(report: BenchReport): string {
   if (report.labels !== undefined && report.labels !== null) out.push(formatLabels(report.labels));
   if (cluster !== null) out.push(formatCluster(cluster));
   if (e2e !== null) {
-
     out.push(
       section(
         `UDP ladder: repeats of the 1,000,000-instance fleet, ${e2e.options.stepSeconds} s per step, 1 sender thread (server idle: ${(e2e.idle_cpu_cores * 100).toFixed(1)}% of a core)`,
         table(
-          ['rate', 'offered/s', 'applied/s', 'loss', 'ring drops', 'kernel drops', 'server µs/update', 'ingest+writer+main+other µs', 'server cores', 'sender cores', 'other cores', 'RssAnon peak', 'RssFile peak', 'written'],
+          [
+            'rate',
+            'offered/s',
+            'applied/s',
+            'loss',
+            'ring drops',
+            'kernel drops',
+            'server µs/update',
+            'ingest+writer+main+other µs',
+            'server cores',
+            'sender cores',
+            'other cores',
+            'RssAnon peak',
+            'RssFile peak',
+            'written',
+          ],
           e2e.ladder.map((s) => [
             rate(s.target_rate),
             fmt(s.offered_rate),
@@ -114,7 +128,9 @@ export function formatReport(report: BenchReport): string {
             fmt(s.ring_full_drops),
             fmt(s.kernel_drops),
             `${s.server_cpu_us_per_update.toFixed(2)} (${s.server_cpu_us_per_update_gross.toFixed(2)} gross)`,
-            [s.cpu_split_us_per_update.ingest, s.cpu_split_us_per_update.writer, s.cpu_split_us_per_update.main, s.cpu_split_us_per_update.other].map((v) => v.toFixed(2)).join(' + '),
+            [s.cpu_split_us_per_update.ingest, s.cpu_split_us_per_update.writer, s.cpu_split_us_per_update.main, s.cpu_split_us_per_update.other]
+              .map((v) => v.toFixed(2))
+              .join(' + '),
             s.server_cores.toFixed(2),
             s.sender_cores.toFixed(2),
             s.other_cores.toFixed(2),
@@ -131,7 +147,21 @@ export function formatReport(report: BenchReport): string {
       section(
         `First sight: ${fmt(f.sent)} updates of new instances at ${fmt(f.rate)}/s into the 1,000,000 (fuzz --seed 2)`,
         table(
-          ['offered/s', 'new instances', 'loss', 'ring drops', 'kernel drops', 'backlog peak', 'backlog bytes peak', 'persisted in', 'after send end', 'persist rate', 'server µs/new', 'RssAnon peak', 'RssAnon after'],
+          [
+            'offered/s',
+            'new instances',
+            'loss',
+            'ring drops',
+            'kernel drops',
+            'backlog peak',
+            'backlog bytes peak',
+            'persisted in',
+            'after send end',
+            'persist rate',
+            'server µs/new',
+            'RssAnon peak',
+            'RssAnon after',
+          ],
           [
             [
               fmt(f.offered_rate),
@@ -182,8 +212,20 @@ export function formatReport(report: BenchReport): string {
         table(
           ['', 'serving (first HTTP answer)', 'writer loaded', 'writer load (its log)', 'stop before'],
           [
-            ['start on the copied store, quiet', `${fmt(e2e.start.serving_ms)} ms`, `${fmt(e2e.start.loaded_ms)} ms`, `${fmt(e2e.start.writer_load_ms)} ms`, ''],
-            [`restart during a ${fmt(r.storm_rate)}/s storm`, `${fmt(r.serving_ms)} ms`, `${fmt(r.loaded_ms)} ms`, `${fmt(r.writer_load_ms)} ms`, `${fmt(r.stop_ms)} ms`],
+            [
+              'start on the copied store, quiet',
+              `${fmt(e2e.start.serving_ms)} ms`,
+              `${fmt(e2e.start.loaded_ms)} ms`,
+              `${fmt(e2e.start.writer_load_ms)} ms`,
+              '',
+            ],
+            [
+              `restart during a ${fmt(r.storm_rate)}/s storm`,
+              `${fmt(r.serving_ms)} ms`,
+              `${fmt(r.loaded_ms)} ms`,
+              `${fmt(r.writer_load_ms)} ms`,
+              `${fmt(r.stop_ms)} ms`,
+            ],
           ],
         ),
       ) +
@@ -204,7 +246,9 @@ export function formatReport(report: BenchReport): string {
             r.name,
             perItem(r),
             r.unit,
-            r.unit === 'query' && r.extra?.rows_per_s !== undefined && (r.extra.rows_per_answer ?? 0) > 100 ? `${fmt(r.extra.rows_per_s)} rows` : `${fmt(r.items_per_s)}`,
+            r.unit === 'query' && r.extra?.rows_per_s !== undefined && (r.extra.rows_per_answer ?? 0) > 100
+              ? `${fmt(r.extra.rows_per_s)} rows`
+              : `${fmt(r.items_per_s)}`,
             r.speedup === undefined ? '' : `${r.speedup.toFixed(2)}x`,
             String(r.samples),
             notes(r),
@@ -236,12 +280,17 @@ function formatCluster(c: ClusterReport): string {
   ]);
   const lines = [
     `reference, one node without --cluster: ${fmt(c.single_node.changes)} first sights committed ${c.single_node.committed_s.toFixed(1)} s after the first packet (${fmt(c.single_node.committed_per_s)}/s)`,
-    table(['wave to A', 'changes', 'sent in', 'A committed', 'B received all', 'B shows all', 'replicated/s', 'B lag p50/p99', 'CPU µs/change A, B, nats, machine'], rows),
+    table(
+      ['wave to A', 'changes', 'sent in', 'A committed', 'B received all', 'B shows all', 'replicated/s', 'B lag p50/p99', 'CPU µs/change A, B, nats, machine'],
+      rows,
+    ),
     `repeat wave (each instance once): ${fmt(c.repeats.repeats)} repeats, ${fmt(c.repeats.published_bytes)} bytes of changes + ${fmt(c.repeats.digest_bytes)} bytes of digests = ${c.repeats.bytes_per_repeat.toFixed(2)} bytes per repeat`,
     `hot repeat storm (10,000 instances, 5 s): ${fmt(c.hot_repeats.repeats)} repeats, ${fmt(c.hot_repeats.published_bytes)} + ${fmt(c.hot_repeats.digest_bytes)} bytes = ${c.hot_repeats.bytes_per_repeat.toFixed(3)} bytes per repeat`,
   ];
   if (c.catch_up !== null) {
-    lines.push(`catch-up: node C, started empty, shows ${fmt(c.catch_up.instances)} instances after ${c.catch_up.seconds.toFixed(1)} s (snapshot of ${fmt(c.catch_up.snapshot_instances)} loaded in ${(c.catch_up.snapshot_load_ms / 1000).toFixed(1)} s, then the stream)${c.catch_up.complete ? '' : ' (incomplete)'}`);
+    lines.push(
+      `catch-up: node C, started empty, shows ${fmt(c.catch_up.instances)} instances after ${c.catch_up.seconds.toFixed(1)} s (snapshot of ${fmt(c.catch_up.snapshot_instances)} loaded in ${(c.catch_up.snapshot_load_ms / 1000).toFixed(1)} s, then the stream)${c.catch_up.complete ? '' : ' (incomplete)'}`,
+    );
   }
   return section(`cluster: nodes A and B on 3 nats-servers (R3), fleet ${fmt(c.fleet)}, everything on this machine`, lines.join('\n'));
 }
@@ -265,18 +314,38 @@ function formatWaves(waves: WavesReport): string {
       `${fmt(w.rejected)}${reasons(w.rejected_by_reason)}`,
       fmt(w.write_backlog_peak),
       w.cpu_us_per_update.toFixed(2),
-      [w.cpu_split_us_per_update.ingest, w.cpu_split_us_per_update.writer, w.cpu_split_us_per_update.main, w.cpu_split_us_per_update.other].map((v) => v.toFixed(2)).join(' + '),
+      [w.cpu_split_us_per_update.ingest, w.cpu_split_us_per_update.writer, w.cpu_split_us_per_update.main, w.cpu_split_us_per_update.other]
+        .map((v) => v.toFixed(2))
+        .join(' + '),
       mib(w.rss_anon_peak),
       w.persist_lag_ms === null ? '-' : `${fmt(w.persist_lag_ms.p99)} ms`,
     ]),
   );
   let body = table(
-    ['rate', 'wave', 'version', 'offered/s', 'took s', 'shown', 'complete after', 'persisted after', 'disagree', 'ring drops', 'kernel drops', 'rejected', 'backlog peak', 'µs/update', 'ingest+writer+main+other µs', 'RssAnon peak', 'persist lag p99'],
+    [
+      'rate',
+      'wave',
+      'version',
+      'offered/s',
+      'took s',
+      'shown',
+      'complete after',
+      'persisted after',
+      'disagree',
+      'ring drops',
+      'kernel drops',
+      'rejected',
+      'backlog peak',
+      'µs/update',
+      'ingest+writer+main+other µs',
+      'RssAnon peak',
+      'persist lag p99',
+    ],
     rows,
     ['r', 'r', 'l'],
   );
   body +=
-    '\nshown: fleet instances the version/ listings show on the wave\'s version; complete after: seconds after the last packet until app/A\n' +
+    "\nshown: fleet instances the version/ listings show on the wave's version; complete after: seconds after the last packet until app/A\n" +
     'counted the fleet on it; persisted after: until the server had taken in everything and write_backlog was 0; µs/update: server CPU\n' +
     '(idle-corrected) from the first packet until persisted (or 60 s after the last packet), per update taken in (changes, or repeats).\n';
   for (const r of waves.runs) {
@@ -299,7 +368,8 @@ function notes(r: MicroResult): string {
   if (r.note !== undefined) parts.push(r.note);
   const x = r.extra ?? {};
   if (x.push_ns_per_record !== undefined) parts.push(`push ${fmt(x.push_ns_per_record)} ns + drain ${fmt(x.drain_ns_per_record)} ns`);
-  if (x.commit_ms !== undefined) parts.push(`commits ${fmt(x.commit_ms)} ms/batch (${fmt(x.commits_per_batch)} txns), ${fmt(x.commit_us_per_instance_written)} µs per instance written`);
+  if (x.commit_ms !== undefined)
+    parts.push(`commits ${fmt(x.commit_ms)} ms/batch (${fmt(x.commits_per_batch)} txns), ${fmt(x.commit_us_per_instance_written)} µs per instance written`);
   return parts.join('; ');
 }
 

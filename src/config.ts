@@ -61,7 +61,11 @@ export interface ServerConfig {
 
 /** A node name from the host name: what a NATS subject token may hold. */
 export function defaultNodeName(): string {
-  return hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'node';
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '_')
+      .slice(0, 64) || 'node'
+  );
 }
 
 export const DEFAULTS: Readonly<ServerConfig> = {
@@ -107,7 +111,13 @@ const FLAGS: Record<string, FlagSpec> = {
   listenip: { key: 'listenIp', kind: 'ip', help: 'listen only on this IP (default: all)' },
   danger: { key: 'danger', kind: 'bool', help: 'enable dangerous commands for testing (POST /api/v1/_danger/clear/)' },
   trim: { key: 'trimSeconds', kind: 'int', min: 0, max: 10 * 365 * 86400, help: 'forget instances not updated for this many seconds (0 = keep forever)' },
-  stale: { key: 'staleSeconds', kind: 'int', min: 0, max: 10 * 365 * 86400, help: 'an instance not updated for this many seconds is stale (default 90000 = 25 h; 0 = never)' },
+  stale: {
+    key: 'staleSeconds',
+    kind: 'int',
+    min: 0,
+    max: 10 * 365 * 86400,
+    help: 'an instance not updated for this many seconds is stale (default 90000 = 25 h; 0 = never)',
+  },
   'history-days': { key: 'historyDays', kind: 'int', min: 0, max: 100 * 365, help: 'keep version history this many days (default 30; 0 = forever)' },
   v: { key: 'verbose', kind: 'bool', help: 'log more details' },
   verbose: { key: 'verbose', kind: 'bool', help: 'same as -v' },
@@ -117,17 +127,41 @@ const FLAGS: Record<string, FlagSpec> = {
   workers: { key: 'workers', kind: 'int', min: 1, max: 64, help: 'UDP ingest worker threads (default: number of cores)' },
   rcvbuf: { key: 'rcvbufBytes', kind: 'int', min: 65536, max: 1 << 30, help: 'UDP receive buffer to request per socket, bytes (default 8 MiB)' },
   'ring-bytes': { key: 'ringBytes', kind: 'int', min: 65536, max: 1 << 30, pow2: true, help: 'bytes per ingest ring, a power of two (default 8 MiB)' },
-  'sql-memory': { key: 'sqlMemoryMiB', kind: 'int', min: 0, max: 1 << 20, help: 'memory an SQL query may use beyond the tables, MiB (default 512; 0 = no SQL)' },
+  'sql-memory': {
+    key: 'sqlMemoryMiB',
+    kind: 'int',
+    min: 0,
+    max: 1 << 20,
+    help: 'memory an SQL query may use beyond the tables, MiB (default 512; 0 = no SQL)',
+  },
   'sql-timeout': { key: 'sqlTimeoutSeconds', kind: 'int', min: 1, max: 3600, help: 'an SQL query is stopped after this many seconds (default 5)' },
   'sql-max-rows': { key: 'sqlMaxRows', kind: 'int', min: 1, max: 10_000_000, help: 'most rows an SQL answer may have (default 100000)' },
   'sql-threads': { key: 'sqlThreads', kind: 'int', min: 1, max: 64, help: 'threads DuckDB may use for one query (default 1)' },
   cluster: { key: 'cluster', kind: 'urls', help: 'join a cluster through these NATS servers, e.g. nats://a:4222,nats://b:4222' },
-  node: { key: 'node', kind: 'name', help: 'this node\'s name in the cluster (default: the host name)' },
+  node: { key: 'node', kind: 'name', help: "this node's name in the cluster (default: the host name)" },
   'cluster-replicas': { key: 'clusterReplicas', kind: 'int', min: 1, max: 5, help: 'JetStream replicas of the change stream (default 3)' },
-  'cluster-outbox-mb': { key: 'clusterOutboxMb', kind: 'int', min: 1, max: 1 << 20, help: 'MiB of unpublished changes kept in the outbox; past it, a resync (default 256)' },
+  'cluster-outbox-mb': {
+    key: 'clusterOutboxMb',
+    kind: 'int',
+    min: 1,
+    max: 1 << 20,
+    help: 'MiB of unpublished changes kept in the outbox; past it, a resync (default 256)',
+  },
   'cluster-stream-mb': { key: 'clusterStreamMb', kind: 'int', min: 1, max: 1 << 24, help: 'MiB the change stream keeps (default 1024)' },
-  'cluster-ack-timeout': { key: 'clusterAckTimeout', kind: 'int', min: 1, max: 600, help: 'seconds an HTTP write waits for the cluster (then 503 NOT_REPLICATED; default 5)' },
-  'cluster-snapshot-seconds': { key: 'clusterSnapshotSeconds', kind: 'int', min: 0, max: 7 * 86400, help: 'how often a snapshot is written for nodes that catch up (default 300; 0 = never)' },
+  'cluster-ack-timeout': {
+    key: 'clusterAckTimeout',
+    kind: 'int',
+    min: 1,
+    max: 600,
+    help: 'seconds an HTTP write waits for the cluster (then 503 NOT_REPLICATED; default 5)',
+  },
+  'cluster-snapshot-seconds': {
+    key: 'clusterSnapshotSeconds',
+    kind: 'int',
+    min: 0,
+    max: 7 * 86400,
+    help: 'how often a snapshot is written for nodes that catch up (default 300; 0 = never)',
+  },
   help: { key: 'help', kind: 'bool', help: 'show this help' },
   h: { key: 'help', kind: 'bool', help: 'same as --help' },
 };
@@ -135,7 +169,22 @@ const FLAGS: Record<string, FlagSpec> = {
 export function usage(): string {
   const lines = ['Usage: partiscid [options]', '', 'Options (GNU --flag value or Go-style -flag=value):'];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const arg = spec.kind === 'bool' ? '' : spec.kind === 'int' ? ' N' : spec.kind === 'cidrs' ? ' CIDR,...' : spec.kind === 'ip' ? ' IP' : spec.kind === 'urls' ? ' URL,...' : spec.kind === 'name' ? ' NAME' : spec.key === 'dataDir' ? ' DIR' : ' TOKEN';
+    const arg =
+      spec.kind === 'bool'
+        ? ''
+        : spec.kind === 'int'
+          ? ' N'
+          : spec.kind === 'cidrs'
+            ? ' CIDR,...'
+            : spec.kind === 'ip'
+              ? ' IP'
+              : spec.kind === 'urls'
+                ? ' URL,...'
+                : spec.kind === 'name'
+                  ? ' NAME'
+                  : spec.key === 'dataDir'
+                    ? ' DIR'
+                    : ' TOKEN';
     lines.push(`  ${name.length === 1 ? '-' : '--'}${name}${arg}`.padEnd(26) + spec.help);
   }
   return lines.join('\n');
@@ -169,7 +218,10 @@ export function parseArgs(argv: readonly string[], defaults: Readonly<ServerConf
       }
       (config[spec.key] as string) = value;
     } else if (spec.kind === 'urls') {
-      const urls = value.split(',').map((u) => u.trim()).filter((u) => u !== '');
+      const urls = value
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== '');
       if (urls.length === 0) throw new UsageError(`${flag} must list NATS servers, e.g. nats://host:4222`);
       for (const u of urls) {
         if (!/^(nats|tls):\/\/[^\s/]+(:\d+)?$/.test(u)) throw new UsageError(`${flag}: ${JSON.stringify(u)} is not a NATS server URL (nats://host:port)`);

@@ -67,7 +67,11 @@ export const WriteTokenRequiredError = coded(
 export type WriteTokenRequiredError = InstanceType<typeof WriteTokenRequiredError>;
 
 /** "404 page not found", as the original (Go's http.NotFound) said: the dashboard tells an older server by it. */
-export const UnknownPathError = coded('UNKNOWN_PATH', 'UnknownPathError', (path: string) => `404 page not found: ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`);
+export const UnknownPathError = coded(
+  'UNKNOWN_PATH',
+  'UnknownPathError',
+  (path: string) => `404 page not found: ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`,
+);
 export type UnknownPathError = InstanceType<typeof UnknownPathError>;
 
 export const UnknownAppError = coded('UNKNOWN_APP', 'UnknownAppError', (route: string, appId: string) => `${route}: no app ${JSON.stringify(appId)}`);
@@ -79,7 +83,11 @@ export type UnknownHostError = InstanceType<typeof UnknownHostError>;
 export const UnknownWorkerError = coded('UNKNOWN_WORKER', 'UnknownWorkerError', (route: string, worker: number) => `${route}: no ingest worker ${worker}`);
 export type UnknownWorkerError = InstanceType<typeof UnknownWorkerError>;
 
-export const MethodNotAllowedError = coded('METHOD_NOT_ALLOWED', 'MethodNotAllowedError', (route: string, allowed: string) => `${route}: only accepts ${allowed} requests`);
+export const MethodNotAllowedError = coded(
+  'METHOD_NOT_ALLOWED',
+  'MethodNotAllowedError',
+  (route: string, allowed: string) => `${route}: only accepts ${allowed} requests`,
+);
 export type MethodNotAllowedError = InstanceType<typeof MethodNotAllowedError>;
 
 export const BodyTooLargeError = coded('BODY_TOO_LARGE', 'BodyTooLargeError', (route: string, max: number) => `${route}: body larger than ${max} bytes`);
@@ -147,7 +155,8 @@ export type StoreLayoutError = InstanceType<typeof StoreLayoutError>;
 export const DiskFullError = coded(
   'DISK_FULL',
   'DiskFullError',
-  (path: string, freeMiB: number | null, needMiB: number) => `disk full: ${freeMiB === null ? '?' : freeMiB.toFixed(1)} MiB free in ${path}, a commit may need ${needMiB.toFixed(1)} MiB`,
+  (path: string, freeMiB: number | null, needMiB: number) =>
+    `disk full: ${freeMiB === null ? '?' : freeMiB.toFixed(1)} MiB free in ${path}, a commit may need ${needMiB.toFixed(1)} MiB`,
 );
 export type DiskFullError = InstanceType<typeof DiskFullError>;
 

@@ -92,9 +92,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? stderrAsync;
   const now = options.now ?? (() => new Date());
   const make = (bound: Fields | undefined): Logger => {
-    const at = (l: Level) => (message: string, fields?: Fields): void => {
-      if (LEVELS[l] >= threshold()) write(formatLine(now(), l, message, fields, bound));
-    };
+    const at =
+      (l: Level) =>
+      (message: string, fields?: Fields): void => {
+        if (LEVELS[l] >= threshold()) write(formatLine(now(), l, message, fields, bound));
+      };
     return {
       debug: at('debug'),
       info: at('info'),

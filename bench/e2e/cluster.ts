@@ -95,10 +95,14 @@ const vars = (s: Server): Promise<ClusterVars> => getJson<ClusterVars>(s.port, '
 
 /** Until the node has committed and published everything it received (its commits and outbox are empty). */
 async function drained(s: Server, timeoutMs: number): Promise<boolean> {
-  return until(async () => {
-    const v = await vars(s);
-    return v.drained >= v.queued && v.write_backlog === 0 && v.cluster.outbox_entries === 0;
-  }, timeoutMs, 100);
+  return until(
+    async () => {
+      const v = await vars(s);
+      return v.drained >= v.queued && v.write_backlog === 0 && v.cluster.outbox_entries === 0;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
@@ -127,20 +131,48 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     const single = (await Server.start(dirs[3]!, { workers: 1 })).server;
     servers.push(single);
     const s0 = performance.now();
-    await runFuzz(single.port, ['--waves', '1.0.0', '--hosts', String(options.hosts), '--apps', String(options.apps), '--instances', String(options.instances), '--rate', options.rate === null ? 'max' : String(options.rate)]);
+    await runFuzz(single.port, [
+      '--waves',
+      '1.0.0',
+      '--hosts',
+      String(options.hosts),
+      '--apps',
+      String(options.apps),
+      '--instances',
+      String(options.instances),
+      '--rate',
+      options.rate === null ? 'max' : String(options.rate),
+    ]);
     const settled = await single.settle(180_000);
     const singleS = (performance.now() - s0) / 1000;
     const singleNode = { changes: settled.vars.instances, committed_s: singleS, committed_per_s: settled.vars.instances / singleS };
-    log(`  ${singleNode.changes.toLocaleString('en-US')} first sights committed after ${singleS.toFixed(1)} s: ${Math.round(singleNode.committed_per_s).toLocaleString('en-US')}/s`);
+    log(
+      `  ${singleNode.changes.toLocaleString('en-US')} first sights committed after ${singleS.toFixed(1)} s: ${Math.round(singleNode.committed_per_s).toLocaleString('en-US')}/s`,
+    );
     await single.stop();
     servers.pop();
     log(`cluster: 3 nats-servers (JetStream, R3); nodes A and B; fleet ${fleet.toLocaleString('en-US')} instances`);
     const [a, b] = await Promise.all(['a', 'b'].map(async (name, i) => (await Server.start(dirs[i]!, { workers: 1, args: nodeArgs(nats, name) })).server));
     servers.push(a!, b!);
     // Both linked (the stream exists) before the first packet.
-    await until(async () => (await Promise.all([vars(a!), vars(b!)])).every((v) => (v as unknown as { cluster: { stream_ready: boolean } }).cluster.stream_ready), 30_000, 100);
+    await until(
+      async () => (await Promise.all([vars(a!), vars(b!)])).every((v) => (v as unknown as { cluster: { stream_ready: boolean } }).cluster.stream_ready),
+      30_000,
+      100,
+    );
 
-    const fuzzArgs = (wave: string): string[] => ['--waves', wave, '--hosts', String(options.hosts), '--apps', String(options.apps), '--instances', String(options.instances), '--rate', options.rate === null ? 'max' : String(options.rate)];
+    const fuzzArgs = (wave: string): string[] => [
+      '--waves',
+      wave,
+      '--hosts',
+      String(options.hosts),
+      '--apps',
+      String(options.apps),
+      '--instances',
+      String(options.instances),
+      '--rate',
+      options.rate === null ? 'max' : String(options.rate),
+    ];
     const steps: ReplicationStep[] = [];
     for (const wave of ['1.0.0', '2.0.0']) {
       log(`cluster: wave ${wave} to A at ${options.rate === null ? 'max' : options.rate.toLocaleString('en-US')}/s`);
@@ -155,17 +187,28 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
       let bDone = 0;
       let bReceived = 0;
       let changes = 0;
-      const complete = await until(async () => {
-        const [va, vb] = await Promise.all([vars(a!), vars(b!)]);
-        const now = performance.now();
-        if (aDone === 0 && va.drained >= va.queued && va.write_backlog === 0 && va.cluster.outbox_entries === 0) {
-          aDone = now;
-          changes = va.cluster.published_changes - before.a.cluster.published_changes;
-        }
-        if (aDone > 0 && bReceived === 0 && vb.cluster.received_changes - before.b.cluster.received_changes >= changes) bReceived = now;
-        if (aDone > 0 && bDone === 0 && vb.cluster.received_changes - before.b.cluster.received_changes >= changes && vb.write_backlog === 0 && vb.drained >= vb.queued) bDone = now;
-        return aDone > 0 && bDone > 0;
-      }, 180_000, 50);
+      const complete = await until(
+        async () => {
+          const [va, vb] = await Promise.all([vars(a!), vars(b!)]);
+          const now = performance.now();
+          if (aDone === 0 && va.drained >= va.queued && va.write_backlog === 0 && va.cluster.outbox_entries === 0) {
+            aDone = now;
+            changes = va.cluster.published_changes - before.a.cluster.published_changes;
+          }
+          if (aDone > 0 && bReceived === 0 && vb.cluster.received_changes - before.b.cluster.received_changes >= changes) bReceived = now;
+          if (
+            aDone > 0 &&
+            bDone === 0 &&
+            vb.cluster.received_changes - before.b.cluster.received_changes >= changes &&
+            vb.write_backlog === 0 &&
+            vb.drained >= vb.queued
+          )
+            bDone = now;
+          return aDone > 0 && bDone > 0;
+        },
+        180_000,
+        50,
+      );
       const cpu1 = { a: cpuMicros(a!.pid), b: cpuMicros(b!.pid), nats: nats.pids().reduce((s, p) => s + cpuMicros(p), 0), machine: machineBusyMicros() };
       const vb = await vars(b!);
       const va = await vars(a!);
@@ -214,11 +257,32 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     const r1 = await vars(a!);
     const published = r1.cluster.published_bytes - r0.cluster.published_bytes;
     const digests = r1.cluster.digest_bytes_sent - r0.cluster.digest_bytes_sent;
-    const repeats = { repeats: sent.sent, send_s: sendS, published_bytes: published, digest_bytes: digests, bytes_per_repeat: (published + digests) / sent.sent };
-    log(`  ${sent.sent.toLocaleString('en-US')} repeats: ${published} bytes of changes, ${digests.toLocaleString('en-US')} bytes of digests: ${repeats.bytes_per_repeat.toFixed(2)} bytes per repeat`);
+    const repeats = {
+      repeats: sent.sent,
+      send_s: sendS,
+      published_bytes: published,
+      digest_bytes: digests,
+      bytes_per_repeat: (published + digests) / sent.sent,
+    };
+    log(
+      `  ${sent.sent.toLocaleString('en-US')} repeats: ${published} bytes of changes, ${digests.toLocaleString('en-US')} bytes of digests: ${repeats.bytes_per_repeat.toFixed(2)} bytes per repeat`,
+    );
 
     log('cluster: a hot repeat storm: 10,000 instances at the offered rate for 5 s');
-    const hotArgs = ['--hosts', '100', '--apps', '25', '--instances', '4', '--release-every', '100000000', '--seed', '7', '--rate', options.rate === null ? 'max' : String(options.rate)];
+    const hotArgs = [
+      '--hosts',
+      '100',
+      '--apps',
+      '25',
+      '--instances',
+      '4',
+      '--release-every',
+      '100000000',
+      '--seed',
+      '7',
+      '--rate',
+      options.rate === null ? 'max' : String(options.rate),
+    ];
     await runFuzz(a!.port, [...hotArgs, '--duration', '2']); // first sights of the hot fleet
     await drained(a!, 180_000);
     await sleep(2500);
@@ -230,8 +294,16 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     const h1 = await vars(a!);
     const hotPublished = h1.cluster.published_bytes - h0.cluster.published_bytes;
     const hotDigests = h1.cluster.digest_bytes_sent - h0.cluster.digest_bytes_sent;
-    const hotRepeats = { repeats: hot.sent, send_s: hotS, published_bytes: hotPublished, digest_bytes: hotDigests, bytes_per_repeat: (hotPublished + hotDigests) / hot.sent };
-    log(`  ${hot.sent.toLocaleString('en-US')} repeats: ${hotPublished} bytes of changes, ${hotDigests.toLocaleString('en-US')} bytes of digests: ${hotRepeats.bytes_per_repeat.toFixed(3)} bytes per repeat`);
+    const hotRepeats = {
+      repeats: hot.sent,
+      send_s: hotS,
+      published_bytes: hotPublished,
+      digest_bytes: hotDigests,
+      bytes_per_repeat: (hotPublished + hotDigests) / hot.sent,
+    };
+    log(
+      `  ${hot.sent.toLocaleString('en-US')} repeats: ${hotPublished} bytes of changes, ${hotDigests.toLocaleString('en-US')} bytes of digests: ${hotRepeats.bytes_per_repeat.toFixed(3)} bytes per repeat`,
+    );
 
     log('cluster: node C starts empty and catches up');
     // A snapshot that covers the fleet (written by A, the smallest name, every 10 s).
@@ -242,15 +314,36 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     const c = Server.spawn(dirs[2]!, await freePort(), 1, nodeArgs(nats, 'c'));
     servers.push(c);
     await c.ready();
-    const caught = await until(async () => {
-      const v = await vars(c);
-      return v.instances >= target && v.write_backlog === 0 && v.drained >= v.queued;
-    }, 120_000, 100);
+    const caught = await until(
+      async () => {
+        const v = await vars(c);
+        return v.instances >= target && v.write_backlog === 0 && v.drained >= v.queued;
+      },
+      120_000,
+      100,
+    );
     const cv = await vars(c);
-    const catchUp = { instances: cv.instances, seconds: (performance.now() - cStart) / 1000, snapshot_instances: cv.cluster.snapshots.loaded_instances, snapshot_load_ms: cv.cluster.snapshots.loaded_ms, complete: caught };
-    log(`  C shows ${cv.instances.toLocaleString('en-US')} instances ${catchUp.seconds.toFixed(1)} s after its start (snapshot of ${catchUp.snapshot_instances.toLocaleString('en-US')} loaded in ${(catchUp.snapshot_load_ms / 1000).toFixed(1)} s)`);
+    const catchUp = {
+      instances: cv.instances,
+      seconds: (performance.now() - cStart) / 1000,
+      snapshot_instances: cv.cluster.snapshots.loaded_instances,
+      snapshot_load_ms: cv.cluster.snapshots.loaded_ms,
+      complete: caught,
+    };
+    log(
+      `  C shows ${cv.instances.toLocaleString('en-US')} instances ${catchUp.seconds.toFixed(1)} s after its start (snapshot of ${catchUp.snapshot_instances.toLocaleString('en-US')} loaded in ${(catchUp.snapshot_load_ms / 1000).toFixed(1)} s)`,
+    );
 
-    return { options, fleet, single_node: singleNode, steps, repeats, hot_repeats: hotRepeats, catch_up: catchUp, seconds: (performance.now() - started) / 1000 };
+    return {
+      options,
+      fleet,
+      single_node: singleNode,
+      steps,
+      repeats,
+      hot_repeats: hotRepeats,
+      catch_up: catchUp,
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     await Promise.all(servers.map((s) => s.stop(10_000)));
     await nats.stop();

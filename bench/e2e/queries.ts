@@ -31,7 +31,9 @@ export interface QueryPhase {
 
 function runClient(port: number, smallSeconds: number, bulkSeconds: number): Promise<{ results: QueryKindResult[] }> {
   const child = trackChild(
-    spawn(process.execPath, [QUERY_CLIENT, '--port', String(port), '--small-seconds', String(smallSeconds), '--bulk-seconds', String(bulkSeconds)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(process.execPath, [QUERY_CLIENT, '--port', String(port), '--small-seconds', String(smallSeconds), '--bulk-seconds', String(bulkSeconds)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
   );
   let stdout = '';
   let stderr = '';
@@ -55,7 +57,7 @@ export async function queryPhase(server: Server, rate: number, smallSeconds: num
   }
   const c0 = cpuMicros(server.pid);
   const t0 = performance.now();
-  let client;
+  let client: Awaited<ReturnType<typeof runClient>>;
   try {
     client = await runClient(server.port, smallSeconds, bulkSeconds);
   } finally {

@@ -143,7 +143,11 @@ async function mainWaves(): Promise<void> {
   process.on('SIGINT', stop);
   const rng = new Rng(12);
   const kinds: { name: string; path: () => string; out: TimedLatencies }[] = [
-    { name: 'version/?host=H', path: () => `/api/v1/version/?host=${encodeURIComponent(hostName(seed, rng.below(hosts)))}`, out: { name: 'version/?host=H', t: [], ms: [] } },
+    {
+      name: 'version/?host=H',
+      path: () => `/api/v1/version/?host=${encodeURIComponent(hostName(seed, rng.below(hosts)))}`,
+      out: { name: 'version/?host=H', t: [], ms: [] },
+    },
     { name: 'app/', path: () => '/api/v1/app/', out: { name: 'app/', t: [], ms: [] } },
   ];
   let errors = 0;

@@ -11,7 +11,6 @@ import { trackChild } from '../cleanup.js';
 import { PARTISCID } from '../paths.js';
 import { sleep } from '../stats.js';
 
-
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 
 /**
@@ -68,7 +67,9 @@ export class Server {
     this.dataDir = dataDir;
     this.spawnedAt = performance.now();
     this.proc = trackChild(
-      spawn(process.execPath, [PARTISCID, '--port', String(port), '--data', dataDir, '--workers', String(workers), ...args], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      spawn(process.execPath, [PARTISCID, '--port', String(port), '--data', dataDir, '--workers', String(workers), ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
     );
     this.#loaded = new Promise((resolve, reject) => {
       this.proc.stderr!.on('data', (d: Buffer) => {
@@ -87,7 +88,10 @@ export class Server {
   }
 
   /** Starts partiscid and waits until it answers HTTP and its writer has loaded the store. */
-  static async start(dataDir: string, options: { port?: number; workers?: number; args?: readonly string[] } = {}): Promise<{ server: Server; startup: Startup }> {
+  static async start(
+    dataDir: string,
+    options: { port?: number; workers?: number; args?: readonly string[] } = {},
+  ): Promise<{ server: Server; startup: Startup }> {
     const server = Server.spawn(dataDir, options.port ?? (await freePort()), options.workers, options.args);
     return { server, startup: await server.ready() };
   }

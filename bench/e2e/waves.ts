@@ -46,8 +46,26 @@ export interface WavesOptions {
 
 const VERSIONS = ['1.0.0', '2.0.0', '2.0.0'];
 
-export const WAVES_FULL: WavesOptions = { hosts: 10_000, apps: 25, instances: 4, versions: VERSIONS, pacedRate: 100_000, maxWorkers: 2, queryRate: 100, seed: 1 };
-export const WAVES_QUICK: WavesOptions = { hosts: 2_500, apps: 25, instances: 4, versions: VERSIONS, pacedRate: 50_000, maxWorkers: 2, queryRate: 100, seed: 1 };
+export const WAVES_FULL: WavesOptions = {
+  hosts: 10_000,
+  apps: 25,
+  instances: 4,
+  versions: VERSIONS,
+  pacedRate: 100_000,
+  maxWorkers: 2,
+  queryRate: 100,
+  seed: 1,
+};
+export const WAVES_QUICK: WavesOptions = {
+  hosts: 2_500,
+  apps: 25,
+  instances: 4,
+  versions: VERSIONS,
+  pacedRate: 50_000,
+  maxWorkers: 2,
+  queryRate: 100,
+  seed: 1,
+};
 
 export interface QueryLatency {
   name: string;
@@ -175,7 +193,19 @@ function startQueryClient(port: number, options: WavesOptions): { stop: () => Pr
   const child = trackChild(
     spawn(
       process.execPath,
-      [QUERY_CLIENT, '--mode', 'waves', '--port', String(port), '--hosts', String(options.hosts), '--seed', String(options.seed), '--rate', String(options.queryRate)],
+      [
+        QUERY_CLIENT,
+        '--mode',
+        'waves',
+        '--port',
+        String(port),
+        '--hosts',
+        String(options.hosts),
+        '--seed',
+        String(options.seed),
+        '--rate',
+        String(options.queryRate),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
   );
@@ -272,12 +302,18 @@ async function wavesRun(options: WavesOptions, rate: number | null, workers: num
       fuzz = await runFuzz(
         server.port,
         [
-          '--waves', options.versions.join(','),
-          '--hosts', String(options.hosts),
-          '--apps', String(options.apps),
-          '--instances', String(options.instances),
-          '--seed', String(options.seed),
-          '--rate', rate === null ? 'max' : String(rate),
+          '--waves',
+          options.versions.join(','),
+          '--hosts',
+          String(options.hosts),
+          '--apps',
+          String(options.apps),
+          '--instances',
+          String(options.instances),
+          '--seed',
+          String(options.seed),
+          '--rate',
+          rate === null ? 'max' : String(rate),
           '--check',
         ],
         workers,

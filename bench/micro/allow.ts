@@ -34,7 +34,13 @@ export async function allowBench(options: MicroOptions, log: (line: string) => v
   };
   const tasks: MicroTask[] = [
     { name: 'BlockList.check (2,000 senders)', items: BATCH, unit: 'check', fn: loop(fleet, (ip) => allow.check(ip)) },
-    { name: 'AllowList.allows: cached verdict (2,000 senders)', items: BATCH, unit: 'check', fn: loop(fleet, (ip) => allow.allows(ip)), baseline: 'BlockList.check (2,000 senders)' },
+    {
+      name: 'AllowList.allows: cached verdict (2,000 senders)',
+      items: BATCH,
+      unit: 'check',
+      fn: loop(fleet, (ip) => allow.allows(ip)),
+      baseline: 'BlockList.check (2,000 senders)',
+    },
     { name: 'BlockList.check (senders never repeat)', items: BATCH, unit: 'check', fn: loop(unique, (ip) => allow.check(ip)) },
     {
       name: 'AllowList.allows (senders never repeat: every lookup misses)',

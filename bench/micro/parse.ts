@@ -70,7 +70,12 @@ export async function parseBench(options: MicroOptions, log: (line: string) => v
       baseline: 'plain: TextDecoder + JSON.parse + checkFields (fleet mix)',
       note: `${(fastShare * 100).toFixed(0)}% of the fleet's packets take the fast path`,
     },
-    { name: 'plain: TextDecoder + JSON.parse + checkFields (escaped packets)', items: slow.count, unit: 'packet', fn: loop(slow, parsePlain as typeof parseUpdate) },
+    {
+      name: 'plain: TextDecoder + JSON.parse + checkFields (escaped packets)',
+      items: slow.count,
+      unit: 'packet',
+      fn: loop(slow, parsePlain as typeof parseUpdate),
+    },
     {
       name: 'parseUpdate (escaped packets: fast scan fails, exact path)',
       items: slow.count,

@@ -120,9 +120,21 @@ export async function queryBench(fx: StoreFixture, options: MicroOptions, log: (
     ...extra,
   });
   const tasks: MicroTask[] = [
-    q('version/?host=H', rows.host, versions(() => ({ host: host() }))),
-    q('version/?app_id=A&host=H', rows.appHost, versions(() => ({ appId: app(), host: host() }))),
-    q('version/?app_id=A&ver=V (top version)', rows.appVer, versions(() => ({ appId: app(), ver: topVersion.get(app())! }))),
+    q(
+      'version/?host=H',
+      rows.host,
+      versions(() => ({ host: host() })),
+    ),
+    q(
+      'version/?app_id=A&host=H',
+      rows.appHost,
+      versions(() => ({ appId: app(), host: host() })),
+    ),
+    q(
+      'version/?app_id=A&ver=V (top version)',
+      rows.appVer,
+      versions(() => ({ appId: app(), ver: topVersion.get(app())! })),
+    ),
     q('app/', rows.appList, () => {
       const n = reader.appList().length;
       reader.release();
@@ -146,7 +158,12 @@ export async function queryBench(fx: StoreFixture, options: MicroOptions, log: (
       return n;
     }),
     q('version/?app_id=A via objects + JSON.stringify (baseline)', rows.app, viaObjects),
-    q('version/?app_id=A (bulk, stored fragments)', rows.app, versions(() => ({ appId: app() })), { baseline: 'version/?app_id=A via objects + JSON.stringify (baseline)' }),
+    q(
+      'version/?app_id=A (bulk, stored fragments)',
+      rows.app,
+      versions(() => ({ appId: app() })),
+      { baseline: 'version/?app_id=A via objects + JSON.stringify (baseline)' },
+    ),
   ];
   const results = await runSuite('query', tasks, options, log);
   await env.close();

@@ -61,7 +61,10 @@ async function crossThread(records: Records): Promise<number> {
   return ns;
 }
 
-export async function ringBench(options: MicroOptions, log: (line: string) => void): Promise<{ results: MicroResult[]; crossThreadNs: number; recordBytes: number }> {
+export async function ringBench(
+  options: MicroOptions,
+  log: (line: string) => void,
+): Promise<{ results: MicroResult[]; crossThreadNs: number; recordBytes: number }> {
   const records = recordsOf(packetsOf(trafficOf(), 0, BATCH), unixNow());
   const recordBytes = records.buf.length / records.count;
   const sab = createRing(RING_BYTES);

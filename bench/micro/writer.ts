@@ -45,9 +45,19 @@ export async function writerBench(writer: DirectWriter, options: MicroOptions, l
   const traffic = trafficOf();
   const now = unixNow();
   const originals = Array.from({ length: BATCH }, (_, n) => traffic.goodJson(n));
-  const variants = Array.from({ length: VARIANTS }, (_, v) => recordsOfTexts(originals.map((j) => withVersionSuffix(j, `+bench${v}`)), now));
+  const variants = Array.from({ length: VARIANTS }, (_, v) =>
+    recordsOfTexts(
+      originals.map((j) => withVersionSuffix(j, `+bench${v}`)),
+      now,
+    ),
+  );
   const bigOriginals = Array.from({ length: BIG_BATCH }, (_, n) => traffic.goodJson(n));
-  const bigVariants = Array.from({ length: 3 }, (_, v) => recordsOfTexts(bigOriginals.map((j) => withVersionSuffix(j, `+big${v}`)), now));
+  const bigVariants = Array.from({ length: 3 }, (_, v) =>
+    recordsOfTexts(
+      bigOriginals.map((j) => withVersionSuffix(j, `+big${v}`)),
+      now,
+    ),
+  );
   const repeats = recordsOf(packetsOf(traffic, 0, 2 * BATCH), now);
   // The fleet's stream is a random permutation: these hit index entries all
   // over the 1,000,000, as a storm does (the hot set above stays in cache).
@@ -147,7 +157,12 @@ export async function writerBench(writer: DirectWriter, options: MicroOptions, l
         // sharing a prefix would be appended side by side, which is cheap).
         const b = firstSightBatch++;
         const texts = Array.from({ length: BATCH }, (_, i) =>
-          JSON.stringify({ app: appName(Math.floor(i / 4) % 20), ver: '1.0.0', host: hostName(FLEET.seed, NEW_HOSTS_FROM + b * HOSTS_PER_BATCH + Math.floor(i / 80)), instance: i % 4 }),
+          JSON.stringify({
+            app: appName(Math.floor(i / 4) % 20),
+            ver: '1.0.0',
+            host: hostName(FLEET.seed, NEW_HOSTS_FROM + b * HOSTS_PER_BATCH + Math.floor(i / 80)),
+            instance: i % 4,
+          }),
         );
         const records = recordsOfTexts(texts, now);
         return timed(fresh, () => applyAll(writer, records))();

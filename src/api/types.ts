@@ -247,4 +247,3 @@ export interface ClusterStats {
   /** Instances named in the liveness digests this node sent. */
   digest_entries: number;
 }
-

@@ -60,24 +60,67 @@ async function command(o: Options): Promise<void> {
     }
     case 'apps': {
       const body = await getJson<List<AppSummary>>(o, '/api/v1/app/');
-      print(o, body, () => table(body.data, [['APP_ID', 'app_id'], ['APP', 'app'], ['HOSTS', 'host_count'], ['INSTANCES', 'instance_count'], ['UP', 'up_count'], ['STALE', 'stale_count'], ['LAST UPDATE', (r) => when(r.last_update)]]));
+      print(o, body, () =>
+        table(body.data, [
+          ['APP_ID', 'app_id'],
+          ['APP', 'app'],
+          ['HOSTS', 'host_count'],
+          ['INSTANCES', 'instance_count'],
+          ['UP', 'up_count'],
+          ['STALE', 'stale_count'],
+          ['LAST UPDATE', (r) => when(r.last_update)],
+        ]),
+      );
       return;
     }
     case 'hosts': {
       const body = await getJson<List<HostSummary>>(o, '/api/v1/host/');
-      print(o, body, () => table(body.data, [['HOST', 'host'], ['APPS', 'app_count'], ['INSTANCES', 'instance_count'], ['UP', 'up_count'], ['STALE', 'stale_count'], ['LAST UPDATE', (r) => when(r.last_update)]]));
+      print(o, body, () =>
+        table(body.data, [
+          ['HOST', 'host'],
+          ['APPS', 'app_count'],
+          ['INSTANCES', 'instance_count'],
+          ['UP', 'up_count'],
+          ['STALE', 'stale_count'],
+          ['LAST UPDATE', (r) => when(r.last_update)],
+        ]),
+      );
       return;
     }
     case 'versions': {
       const body = await getJson<List<Version>>(o, '/api/v1/version/', { app_id: o.app, host: o.host, ver: o.ver, status: o.stale ? 'stale' : undefined });
-      const columns: Column<Version>[] = [['APP_ID', 'app_id'], ['HOST', 'host'], ['INSTANCE', 'instance'], ['VER', 'ver'], ['STATUS', 'status'], ['SINCE', (r) => when(r.since)], ['LAST UPDATE', (r) => when(r.last_update)]];
-      if (body.data.some((r) => r.labels !== undefined)) columns.push(['LABELS', (r) => Object.entries(r.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')]);
+      const columns: Column<Version>[] = [
+        ['APP_ID', 'app_id'],
+        ['HOST', 'host'],
+        ['INSTANCE', 'instance'],
+        ['VER', 'ver'],
+        ['STATUS', 'status'],
+        ['SINCE', (r) => when(r.since)],
+        ['LAST UPDATE', (r) => when(r.last_update)],
+      ];
+      if (body.data.some((r) => r.labels !== undefined))
+        columns.push([
+          'LABELS',
+          (r) =>
+            Object.entries(r.labels ?? {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(','),
+        ]);
       print(o, body, () => table(body.data, columns));
       return;
     }
     case 'history': {
       const body = await getJson<List<HistoryEntry>>(o, '/api/v1/history/', { app_id: needApp(o), host: o.host, since: o.since });
-      print(o, body, () => table(body.data, [['TIME', (r) => when(r.time)], ['HOST', 'host'], ['INSTANCE', 'instance'], ['FROM', (r) => r.prev_ver ?? '(new)'], ['TO', (r) => r.ver ?? '(removed)'], ['ADDRESS', (r) => r.host_ip ?? '']]));
+      print(o, body, () =>
+        table(body.data, [
+          ['TIME', (r) => when(r.time)],
+          ['HOST', 'host'],
+          ['INSTANCE', 'instance'],
+          ['FROM', (r) => r.prev_ver ?? '(new)'],
+          ['TO', (r) => r.ver ?? '(removed)'],
+          ['ADDRESS', (r) => r.host_ip ?? ''],
+        ]),
+      );
       return;
     }
     case 'rollout': {
@@ -93,7 +136,12 @@ async function command(o: Options): Promise<void> {
       if (o.args.length !== 1) throw new UsageError('sql needs one argument: the query (quoted)');
       const body = await getJson<SqlAnswer>(o, '/api/v1/sql', { q: o.args[0] });
       const cell = (v: unknown): string => (v === null ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-      print(o, body, () => table(body.data, body.columns.map((c, i): Column<unknown[]> => [c.name, (row) => cell(row[i])])));
+      print(o, body, () =>
+        table(
+          body.data,
+          body.columns.map((c, i): Column<unknown[]> => [c.name, (row) => cell(row[i])]),
+        ),
+      );
       return;
     }
     default:

@@ -51,7 +51,10 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.verbose ? 'debug' : 'info' });
   if (!uwsNative) {
     if (process.env[ALLOW_FALLBACK_ENV] !== '1') {
-      fail(`uWebSockets.js native binary did not load for Node ${process.version}; refusing to serve HTTP with its slow JavaScript fallback (set ${ALLOW_FALLBACK_ENV}=1 to run anyway)`, 1);
+      fail(
+        `uWebSockets.js native binary did not load for Node ${process.version}; refusing to serve HTTP with its slow JavaScript fallback (set ${ALLOW_FALLBACK_ENV}=1 to run anyway)`,
+        1,
+      );
     }
     log.warn('uWebSockets.js is running its slow JavaScript fallback, not the native binary');
   }
@@ -115,17 +118,23 @@ async function main(): Promise<void> {
           engine,
           log,
         );
-  const cluster = config.cluster === ''
-    ? null
-    : ClusterNode.start(engine, dataDir, {
-        servers: config.cluster.split(','),
-        node: config.node,
-        replicas: config.clusterReplicas,
-        streamBytes: config.clusterStreamMb * 2 ** 20,
-        outboxBytes: config.clusterOutboxMb * 2 ** 20,
-        ackTimeoutMs: config.clusterAckTimeout * 1000,
-        snapshotMs: config.clusterSnapshotSeconds * 1000,
-      }, log);
+  const cluster =
+    config.cluster === ''
+      ? null
+      : ClusterNode.start(
+          engine,
+          dataDir,
+          {
+            servers: config.cluster.split(','),
+            node: config.node,
+            replicas: config.clusterReplicas,
+            streamBytes: config.clusterStreamMb * 2 ** 20,
+            outboxBytes: config.clusterOutboxMb * 2 ** 20,
+            ackTimeoutMs: config.clusterAckTimeout * 1000,
+            snapshotMs: config.clusterSnapshotSeconds * 1000,
+          },
+          log,
+        );
   if (cluster !== null) log.info('cluster mode', { node: config.node, nats: config.cluster, replicas: config.clusterReplicas });
   const reader = new StoreReader(dataDir, engine.clocks, config.staleSeconds);
   const pool = new QueryPool({ path: dataDir, clocks: engine.clocks, staleSeconds: config.staleSeconds });

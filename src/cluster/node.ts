@@ -17,7 +17,18 @@
 // by itself (the client reconnects forever).
 
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type ConsumerMessages,
+} from '@nats-io/jetstream';
 import { RECORD_HEADER, R_FLAGS, R_KEY_LEN, R_TIME, R_TYPE, RecordFlag, RecordType, MAX_RECORD_BYTES } from '../ingest/record.js';
 import type { ClusterStats } from '../api/types.js';
 import type { Logger } from '../log.js';
@@ -78,7 +89,6 @@ interface Gated {
   at: number;
 }
 
-
 export class ClusterNode {
   readonly #engine: Engine;
   readonly #options: ClusterOptions;
@@ -115,8 +125,15 @@ export class ClusterNode {
   readonly #scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES + 256);
   readonly #touchScratch = Buffer.allocUnsafe(RECORD_HEADER + DIGEST_HEADER + DIGEST_PART_ENTRIES * DIGEST_ENTRY);
   readonly #counts = {
-    published_messages: 0, published_changes: 0, published_bytes: 0, received_messages: 0, received_changes: 0,
-    publish_errors: 0, digests_sent: 0, digests_received: 0, digest_bytes_sent: 0,
+    published_messages: 0,
+    published_changes: 0,
+    published_bytes: 0,
+    received_messages: 0,
+    received_changes: 0,
+    publish_errors: 0,
+    digests_sent: 0,
+    digests_received: 0,
+    digest_bytes_sent: 0,
   };
 
   private constructor(engine: Engine, dataDir: string, options: ClusterOptions, log: Logger) {
@@ -161,7 +178,13 @@ export class ClusterNode {
   async #run(): Promise<void> {
     while (!this.#closed && this.#nc === null) {
       try {
-        this.#nc = await connect({ servers: this.#options.servers, name: `partiscid-${this.#options.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 2000 });
+        this.#nc = await connect({
+          servers: this.#options.servers,
+          name: `partiscid-${this.#options.node}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          timeout: 2000,
+        });
       } catch (err) {
         this.#log.warn('cluster: cannot reach NATS yet', { servers: this.#options.servers.join(','), error: (err as Error).message });
         await sleep(1000);
@@ -193,9 +216,11 @@ export class ClusterNode {
     await this.#catchUp();
     this.#ready = true;
     if (this.#options.snapshotMs > 0) this.#timers.push(setInterval(() => void this.#maybeSnapshot(), Math.min(this.#options.snapshotMs, 5000)).unref());
-    this.#liveSub = nc.subscribe(`${LIVE_SUBJECT}.*`, { callback: (err, msg) => {
+    this.#liveSub = nc.subscribe(`${LIVE_SUBJECT}.*`, {
+      callback: (err, msg) => {
         if (err === null) this.#onLive(msg.subject, msg.data);
-      } });
+      },
+    });
     this.#timers.push(setInterval(() => this.#heartbeat(), HEARTBEAT_MS).unref());
     this.#timers.push(setInterval(() => this.#savePosition(), 1000).unref());
     void this.#consumeLoop();
@@ -298,7 +323,8 @@ export class ClusterNode {
         this.#checkBound();
       } catch (err) {
         this.#counts.publish_errors++;
-        if (this.#counts.publish_errors % 20 === 1) this.#log.warn('cluster: publish failed, will retry', { error: (err as Error).message, outbox_entries: this.#queue.length });
+        if (this.#counts.publish_errors % 20 === 1)
+          this.#log.warn('cluster: publish failed, will retry', { error: (err as Error).message, outbox_entries: this.#queue.length });
         await this.#idle(RETRY_MS);
       }
     }
@@ -406,7 +432,10 @@ export class ClusterNode {
         const behind = this.#position === 0 || this.#position + 1 < first;
         if (head === null || head.seq <= this.#position || !behind) {
           if (this.#position + 1 < first && info.state.messages > 0) {
-            this.#log.warn('cluster: the stream no longer holds every change this node missed, and no snapshot covers them', { position: this.#position, first_seq: first });
+            this.#log.warn('cluster: the stream no longer holds every change this node missed, and no snapshot covers them', {
+              position: this.#position,
+              first_seq: first,
+            });
           }
           return;
         }
@@ -471,10 +500,13 @@ export class ClusterNode {
     while (!this.#closed) {
       try {
         const start = this.#position + 1;
-        const consumer = await withTimeout(this.#js!.consumers.get(STREAM, {
-          filter_subjects: `${CHANGES_SUBJECT}.>`,
-          ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
-        }), 10_000);
+        const consumer = await withTimeout(
+          this.#js!.consumers.get(STREAM, {
+            filter_subjects: `${CHANGES_SUBJECT}.>`,
+            ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
+          }),
+          10_000,
+        );
         const info = await this.#jsm!.streams.info(STREAM);
         if (info.state.last_seq <= this.#position) this.#caughtUp = true;
         // Short pulls: a lost server is noticed (missed heartbeats) within seconds, and the consumer resets.
@@ -668,7 +700,15 @@ export class ClusterNode {
       position: this.#position,
       catching_up: this.#catchingUp,
       consumer_restarts: this.#consumerRestarts,
-      snapshots: { written: this.#snapshot.written, last_seq: this.#snapshot.last_seq, last_instances: this.#snapshot.last_instances, last_ms: this.#snapshot.last_ms, loaded_instances: this.#snapshot.loaded_instances, loaded_seq: this.#snapshot.loaded_seq, loaded_ms: this.#snapshot.loaded_ms },
+      snapshots: {
+        written: this.#snapshot.written,
+        last_seq: this.#snapshot.last_seq,
+        last_instances: this.#snapshot.last_instances,
+        last_ms: this.#snapshot.last_ms,
+        loaded_instances: this.#snapshot.loaded_instances,
+        loaded_seq: this.#snapshot.loaded_seq,
+        loaded_ms: this.#snapshot.loaded_ms,
+      },
       nodes,
     };
   }

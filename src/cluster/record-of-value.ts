@@ -5,8 +5,26 @@
 
 import { hash32 } from '../ingest/hash.js';
 import {
-  RECORD_HEADER, R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_FRAG_LEN, R_HOST_LEN, R_HOST_OFF, R_INSTANCE,
-  R_IP_LEN, R_KEY_HASH, R_KEY_LEN, R_LABELS_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, RecordType,
+  RECORD_HEADER,
+  R_APP_ID_LEN,
+  R_APP_LEN,
+  R_FLAGS,
+  R_FRAG_HASH_A,
+  R_FRAG_HASH_B,
+  R_FRAG_LEN,
+  R_HOST_LEN,
+  R_HOST_OFF,
+  R_INSTANCE,
+  R_IP_LEN,
+  R_KEY_HASH,
+  R_KEY_LEN,
+  R_LABELS_LEN,
+  R_SEQ,
+  R_TIME,
+  R_TYPE,
+  R_VER_LEN,
+  R_VER_OFF,
+  RecordType,
 } from '../ingest/record.js';
 import { readClusterTrailer } from '../store/instance-value.js';
 import { JsonBytes } from '../store/json-bytes.js';

@@ -80,7 +80,14 @@ export async function readHead(jsm: JetStreamManager): Promise<SnapshotHead | nu
  * Writes a snapshot of the store covering position `seq`. Records without
  * an origin (written by a single node) get this node's.
  */
-export async function writeSnapshot(js: JetStreamClient, jsm: JetStreamManager, store: ClusterStore, self: Buffer, seq: number, clock: () => Uint32Array): Promise<SnapshotHead> {
+export async function writeSnapshot(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  store: ClusterStore,
+  self: Buffer,
+  seq: number,
+  clock: () => Uint32Array,
+): Promise<SnapshotHead> {
   const previous = await readHead(jsm);
   const slot: 'a' | 'b' = previous?.slot === 'a' ? 'b' : 'a';
   const id = `${self.toString()}-${Date.now().toString(36)}`;
@@ -127,7 +134,11 @@ export async function writeSnapshot(js: JetStreamClient, jsm: JetStreamManager, 
  * Reads a snapshot's chunks in order, handing each record (with its origin
  * trailer) to `take`. Throws if a chunk is missing or of another snapshot.
  */
-export async function readSnapshot(jsm: JetStreamManager, head: SnapshotHead, take: (bytes: Buffer, at: number, length: number) => Promise<void>): Promise<number> {
+export async function readSnapshot(
+  jsm: JetStreamManager,
+  head: SnapshotHead,
+  take: (bytes: Buffer, at: number, length: number) => Promise<void>,
+): Promise<number> {
   let n = 0;
   for (let i = 0; i < head.chunks; i++) {
     const m = await jsm.streams.getMessage(SNAP_STREAM, { last_by_subj: `${SNAP_SUBJECT}.${head.slot}.${i}` });

@@ -68,7 +68,11 @@ export function versionFilter(q: URLSearchParams): VersionFilter | null {
   const labels = labelParams(q);
   if (labels === null) return null;
   if (labels.length > 0) filter.labels = labels;
-  for (const [name, key] of [['app_id', 'appId'], ['host', 'host'], ['ver', 'ver']] as const) {
+  for (const [name, key] of [
+    ['app_id', 'appId'],
+    ['host', 'host'],
+    ['ver', 'ver'],
+  ] as const) {
     const v = param(q, name);
     if (v === undefined) continue;
     if (tooLong(v)) return null;

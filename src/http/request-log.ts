@@ -37,7 +37,14 @@ export class RequestLog {
       return;
     }
     if (op?.write === true) {
-      this.#log.debug('http write', { ...where, query: req.query.size > 0 ? req.query.toString() : undefined, from: req.remoteIp, status: reply.status, ms: round(ms), ...reply.note });
+      this.#log.debug('http write', {
+        ...where,
+        query: req.query.size > 0 ? req.query.toString() : undefined,
+        from: req.remoteIp,
+        status: reply.status,
+        ms: round(ms),
+        ...reply.note,
+      });
       return;
     }
     if (ms > SLOW_QUERY_MS && route !== undefined) {

@@ -37,9 +37,7 @@ function compile(route: Route): Compiled {
 }
 
 /** What a request resolved to: a route's operation to run, or the reply to send at once. */
-export type Resolved =
-  | { route: Route; op: Operation; reply?: undefined }
-  | { route?: Route; op?: Operation; reply: Reply };
+export type Resolved = { route: Route; op: Operation; reply?: undefined } | { route?: Route; op?: Operation; reply: Reply };
 
 export class Router {
   readonly #routes: Compiled[];
@@ -59,12 +57,18 @@ export class Router {
       if (m === null) continue;
       const op = route.methods[req.method as Method];
       if (op === undefined) {
-        const allowed = Object.keys(route.methods).map((x) => x.toUpperCase()).join(', ');
+        const allowed = Object.keys(route.methods)
+          .map((x) => x.toUpperCase())
+          .join(', ');
         return { route, reply: errorReply(new MethodNotAllowedError(route.name, allowed), { headers: { Allow: allowed } }) };
       }
       if (op.write === true && !authorized(this.#token, req.authorization)) {
         // A refused POST's body is never read: close rather than let it be taken for the next request.
-        return { route, op, reply: errorReply(new WriteTokenRequiredError(route.name), { headers: { 'WWW-Authenticate': 'Bearer' }, close: req.method === 'post' }) };
+        return {
+          route,
+          op,
+          reply: errorReply(new WriteTokenRequiredError(route.name), { headers: { 'WWW-Authenticate': 'Bearer' }, close: req.method === 'post' }),
+        };
       }
       try {
         names.forEach((name, i) => {

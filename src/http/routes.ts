@@ -53,15 +53,32 @@ const PAGE = [q('limit', 'at most this many rows; the answer carries `next` when
 /** label.NAME=VALUE, any number of them (all must match). */
 const LABEL = q('label.NAME', 'only instances carrying label NAME with this value, e.g. label.env=prod (give several: all must match)');
 
-const appList: Operation = { handler: inv.getApps, summary: 'distinct active applications (with label filters: counting only the instances that carry them)', params: [LABEL, ...PAGE], errors: [400] };
-const hostList: Operation = { handler: inv.getHosts, summary: 'distinct active hosts (with label filters: counting only the instances that carry them)', params: [LABEL, ...PAGE], errors: [400] };
+const appList: Operation = {
+  handler: inv.getApps,
+  summary: 'distinct active applications (with label filters: counting only the instances that carry them)',
+  params: [LABEL, ...PAGE],
+  errors: [400],
+};
+const hostList: Operation = {
+  handler: inv.getHosts,
+  summary: 'distinct active hosts (with label filters: counting only the instances that carry them)',
+  params: [LABEL, ...PAGE],
+  errors: [400],
+};
 
 export const ROUTES: Route[] = [
   { path: '/api/v1/app/', name: 'ApiApp', methods: { get: appList } },
   {
     path: '/api/v1/app/{app_id}',
     name: 'ApiApp',
-    methods: { get: { handler: inv.getApp, summary: 'one application, with instance counts per version', params: [{ name: 'app_id', in: 'path', description: 'the app_id', required: true }], errors: [404] } },
+    methods: {
+      get: {
+        handler: inv.getApp,
+        summary: 'one application, with instance counts per version',
+        params: [{ name: 'app_id', in: 'path', description: 'the app_id', required: true }],
+        errors: [404],
+      },
+    },
   },
   {
     path: '/api/v1/app/{app_id}/rollout',
@@ -86,7 +103,13 @@ export const ROUTES: Route[] = [
     name: 'ApiHost',
     methods: {
       get: { handler: inv.getHost, summary: 'one host', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], errors: [404] },
-      delete: { handler: deleteHost, summary: 'decommission a host: forget every instance on it', params: [{ name: 'host', in: 'path', description: 'the host name', required: true }], write: true, errors: [401, 503] },
+      delete: {
+        handler: deleteHost,
+        summary: 'decommission a host: forget every instance on it',
+        params: [{ name: 'host', in: 'path', description: 'the host name', required: true }],
+        write: true,
+        errors: [401, 503],
+      },
     },
   },
   {
@@ -110,7 +133,11 @@ export const ROUTES: Route[] = [
       delete: {
         handler: deleteVersions,
         summary: 'decommission an app on a host (one instance, or all)',
-        params: [{ ...q('app_id', 'the application'), required: true }, { ...q('host', 'the host'), required: true }, q('instance', 'only this instance', 'integer')],
+        params: [
+          { ...q('app_id', 'the application'), required: true },
+          { ...q('host', 'the host'), required: true },
+          q('instance', 'only this instance', 'integer'),
+        ],
         write: true,
         errors: [400, 401, 503],
       },
@@ -123,7 +150,14 @@ export const ROUTES: Route[] = [
       get: {
         handler: inv.getHistory,
         summary: 'version changes (first sight, changes, changes of labels, removals), newest first',
-        params: [q('app_id', 'the application (app_id or host is required)'), q('host', 'the host'), q('instance', 'the instance', 'integer'), q('since', 'only entries after this unix time', 'integer'), LABEL, ...PAGE],
+        params: [
+          q('app_id', 'the application (app_id or host is required)'),
+          q('host', 'the host'),
+          q('instance', 'the instance', 'integer'),
+          q('since', 'only entries after this unix time', 'integer'),
+          LABEL,
+          ...PAGE,
+        ],
         errors: [400],
       },
     },
@@ -144,9 +178,16 @@ export const ROUTES: Route[] = [
   {
     path: '/api/v1/update/',
     name: 'ApiUpdate',
-    methods: { post: { handler: postUpdate, summary: 'accepts a version update body; answers once it is committed', write: true, errors: [401, 413, 415, 503] } },
+    methods: {
+      post: { handler: postUpdate, summary: 'accepts a version update body; answers once it is committed', write: true, errors: [401, 413, 415, 503] },
+    },
   },
-  { path: '/api/v1/_danger/clear/', name: 'ApiClear', danger: true, methods: { post: { handler: dangerClear, summary: 'clear the entire version database (only with --danger)', write: true, errors: [401] } } },
+  {
+    path: '/api/v1/_danger/clear/',
+    name: 'ApiClear',
+    danger: true,
+    methods: { post: { handler: dangerClear, summary: 'clear the entire version database (only with --danger)', write: true, errors: [401] } },
+  },
   {
     path: '/api/v1/_danger/crash-worker/',
     name: 'ApiCrash',
@@ -182,15 +223,36 @@ export const ROUTES: Route[] = [
     },
   },
   { path: '/api/v1/_partisci/', name: 'ApiInfo', methods: { get: { handler: (ctx) => json(200, { version: ctx.version }), summary: 'server version' } } },
-  { path: '/api/v1/openapi.json', name: 'ApiDoc', methods: { get: { handler: (ctx) => json(200, openApiDocument(ROUTES, ctx.config, ctx.version)), summary: 'this document' } } },
+  {
+    path: '/api/v1/openapi.json',
+    name: 'ApiDoc',
+    methods: { get: { handler: (ctx) => json(200, openApiDocument(ROUTES, ctx.config, ctx.version)), summary: 'this document' } },
+  },
   { path: '/debug/vars', name: 'DebugVars', methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },
   { path: '/api/v1/debug/vars', name: 'DebugVars', hidden: true, methods: { get: { handler: vars, summary: 'process statistics and engine counters' } } },
-  { path: '/metrics', name: 'Metrics', methods: { get: { handler: (ctx) => ({ status: 200, body: metricsText(ctx.engine, ctx.reader, ctx.meter, ctx.cluster), headers: { 'Content-Type': 'text/plain; version=0.0.4' } }), summary: 'Prometheus metrics', produces: 'text/plain' } } },
+  {
+    path: '/metrics',
+    name: 'Metrics',
+    methods: {
+      get: {
+        handler: (ctx) => ({
+          status: 200,
+          body: metricsText(ctx.engine, ctx.reader, ctx.meter, ctx.cluster),
+          headers: { 'Content-Type': 'text/plain; version=0.0.4' },
+        }),
+        summary: 'Prometheus metrics',
+        produces: 'text/plain',
+      },
+    },
+  },
   // The names an earlier version of the original used.
   { path: '/api/v1/summary/app/', name: 'ApiApp', hidden: true, methods: { get: appList } },
   { path: '/api/v1/summary/host/', name: 'ApiHost', hidden: true, methods: { get: hostList } },
 ];
 
 function vars(ctx: HttpContext): Reply {
-  return json(200, debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir }, ctx.cluster));
+  return json(
+    200,
+    debugVars(ctx.engine, { version: ctx.version, startedAt: ctx.startedAt, uwsNative: ctx.uwsNative, dataDir: ctx.config.dataDir }, ctx.cluster),
+  );
 }

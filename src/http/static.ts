@@ -45,7 +45,13 @@ export class StaticFiles {
         // cacheable: an ETag, and gzip for clients that take it (the script is ~95 kB, ~38 kB gzipped),
         // compressed once here rather than per request.
         const gzipped = COMPRESSIBLE.test(type) ? gzipSync(body, { level: 9 }) : undefined;
-        this.#files.set(url, { status: 200, body, headers: { 'Content-Type': type, 'Cache-Control': cache }, cacheable: true, ...(gzipped === undefined ? {} : { gzipped }) });
+        this.#files.set(url, {
+          status: 200,
+          body,
+          headers: { 'Content-Type': type, 'Cache-Control': cache },
+          cacheable: true,
+          ...(gzipped === undefined ? {} : { gzipped }),
+        });
       }
     };
     walk(root);

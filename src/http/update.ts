@@ -22,7 +22,8 @@ import { json, type Reply } from './respond.js';
 const parsed = new ParsedUpdate();
 const record = new Uint8Array(MAX_RECORD_BYTES);
 
-const tooLarge = (bytes: number): Reply => errorReply(new BodyTooLargeError('ApiUpdate', MAX_HTTP_BODY_BYTES), { close: true, note: { reason: reasonName(Reason.oversize), bytes } });
+const tooLarge = (bytes: number): Reply =>
+  errorReply(new BodyTooLargeError('ApiUpdate', MAX_HTTP_BODY_BYTES), { close: true, note: { reason: reasonName(Reason.oversize), bytes } });
 
 /** Reads the body (at most MAX_HTTP_BODY_BYTES), then validates and submits it. */
 export function postUpdate(ctx: HttpContext, req: Request, res: HttpResponse): Promise<Reply> | Reply {
@@ -67,7 +68,9 @@ async function submitUpdate(ctx: HttpContext, req: Request, body: Buffer): Promi
   const reason = parseUpdate(body, 0, body.length, parsed);
   if (reason !== Reason.ok) {
     countRejected(ctx, reason);
-    return errorReply(new MalformedUpdateError('ApiUpdate', reasonMessage(reason)), { note: { reason: reasonName(reason), bytes: body.length, sample: sampleOf(body) } });
+    return errorReply(new MalformedUpdateError('ApiUpdate', reasonMessage(reason)), {
+      note: { reason: reasonName(reason), bytes: body.length, sample: sampleOf(body) },
+    });
   }
   const ip = Buffer.from(req.remoteIp, 'latin1');
   const seq = engine.nextSeq();

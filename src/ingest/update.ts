@@ -161,9 +161,16 @@ function keyAt(src: Uint8Array, s: number, e: number): number {
     if (src[s] === 0x6c && src[s + 1] === 0x61 && src[s + 2] === 0x62 && src[s + 3] === 0x65 && src[s + 4] === 0x6c && src[s + 5] === 0x73) return KEY_LABELS;
   } else if (len === 8) {
     if (
-      src[s] === 0x69 && src[s + 1] === 0x6e && src[s + 2] === 0x73 && src[s + 3] === 0x74 &&
-      src[s + 4] === 0x61 && src[s + 5] === 0x6e && src[s + 6] === 0x63 && src[s + 7] === 0x65
-    ) return KEY_INSTANCE;
+      src[s] === 0x69 &&
+      src[s + 1] === 0x6e &&
+      src[s + 2] === 0x73 &&
+      src[s + 3] === 0x74 &&
+      src[s + 4] === 0x61 &&
+      src[s + 5] === 0x6e &&
+      src[s + 6] === 0x63 &&
+      src[s + 7] === 0x65
+    )
+      return KEY_INSTANCE;
   }
   return 0;
 }
@@ -174,9 +181,16 @@ function scanFast(src: Uint8Array, start: number, end: number, out: ParsedUpdate
   if (i >= end || src[i] !== 0x7b) return FALLBACK;
   i++;
   let seen = 0; // bit per known key, to hand duplicates to JSON.parse (last wins)
-  let appS = -1, appE = -1, appChars = 0, appAscii = true;
-  let verS = -1, verE = -1, verChars = 0;
-  let hostS = -1, hostE = -1, hostChars = 0;
+  let appS = -1,
+    appE = -1,
+    appChars = 0,
+    appAscii = true;
+  let verS = -1,
+    verE = -1,
+    verChars = 0;
+  let hostS = -1,
+    hostE = -1,
+    hostChars = 0;
   let instance = 0;
   let first = true;
   out.labelCount = 0;
@@ -225,11 +239,18 @@ function scanFast(src: Uint8Array, start: number, end: number, out: ParsedUpdate
       const e = scanString(src, s, end);
       if (e < 0) return e === -2 ? Reason.bad_utf8 : FALLBACK;
       if (key === KEY_APP) {
-        appS = s; appE = e; appChars = strChars; appAscii = strAscii;
+        appS = s;
+        appE = e;
+        appChars = strChars;
+        appAscii = strAscii;
       } else if (key === KEY_VER) {
-        verS = s; verE = e; verChars = strChars;
+        verS = s;
+        verE = e;
+        verChars = strChars;
       } else {
-        hostS = s; hostE = e; hostChars = strChars;
+        hostS = s;
+        hostE = e;
+        hostChars = strChars;
       }
       i = strEnd + 1;
     }
@@ -346,7 +367,7 @@ function scanLabels(src: Uint8Array, i: number, end: number, out: ParsedUpdate):
 }
 
 function ownField(obj: Record<string, unknown>, name: string): unknown {
-  return Object.prototype.hasOwnProperty.call(obj, name) ? obj[name] : undefined;
+  return Object.hasOwn(obj, name) ? obj[name] : undefined;
 }
 
 function charCount(s: string): number {
@@ -468,6 +489,7 @@ export function checkFields(app: unknown, ver: unknown, host: unknown, instance:
   }
   out.buf = scratch;
   // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, on purpose
   out.appAscii = /^[\x00-\x7f]*$/.test(app);
   out.appText = app;
   return Reason.ok;

@@ -114,7 +114,11 @@ export function clusterVars(engine: Engine, cluster: ClusterNode): ClusterStats 
   return { ...cluster.stats(), remote_lost: writer[Stat.remoteLost]!, digest_entries: writer[Stat.digestEntries]! };
 }
 
-export function debugVars(engine: Engine, info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string }, cluster: ClusterNode | null = null): DebugVars {
+export function debugVars(
+  engine: Engine,
+  info: { version: string; startedAt: number; uwsNative: boolean; dataDir: string },
+  cluster: ClusterNode | null = null,
+): DebugVars {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   return {

@@ -49,7 +49,12 @@ export function metricsText(engine: Engine, reader: StoreReader, meter: RateMete
   };
   metric('partisci_udp_datagrams_total', 'counter', 'UDP datagrams received.', [['', c.udp_datagrams]]);
   metric('partisci_http_updates_total', 'counter', 'Updates accepted over HTTP.', [['', c.http_updates]]);
-  metric('partisci_rejected_total', 'counter', 'Updates rejected, by reason.', Object.entries(c.rejected_by_reason).map(([r, n]) => [`{reason="${r}"}`, n]));
+  metric(
+    'partisci_rejected_total',
+    'counter',
+    'Updates rejected, by reason.',
+    Object.entries(c.rejected_by_reason).map(([r, n]) => [`{reason="${r}"}`, n]),
+  );
   metric('partisci_ring_full_drops_total', 'counter', 'Updates dropped because an ingest ring was full.', [['', c.ring_full_drops]]);
   metric('partisci_kernel_drops_total', 'counter', 'Datagrams the kernel dropped on our sockets (receive buffer full).', [['', c.kernel_drops]]);
   metric('partisci_applied_total', 'counter', 'Updates reflected in committed data.', [['', c.applied]]);
@@ -73,10 +78,16 @@ export function metricsText(engine: Engine, reader: StoreReader, meter: RateMete
     }
   }
   metric('partisci_instances', 'gauge', 'Instances per app and version, by status.', byVersion);
-  metric('partisci_instances_by_status', 'gauge', 'Instances up and stale.', [['{status="up"}', up], ['{status="stale"}', stale]]);
+  metric('partisci_instances_by_status', 'gauge', 'Instances up and stale.', [
+    ['{status="up"}', up],
+    ['{status="stale"}', stale],
+  ]);
   metric('partisci_lmdb_bytes', 'gauge', 'Size of the LMDB data in use (pages up to the last one written).', [['', reader.stats().mapBytes]]);
   const mem = rssBreakdown();
-  metric('partisci_memory_bytes', 'gauge', 'Resident memory: anonymous (heap) and file-backed (mapped data).', [['{kind="anon"}', mem.rss_anon], ['{kind="file"}', mem.rss_file]]);
+  metric('partisci_memory_bytes', 'gauge', 'Resident memory: anonymous (heap) and file-backed (mapped data).', [
+    ['{kind="anon"}', mem.rss_anon],
+    ['{kind="file"}', mem.rss_file],
+  ]);
   if (cluster !== null) {
     const k = clusterVars(engine, cluster);
     metric('partisci_cluster_connected', 'gauge', 'Whether this node is connected to NATS.', [['', k.connected ? 1 : 0]]);
@@ -85,10 +96,21 @@ export function metricsText(engine: Engine, reader: StoreReader, meter: RateMete
     metric('partisci_cluster_remote_lost_total', 'counter', 'Changes from other nodes that lost the conflict rule.', [['', k.remote_lost]]);
     metric('partisci_cluster_outbox_bytes', 'gauge', 'Bytes of committed changes not yet published.', [['', k.outbox_bytes]]);
     metric('partisci_cluster_outbox_entries', 'gauge', 'Batches of committed changes not yet published.', [['', k.outbox_entries]]);
-    metric('partisci_cluster_publish_lag_ms', 'gauge', 'Commit to JetStream acknowledgement (recent).', [['{quantile="0.5"}', k.publish_lag_ms.p50], ['{quantile="0.99"}', k.publish_lag_ms.p99]]);
-    metric('partisci_cluster_replication_lag_ms', 'gauge', 'Publish by the origin to commit here (recent).', [['{quantile="0.5"}', k.replication_lag_ms.p50], ['{quantile="0.99"}', k.replication_lag_ms.p99]]);
+    metric('partisci_cluster_publish_lag_ms', 'gauge', 'Commit to JetStream acknowledgement (recent).', [
+      ['{quantile="0.5"}', k.publish_lag_ms.p50],
+      ['{quantile="0.99"}', k.publish_lag_ms.p99],
+    ]);
+    metric('partisci_cluster_replication_lag_ms', 'gauge', 'Publish by the origin to commit here (recent).', [
+      ['{quantile="0.5"}', k.replication_lag_ms.p50],
+      ['{quantile="0.99"}', k.replication_lag_ms.p99],
+    ]);
     metric('partisci_cluster_position', 'gauge', 'Last change-stream sequence committed here.', [['', k.position]]);
-    metric('partisci_cluster_node_last_seen_seconds', 'gauge', 'Seconds since each other node was last heard.', Object.entries(k.nodes).map(([n, v]) => [`{node="${label(n)}"}`, v.last_seen_ms_ago / 1000]));
+    metric(
+      'partisci_cluster_node_last_seen_seconds',
+      'gauge',
+      'Seconds since each other node was last heard.',
+      Object.entries(k.nodes).map(([n, v]) => [`{node="${label(n)}"}`, v.last_seen_ms_ago / 1000]),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -26,7 +26,10 @@ export function openApiDocument(routes: readonly Route[], config: ServerConfig, 
         200: { description: DESCRIPTIONS[200], content: { [op.produces ?? 'application/json']: {} } },
       };
       for (const status of op.errors ?? []) {
-        responses[status] = { description: DESCRIPTIONS[status] ?? 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+        responses[status] = {
+          description: DESCRIPTIONS[status] ?? 'error',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        };
       }
       ops[method] = {
         operationId: `${method}${route.path.replace(/[{}]/g, '').replace(/[^a-zA-Z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
@@ -38,7 +41,9 @@ export function openApiDocument(routes: readonly Route[], config: ServerConfig, 
           required: p.in === 'path' ? true : p.required === true,
           schema: { type: p.type ?? 'string' },
         })),
-        ...(method === 'post' && route.path.endsWith('/update/') ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Update' } } } } } : {}),
+        ...(method === 'post' && route.path.endsWith('/update/')
+          ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Update' } } } } }
+          : {}),
         ...(op.write === true && config.writeToken !== '' ? { security: [{ writeToken: [] }] } : {}),
         responses,
       };
@@ -54,7 +59,10 @@ export function openApiDocument(routes: readonly Route[], config: ServerConfig, 
       schemas: {
         Error: {
           type: 'object',
-          properties: { error: { type: 'string', description: 'what went wrong, for people' }, code: { type: 'string', enum: SERVED_CODES, description: 'stable: what programs match on' } },
+          properties: {
+            error: { type: 'string', description: 'what went wrong, for people' },
+            code: { type: 'string', enum: SERVED_CODES, description: 'stable: what programs match on' },
+          },
           required: ['error', 'code'],
         },
         Update: {

@@ -7,7 +7,6 @@ import type { HistoryPoint } from '../store/reader.js';
 
 export type { HistoryPoint };
 
-
 /** Most steps one answer may have. */
 export const MAX_STEPS = 1000;
 

@@ -11,7 +11,7 @@
 // `extra` is not written to LMDB: it says what an instance operation means
 // for the change feed (ChangeKind and the previous version; see changes.ts).
 
-import { DbId } from './layout.js';
+import type { DbId } from './layout.js';
 
 export const OpKind = {
   put: 1,
@@ -156,6 +156,7 @@ export function findOp(buffer: ArrayBuffer, length: number, db: number, kind: nu
  * (`length` once every operation was visited). The views are valid during
  * the call.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a visitor returns false to stop, anything else (nothing) to go on
 export function eachOp(buffer: ArrayBuffer, length: number, visit: (op: Op) => boolean | void, from = 0): number {
   const bytes = new Uint8Array(buffer, 0, length);
   const view = new DataView(buffer, 0, length);

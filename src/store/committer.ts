@@ -142,7 +142,8 @@ export class Committer {
         },
         from,
       );
-      if (end === batch.length && batch.pruneBefore > 0) pruned = this.#prune(DbId.history, 0, batch.pruneBefore) + this.#prune(DbId.histhost, 1, batch.pruneBefore);
+      if (end === batch.length && batch.pruneBefore > 0)
+        pruned = this.#prune(DbId.history, 0, batch.pruneBefore) + this.#prune(DbId.histhost, 1, batch.pruneBefore);
     }, SYNC_FLAGS);
     return { ms: performance.now() - started, pruned, end };
   }

@@ -231,7 +231,11 @@ function putSummaries(fleet: FleetState, out: BatchWriter, meanwhile: () => void
   const rank = new Int32Array(apps.highWater);
   const live: number[] = [];
   for (let a = 0; a < apps.highWater; a++) if (apps.state[a] === SlotState.live) live.push(a);
-  live.sort((x, y) => Buffer.compare(apps.keyOf(x), apps.keyOf(y))).forEach((a, i) => (rank[a] = i));
+  live
+    .sort((x, y) => Buffer.compare(apps.keyOf(x), apps.keyOf(y)))
+    .forEach((a, i) => {
+      rank[a] = i;
+    });
   const byRank = (x: number, y: number): number => rank[x]! - rank[y]!;
   let n = 0;
   let key: Uint8Array = EMPTY;
@@ -245,7 +249,10 @@ function putSummaries(fleet: FleetState, out: BatchWriter, meanwhile: () => void
       continue;
     }
     const c = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
-    const appKeys = counts.appsOf(h).sort(byRank).map((a) => apps.keyOf(a));
+    const appKeys = counts
+      .appsOf(h)
+      .sort(byRank)
+      .map((a) => apps.keyOf(a));
     putHostSummary(begin, bytes, h, keyPartJson(key), c, fleet.hostClock.get(h), appKeys, labels.countsJson('host', h));
   }
   const pages = (counts.dirtyApps.size + counts.dirtyHosts.size) / 16;
@@ -257,7 +264,9 @@ function putSummaries(fleet: FleetState, out: BatchWriter, meanwhile: () => void
 /** The change-feed note of an instance that turned stale: what memory knows of it. */
 function staleNote(fleet: FleetState, slot: number): Uint8Array {
   const key = fleet.inst.keyOf(slot);
-  const { parts: [appId, host] } = splitKey(key, 2);
+  const {
+    parts: [appId, host],
+  } = splitKey(key, 2);
   const version = {
     app: (fleet.appNames[fleet.inst.cols[APP]![slot]!] ?? EMPTY).toString('utf8'),
     app_id: appId,

@@ -25,7 +25,6 @@ export const PAIR_HEAD = 3;
 export const BUCKET = 4;
 export const SUMMARY_COLUMNS = 5;
 
-
 export interface VersionCount {
   app: number;
   /** The version as JSON string content (as stored). */

@@ -23,9 +23,30 @@
 // from LMDB.
 
 import {
-  FRAG_APP_OFF, RECORD_HEADER, RecordFlag, RecordType,
-  R_APP_ID_LEN, R_APP_LEN, R_FLAGS, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF,
-  R_IP_LEN, R_KEY_HASH, R_KEY_LEN, R_LABELS_LEN, R_SEQ, R_TIME, R_TYPE, R_VER_LEN, R_VER_OFF, get16, get32, getI32, labelsOffset,
+  FRAG_APP_OFF,
+  RECORD_HEADER,
+  RecordFlag,
+  RecordType,
+  R_APP_ID_LEN,
+  R_APP_LEN,
+  R_FLAGS,
+  R_FRAG_HASH_A,
+  R_FRAG_HASH_B,
+  R_HOST_LEN,
+  R_HOST_OFF,
+  R_IP_LEN,
+  R_KEY_HASH,
+  R_KEY_LEN,
+  R_LABELS_LEN,
+  R_SEQ,
+  R_TIME,
+  R_TYPE,
+  R_VER_LEN,
+  R_VER_OFF,
+  get16,
+  get32,
+  getI32,
+  labelsOffset,
 } from '../ingest/record.js';
 import { hash32 } from '../ingest/hash.js';
 import type { ClusterState } from '../cluster/remote.js';
@@ -36,7 +57,23 @@ import { BUCKET, FleetCounts, SUMMARY_COLUMNS } from './fleet-counts.js';
 import { RemoteChanges } from './fleet-remote.js';
 import { EntryFlag, hostBucket } from './history.js';
 import {
-  APP, CLUSTER_COLUMNS, CTIME, DIRTY, FLAGS, FRAG_A, FRAG_B, HOST, INSTANCE_COLUMNS, LABELS, ORIGIN, PENDING, PENDING_N, SINCE, STALE, STORED, VER,
+  APP,
+  CLUSTER_COLUMNS,
+  CTIME,
+  DIRTY,
+  FLAGS,
+  FRAG_A,
+  FRAG_B,
+  HOST,
+  INSTANCE_COLUMNS,
+  LABELS,
+  ORIGIN,
+  PENDING,
+  PENDING_N,
+  SINCE,
+  STALE,
+  STORED,
+  VER,
 } from './instance-columns.js';
 import { KeyIndex, SlotState } from './key-index.js';
 import { LabelSets } from './label-sets.js';
@@ -528,4 +565,3 @@ function bytesEqualAt(a: Uint8Array, src: Uint8Array, at: number, len: number): 
   for (let i = 0; i < len; i++) if (a[i] !== src[at + i]) return false;
   return true;
 }
-

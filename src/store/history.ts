@@ -171,7 +171,20 @@ export class HistoryLog {
    * instance's labels object (or empty); a removal has an empty ver, a
    * first sight an empty prevVer (and the flag saying so).
    */
-  push(app: number, bucket: number, time: number, instance: number, flags: number, appId: Uint8Array, appName: Uint8Array, hostJson: Uint8Array, ver: Uint8Array, prevVer: Uint8Array, hostIp: Uint8Array, labels: Uint8Array = EMPTY): void {
+  push(
+    app: number,
+    bucket: number,
+    time: number,
+    instance: number,
+    flags: number,
+    appId: Uint8Array,
+    appName: Uint8Array,
+    hostJson: Uint8Array,
+    ver: Uint8Array,
+    prevVer: Uint8Array,
+    hostIp: Uint8Array,
+    labels: Uint8Array = EMPTY,
+  ): void {
     const f = this.#fields;
     const parts = [appId, appName, hostJson, ver, EMPTY, hostIp, labels];
     // One scratch source: the parts side by side.
@@ -312,4 +325,3 @@ function put16(b: Uint8Array, o: number, v: number): void {
   b[o] = v;
   b[o + 1] = v >>> 8;
 }
-

@@ -6,8 +6,21 @@
 // come from the key.
 
 import {
-  FRAG_APP_OFF, FRAG_HOST_IP_GAP, FRAG_LABELS_GAP, RECORD_HEADER, R_APP_LEN, R_FRAG_HASH_A, R_FRAG_HASH_B, R_HOST_LEN, R_HOST_OFF, R_IP_LEN, R_KEY_LEN, R_LABELS_LEN,
-  R_VER_LEN, R_VER_OFF, get16,
+  FRAG_APP_OFF,
+  FRAG_HOST_IP_GAP,
+  FRAG_LABELS_GAP,
+  RECORD_HEADER,
+  R_APP_LEN,
+  R_FRAG_HASH_A,
+  R_FRAG_HASH_B,
+  R_HOST_LEN,
+  R_HOST_OFF,
+  R_IP_LEN,
+  R_KEY_LEN,
+  R_LABELS_LEN,
+  R_VER_LEN,
+  R_VER_OFF,
+  get16,
 } from '../ingest/record.js';
 import type { JsonBytes } from './json-bytes.js';
 import { INSTANCE_HEADER, V_APP_LEN, V_FLAGS, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT, ValueFlag } from './layout.js';
@@ -127,7 +140,11 @@ export function writeVersionJson(key: Uint8Array, keyLength: number, value: Uint
   const labelsLen = u16(value, V_LABELS_LEN);
   out.ascii('{"app":"').bytes(value, appAt, verAt).ascii('","app_id":"').bytes(key, 0, appEnd).ascii('","host":"');
   keyPartAsJson(key, appEnd + 1, hostEnd, out);
-  out.ascii('","host_ip":"').bytes(value, ipAt, ipAt + ipLen).ascii('","instance":').uint((key[keyLength - 2]! << 8) | key[keyLength - 1]!);
+  out
+    .ascii('","host_ip":"')
+    .bytes(value, ipAt, ipAt + ipLen)
+    .ascii('","instance":')
+    .uint((key[keyLength - 2]! << 8) | key[keyLength - 1]!);
   out.ascii(',"ver":"').bytes(value, verAt, ipAt).ascii('"');
   if (labelsLen > 0) out.ascii(',"labels":').bytes(value, ipAt + ipLen, ipAt + ipLen + labelsLen);
   out.ascii(',"last_update":').uint(lastUpdate);

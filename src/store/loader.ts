@@ -29,7 +29,10 @@ export function loadFleet(path: string, fleet: Fleet, meanwhile: () => void = ()
     const meta = env.openDB<Buffer, Buffer>(DB.meta, bin);
     const next = meta.getBinary(Buffer.from(META.nextBlock));
     fleet.nextBatch = next === undefined ? 1 : Number(next.toString('latin1'));
-    for (const [kind, name] of [['host', DB.hosts], ['app', DB.apps]] as const) {
+    for (const [kind, name] of [
+      ['host', DB.hosts],
+      ['app', DB.apps],
+    ] as const) {
       for (const { key, value } of env.openDB<Buffer, Buffer>(name, bin).getRange({})) {
         loadSummary(fleet, kind, key, value.readUInt32LE(S_SLOT), value.readUInt32LE(S_WRITTEN_AT), kind === 'app' ? summaryName(value, APP_FRAG_HEAD) : null);
       }
@@ -61,7 +64,6 @@ export function loadFleet(path: string, fleet: Fleet, meanwhile: () => void = ()
     void env.close();
   }
 }
-
 
 /** A stored summary: adopts its slot and time. */
 function loadSummary(fleet: Fleet, kind: 'app' | 'host', key: Uint8Array, slot: number, writtenAt: number, name: Uint8Array | null): void {
@@ -118,7 +120,11 @@ function loaded(fleet: Fleet): void {
   // The clock buffers outlive a writer thread: a restarted writer finds
   // times ahead of LMDB (persisted again in the next batch), and times of
   // slots that no longer exist (which must not leak into their next owner).
-  for (const [index, c] of [[fleet.inst, fleet.instClock], [fleet.hosts, fleet.hostClock], [fleet.apps, fleet.appClock]] as const) {
+  for (const [index, c] of [
+    [fleet.inst, fleet.instClock],
+    [fleet.hosts, fleet.hostClock],
+    [fleet.apps, fleet.appClock],
+  ] as const) {
     c.zeroUnless((s) => s < index.highWater && index.state[s] === SlotState.live);
     c.markAllDirty(index.highWater);
   }

@@ -26,7 +26,6 @@ import { RowStream, u32 } from './row-stream.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
 
-
 export interface VersionFilter {
   appId?: string;
   host?: string;
@@ -148,11 +147,20 @@ export class StoreReader {
     const after = page.cursor === undefined ? null : decodeCursor(page.cursor, tag);
     const clock = SlotClock.view(this.#clocks.instance);
     const staleBefore = this.#staleSeconds > 0 ? Math.floor(Date.now() / 1000) - this.#staleSeconds : -Infinity;
-    interface Sum { name: string; appId: string; peers: Set<string>; instances: number; stale: number; last: number }
+    interface Sum {
+      name: string;
+      appId: string;
+      peers: Set<string>;
+      instances: number;
+      stale: number;
+      last: number;
+    }
     const sums = new Map<string, Sum>();
     this.#instRows.each(undefined, undefined, false, (key, keyLength, value) => {
       if (!filter.matches(valueLabels(value))) return true;
-      const { parts: [appId, host] } = splitKey(key.subarray(0, keyLength), 2);
+      const {
+        parts: [appId, host],
+      } = splitKey(key.subarray(0, keyLength), 2);
       const t = Math.max(u32(value, V_WRITTEN_AT), clock[u32(value, V_SLOT)] ?? 0);
       const id = kind === 'app' ? appId! : host!;
       let sum = sums.get(id);
@@ -215,7 +223,10 @@ export class StoreReader {
   versionCounts(): { appId: string; versions: { ver: string; count: number; up_count: number; stale_count: number }[] }[] {
     const out = [];
     for (const { key, value } of this.#appvers.getRange({})) {
-      out.push({ appId: key.subarray(0, key.length - 1).toString('latin1'), versions: JSON.parse(value.toString('utf8')) as { ver: string; count: number; up_count: number; stale_count: number }[] });
+      out.push({
+        appId: key.subarray(0, key.length - 1).toString('latin1'),
+        versions: JSON.parse(value.toString('utf8')) as { ver: string; count: number; up_count: number; stale_count: number }[],
+      });
     }
     return out;
   }
@@ -259,7 +270,10 @@ export class StoreReader {
       if (n > 0) out.ascii(',');
       n++;
       writeVersionJson(key, keyLength, value, t, out);
-      out.ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":').uint(u32(value, V_SINCE)).ascii('}');
+      out
+        .ascii(stale ? ',"status":"stale","since":' : ',"status":"up","since":')
+        .uint(u32(value, V_SINCE))
+        .ascii('}');
     };
     /** The key of the last instance written (a page's end: where the next page starts). */
     let lastKey: Buffer | null = null;
@@ -483,4 +497,3 @@ function jsonText(content: Uint8Array): string {
   const s = utf8.decode(content);
   return s.includes('\\') ? (JSON.parse(`"${s}"`) as string) : s;
 }
-

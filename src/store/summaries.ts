@@ -26,7 +26,14 @@ function countsJson(peersName: string, c: SummaryCounts, labelCounts: string): s
 
 /** Stored value: header, then `{"app":…,"app_id":…,"host_count":…,…,"last_update":`. */
 export function appSummaryValue(slot: number, name: Uint8Array, appId: string, c: SummaryCounts, writtenAt: number, labelCounts = ''): Buffer {
-  return value(slot, name.length, c.peers, writtenAt, [APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}",${countsJson('host_count', c, labelCounts)}`)], []);
+  return value(
+    slot,
+    name.length,
+    c.peers,
+    writtenAt,
+    [APP_FRAG_HEAD, name, Buffer.from(`","app_id":"${appId}",${countsJson('host_count', c, labelCounts)}`)],
+    [],
+  );
 }
 
 /**
@@ -108,8 +115,18 @@ export function putHostSummary(
   // label_counts (label-sets.ts) before last_update, when any instance has labels.
   const labels = labelCounts === '' ? null : Buffer.from(`,"label_counts":${labelCounts}`);
   const fragLen =
-    HOST_FRAG_HEAD.length + name.length + HOST_COUNTS_OPEN.length + decimalLength(c.peers) + INSTANCE_COUNT.length + decimalLength(c.instances) +
-    UP_COUNT.length + decimalLength(up) + STALE_COUNT.length + decimalLength(c.stale) + (labels?.length ?? 0) + LAST_UPDATE.length;
+    HOST_FRAG_HEAD.length +
+    name.length +
+    HOST_COUNTS_OPEN.length +
+    decimalLength(c.peers) +
+    INSTANCE_COUNT.length +
+    decimalLength(c.instances) +
+    UP_COUNT.length +
+    decimalLength(up) +
+    STALE_COUNT.length +
+    decimalLength(c.stale) +
+    (labels?.length ?? 0) +
+    LAST_UPDATE.length;
   let size = SUMMARY_HEADER + fragLen;
   for (const k of appKeys) size += k.length;
   const at = begin(size);

@@ -14,7 +14,28 @@ import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
 import { hashBytes, hashOut } from '../ingest/hash.js';
 import { BatchWriter, OpKind, eachOp } from './batch.js';
 import { EntryFlag, HistoryLog, blockKey, bucketPart, hostBucket } from './history.js';
-import { CLOCK_CHUNK, DATA_FILE, DB, DB_IDS, DbId, INSTANCE_HEADER, META, SCHEMA_VERSION, SUMMARY_HEADER, V_APP_LEN, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT, envOptions, clockKey } from './layout.js';
+import {
+  CLOCK_CHUNK,
+  DATA_FILE,
+  DB,
+  DB_IDS,
+  DbId,
+  INSTANCE_HEADER,
+  META,
+  SCHEMA_VERSION,
+  SUMMARY_HEADER,
+  V_APP_LEN,
+  V_FP_A,
+  V_FP_B,
+  V_IP_LEN,
+  V_LABELS_LEN,
+  V_SINCE,
+  V_SLOT,
+  V_VER_LEN,
+  V_WRITTEN_AT,
+  envOptions,
+  clockKey,
+} from './layout.js';
 
 const LAYOUT_1 = { header: 16, clockChunk: 1020, verOff: 12, verLen: 14 } as const;
 const SYNC = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
@@ -39,7 +60,10 @@ export function storedLayout(dir: string): number | null {
 }
 
 /** Upgrades dir from layout 1 when it holds one; returns what it did (null: nothing to do). */
-export function upgradeIfNeeded(dir: string, log: (message: string, fields?: Record<string, unknown>) => void): { instances: number; history: number; ms: number } | null {
+export function upgradeIfNeeded(
+  dir: string,
+  log: (message: string, fields?: Record<string, unknown>) => void,
+): { instances: number; history: number; ms: number } | null {
   if (storedLayout(dir) !== 1) return null;
   const started = performance.now();
   const target = join(dir, 'upgrade-2');
@@ -118,7 +142,10 @@ function copy(from: RootDatabase, to: RootDatabase): { instances: number; histor
 
   // Summaries: a fragment length after the header; hosts list their apps.
   // (The writer rewrites every summary from the instances once it loads.)
-  for (const [name, id] of [[DB.apps, DbId.apps], [DB.hosts, DbId.hosts]] as const) {
+  for (const [name, id] of [
+    [DB.apps, DbId.apps],
+    [DB.hosts, DbId.hosts],
+  ] as const) {
     for (const { key, value } of old(name).getRange({})) {
       const frag = value.subarray(LAYOUT_1.header);
       const trailer = id === DbId.hosts ? [...(appsOfHost.get(key.toString('latin1')) ?? [])].sort().map((a) => Buffer.from(a, 'latin1')) : [];
@@ -176,7 +203,8 @@ function copy(from: RootDatabase, to: RootDatabase): { instances: number; histor
   const history = entries.length;
   if (history > 0) {
     log.blocks(
-      (kind, slot, size) => out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(kind === 'app' ? appParts[slot]! : bucketPart(slot), 1), size),
+      (kind, slot, size) =>
+        out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(kind === 'app' ? appParts[slot]! : bucketPart(slot), 1), size),
       () => out.bytes,
     );
   }
@@ -201,4 +229,3 @@ function copy(from: RootDatabase, to: RootDatabase): { instances: number; histor
   flush();
   return { instances, history };
 }
-

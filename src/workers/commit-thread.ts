@@ -134,7 +134,16 @@ function done(batch: BatchMessage, ms: number, pruned: number): void {
   stats[Stat.pruned]! += pruned;
   stats[Stat.lastCommitMs] = ms;
   if (batch.oldestMs > 0) recordLag(now, now - batch.oldestMs);
-  if (log.enabled('debug')) log.debug('batch committed', { id: batch.id, written: batch.written, removed: batch.removed, bytes: batch.length, ms: Math.round(ms), lag_ms: batch.oldestMs > 0 ? now - batch.oldestMs : 0, pruned });
+  if (log.enabled('debug'))
+    log.debug('batch committed', {
+      id: batch.id,
+      written: batch.written,
+      removed: batch.removed,
+      bytes: batch.length,
+      ms: Math.round(ms),
+      lag_ms: batch.oldestMs > 0 ? now - batch.oldestMs : 0,
+      pruned,
+    });
   lastError = '';
   const reply: DoneMessage = { type: 'DONE', id: batch.id, ms };
   port?.postMessage(reply);

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { NotReplicatedError, QueueFullError, ShuttingDownError, StorageUnavailableError, WriterUnavailableError } from '../errors.js';
 import type { OpenedSocket } from '../ingest/native.js';
-import { MAX_RECORD_BYTES, RecordType, encodeControl } from '../ingest/record.js';
+import { MAX_RECORD_BYTES, type RecordType, encodeControl } from '../ingest/record.js';
 import { changesOf, type ChangeEvent } from '../store/changes.js';
 import type { ClockBuffers } from '../store/slot-clock.js';
 import { PendingAcks } from './acks.js';
@@ -125,7 +125,13 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
    * too); the writer goes on rebuilding its index in the background.
    */
   static async start(options: EngineOptions, log: Logger): Promise<Engine> {
-    const sockets = openSockets({ listenIp: options.listenIp, port: options.port, count: options.workers, rcvbufBytes: options.rcvbufBytes, recvTimeoutMs: RECV_TIMEOUT_MS });
+    const sockets = openSockets({
+      listenIp: options.listenIp,
+      port: options.port,
+      count: options.workers,
+      rcvbufBytes: options.rcvbufBytes,
+      recvTimeoutMs: RECV_TIMEOUT_MS,
+    });
     const engine = new Engine(options, sockets, log);
     try {
       await engine.#supervisor.start();
@@ -226,7 +232,8 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
    */
   submit(record: Uint8Array, length: number, seq: number): Promise<number> {
     if (this.#stopping) return Promise.reject(new ShuttingDownError('server is shutting down'));
-    if (!this.#supervisor.writerRunning) return Promise.reject(new WriterUnavailableError(`no writer is running (${this.#supervisor.lastWriterError ?? 'starting'}); try again`));
+    if (!this.#supervisor.writerRunning)
+      return Promise.reject(new WriterUnavailableError(`no writer is running (${this.#supervisor.lastWriterError ?? 'starting'}); try again`));
     // While commits fail (a full disk), say so at once rather than wait.
     if (this.#lastCommitError !== null) return Promise.reject(new StorageUnavailableError(`storage unavailable: ${this.#lastCommitError}`));
     if (!this.#httpRing.tryPush(record, 0, length)) {
@@ -241,7 +248,15 @@ export class Engine extends EventEmitter<{ events: [ChangeEvent[]]; commitError:
     // timeout the client learns that it is committed here but not replicated yet.
     const ms = this.#replicationTimeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new NotReplicatedError(`committed on this node but not acknowledged by the cluster within ${ms} ms; it will be published when the cluster is reachable`)), ms);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new NotReplicatedError(
+              `committed on this node but not acknowledged by the cluster within ${ms} ms; it will be published when the cluster is reachable`,
+            ),
+          ),
+        ms,
+      );
       done.then(
         (v) => {
           clearTimeout(timer);

@@ -249,7 +249,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       stats: this.#memory.stats,
       allow: this.#options.allow,
     };
-    const worker = new Worker(INGEST_WORKER, { workerData: data, name: `partisci-ingest-${i}`, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = new Worker(INGEST_WORKER, {
+      workerData: data,
+      name: `partisci-ingest-${i}`,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     this.#ingest[i] = worker;
     worker.on('error', (err) => this.#log(`ingest worker ${i} failed: ${err.message}`));
     worker.on('exit', (code) => {

@@ -68,7 +68,13 @@ function run(data: WriterThreadData): void {
   const cluster = data.nodeName === undefined ? null : new ClusterState(data.nodeName);
   if (cluster !== null) cluster.outboxOpen = () => Atomics.load(control, Ctl.OUTBOX_FULL) === 0;
   const fleet = new Fleet(
-    { trimSeconds: data.trimSeconds, staleSeconds: data.staleSeconds, historyDays: data.historyDays, clockPersistMs: data.clockPersistMs, ...(cluster === null ? {} : { cluster }) },
+    {
+      trimSeconds: data.trimSeconds,
+      staleSeconds: data.staleSeconds,
+      historyDays: data.historyDays,
+      clockPersistMs: data.clockPersistMs,
+      ...(cluster === null ? {} : { cluster }),
+    },
     data.clocks,
   );
   const digestMs = data.digestMs ?? DEFAULT_DIGEST_MS;
@@ -158,7 +164,15 @@ function run(data: WriterThreadData): void {
     staging.replay(absorb);
     inFlight.set(batch.id, { changes: batch.written + batch.removed, bytes: batch.length, cutAt: nowMs });
     if (log.enabled('debug')) {
-      log.debug('batch cut', { id: batch.id, changes: batch.changes, written: batch.written, removed: batch.removed, applied: batch.applied, bytes: batch.length, ms: Math.round(ms) });
+      log.debug('batch cut', {
+        id: batch.id,
+        changes: batch.changes,
+        written: batch.written,
+        removed: batch.removed,
+        applied: batch.applied,
+        bytes: batch.length,
+        ms: Math.round(ms),
+      });
     }
     const msg: BatchMessage = { type: 'BATCH', ...batch };
     port.postMessage(msg, [batch.buffer]);

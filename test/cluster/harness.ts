@@ -21,7 +21,21 @@ export async function startNode(o: NodeOptions): Promise<Server> {
   const port = o.port ?? (await freePort());
   const dataDir = o.dataDir ?? tempDir(`partisci-${o.name}-`);
   const urls = (o.servers ?? [...Array(o.nats.size).keys()]).map((i) => o.nats.url(i));
-  const args = ['--port', String(port), '--data', dataDir, '--workers', '1', '--cluster', urls.join(','), '--node', o.name, '--cluster-replicas', String(Math.min(3, o.nats.size)), ...(o.extra ?? [])];
+  const args = [
+    '--port',
+    String(port),
+    '--data',
+    dataDir,
+    '--workers',
+    '1',
+    '--cluster',
+    urls.join(','),
+    '--node',
+    o.name,
+    '--cluster-replicas',
+    String(Math.min(3, o.nats.size)),
+    ...(o.extra ?? []),
+  ];
   return Server.start({ port, dataDir, args });
 }
 
@@ -39,5 +53,7 @@ export async function linked(server: Server, timeoutMs = 20_000): Promise<void> 
 /** The full version/ answer, sorted, without fields that legitimately differ by the moment of asking (status). */
 export async function fleetOf(server: Server, query = ''): Promise<Record<string, unknown>[]> {
   const rows = (await server.get(`/api/v1/version/${query}`)).body.data as Record<string, unknown>[];
-  return rows.map((r) => ({ ...r })).sort((a, b) => JSON.stringify([a.app_id, a.host, a.instance]).localeCompare(JSON.stringify([b.app_id, b.host, b.instance])));
+  return rows
+    .map((r) => ({ ...r }))
+    .sort((a, b) => JSON.stringify([a.app_id, a.host, a.instance]).localeCompare(JSON.stringify([b.app_id, b.host, b.instance])));
 }

@@ -119,7 +119,14 @@ describe('updates', () => {
   test('POST update/ answers 200 with the stored version once committed', async () => {
     const res = await server.request('POST', '/api/v1/update/', JSON.stringify({ instance: 7, host: 'terminal.example.com', ver: '1.0', app: 'updatenator' }));
     expect(res.status).toBe(200);
-    expect(res.body.data[0]).toMatchObject({ app: 'updatenator', app_id: 'updatenator', host: 'terminal.example.com', host_ip: '127.0.0.1', instance: 7, ver: '1.0' });
+    expect(res.body.data[0]).toMatchObject({
+      app: 'updatenator',
+      app_id: 'updatenator',
+      host: 'terminal.example.com',
+      host_ip: '127.0.0.1',
+      instance: 7,
+      ver: '1.0',
+    });
     // Committed before the answer: visible at once, without waiting.
     const rows = (await server.get('/api/v1/version/?app_id=updatenator')).body.data;
     expect(rows).toEqual([{ ...res.body.data[0], status: 'up', since: res.body.data[0].last_update }]);

@@ -28,10 +28,14 @@ describe.skipIf(!haveNats)('a cluster of two nodes on a 3-server JetStream clust
   test('a UDP update to one node is shown by the other within a second, same host_ip, last_update and since', async () => {
     await a.sendUdp([update('Billing', '2.4.1', 'web-1', 0), update('Billing', '2.4.1', 'web-2', 1)]);
     const started = Date.now();
-    const onB = await until(async () => {
-      const rows = await fleetOf(b, '?app_id=billing');
-      return rows.length === 2 ? rows : null;
-    }, 5000, 20);
+    const onB = await until(
+      async () => {
+        const rows = await fleetOf(b, '?app_id=billing');
+        return rows.length === 2 ? rows : null;
+      },
+      5000,
+      20,
+    );
     expect(onB).not.toBeNull();
     expect(Date.now() - started).toBeLessThan(1500);
     const onA = await fleetOf(a, '?app_id=billing');
@@ -56,10 +60,14 @@ describe.skipIf(!haveNats)('a cluster of two nodes on a 3-server JetStream clust
         b.request('POST', '/api/v1/update/', update('Race', `b${round}`, 'h', 0)),
       ]);
     }
-    const same = await until(async () => {
-      const [x, y] = await Promise.all([fleetOf(a, '?app_id=race'), fleetOf(b, '?app_id=race')]);
-      return x.length === 1 && JSON.stringify(x) === JSON.stringify(y) ? x : null;
-    }, 5000, 50);
+    const same = await until(
+      async () => {
+        const [x, y] = await Promise.all([fleetOf(a, '?app_id=race'), fleetOf(b, '?app_id=race')]);
+        return x.length === 1 && JSON.stringify(x) === JSON.stringify(y) ? x : null;
+      },
+      5000,
+      50,
+    );
     expect(same).not.toBeNull();
     // Same second, different nodes: the greater node name (beta) wins.
     expect(same![0]!.ver).toBe('b4');
@@ -83,10 +91,14 @@ describe.skipIf(!haveNats)('a cluster of two nodes on a 3-server JetStream clust
     const res = await b.request('DELETE', '/api/v1/version/?app_id=gone&host=g1');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ removed: 1 });
-    const left = await until(async () => {
-      const rows = await fleetOf(a, '?app_id=gone');
-      return rows.length === 1 ? rows : null;
-    }, 5000, 20);
+    const left = await until(
+      async () => {
+        const rows = await fleetOf(a, '?app_id=gone');
+        return rows.length === 1 ? rows : null;
+      },
+      5000,
+      20,
+    );
     expect(left![0]!.host).toBe('g2');
   });
 
@@ -94,7 +106,7 @@ describe.skipIf(!haveNats)('a cluster of two nodes on a 3-server JetStream clust
     const v = await a.vars();
     expect(v.cluster).toMatchObject({ node: 'alpha', connected: true, stream_ready: true, outbox_full: false });
     expect(Object.keys(v.cluster.nodes)).toEqual(['beta']);
-    const metrics = (await (await fetch(a.url('/metrics'))).text());
+    const metrics = await (await fetch(a.url('/metrics'))).text();
     expect(metrics).toMatch(/^partisci_cluster_connected 1$/m);
     expect(metrics).toMatch(/^partisci_cluster_node_last_seen_seconds\{node="beta"\} /m);
   });

@@ -23,7 +23,10 @@ afterAll(async () => {
 });
 
 /** The raw response: status, headers and body bytes as sent (no decoding). */
-function raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; doneAt: number }> {
+function raw(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; doneAt: number }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, headers }, (res) => {
       const chunks: Buffer[] = [];

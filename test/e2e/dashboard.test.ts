@@ -101,7 +101,11 @@ describe('dashboard', () => {
   });
 
   it('opens a host: its apps, instances and history', async () => {
-    await page().getByTestId('instances').getByRole('link', { name: host(1) }).first().click();
+    await page()
+      .getByTestId('instances')
+      .getByRole('link', { name: host(1) })
+      .first()
+      .click();
     await poll(() => decodeURIComponent(new URL(page().url()).pathname)).toBe(`/host/${host(1)}`);
     const rows = page().getByTestId('host-instances').locator('tbody tr');
     await poll(() => rows.count()).toBe(3); // billing-api ×2, auth-service
@@ -116,7 +120,15 @@ describe('dashboard', () => {
 
   it('filters an app’s instances by label, from its label counts', async () => {
     const labelled: string[] = [];
-    for (let i = 1; i <= 12; i++) labelled.push(JSON.stringify({ app: 'labelled', ver: '1.0', host: host(i), labels: { env: i <= 8 ? 'prod' : 'staging', region: i % 2 === 0 ? 'eu-west' : 'us-east' } }));
+    for (let i = 1; i <= 12; i++)
+      labelled.push(
+        JSON.stringify({
+          app: 'labelled',
+          ver: '1.0',
+          host: host(i),
+          labels: { env: i <= 8 ? 'prod' : 'staging', region: i % 2 === 0 ? 'eu-west' : 'us-east' },
+        }),
+      );
     await server!.sendUdp(labelled);
     await server!.settle();
     await page().goto(server!.url('/app/labelled'));
@@ -169,7 +181,8 @@ describe('dashboard', () => {
 
   it('stays responsive with 10,000 hosts on one app', async () => {
     const updates: string[] = [];
-    for (let i = 0; i < 10_000; i++) updates.push(update('fleet-10k', i % 10 === 0 ? '4.1.0' : i % 3 === 0 ? '4.0.0' : '4.2.0', `node-${String(i).padStart(5, '0')}`, 0));
+    for (let i = 0; i < 10_000; i++)
+      updates.push(update('fleet-10k', i % 10 === 0 ? '4.1.0' : i % 3 === 0 ? '4.0.0' : '4.2.0', `node-${String(i).padStart(5, '0')}`, 0));
     await server!.sendUdp(updates, 8);
     await server!.settle(undefined, 30_000);
     const started = Date.now();

@@ -52,7 +52,11 @@ describe('history', () => {
     const del = await server.request('DELETE', '/api/v1/version/?app_id=hist&host=h1', undefined, AUTH);
     expect(del.body).toEqual({ removed: 1 });
     const rows = (await server.get('/api/v1/history/?app_id=hist')).body.data;
-    expect(rows.map((r: Record<string, unknown>) => [r.prev_ver, r.ver])).toEqual([['2.0', null], ['1.0', '2.0'], [null, '1.0']]);
+    expect(rows.map((r: Record<string, unknown>) => [r.prev_ver, r.ver])).toEqual([
+      ['2.0', null],
+      ['1.0', '2.0'],
+      [null, '1.0'],
+    ]);
     expect(rows[1]).toMatchObject({ app: 'hist', app_id: 'hist', host: 'h1', instance: 0, host_ip: '127.0.0.1' });
     expect(rows[1].time).toBeGreaterThan(rows[2].time);
     expect((await server.get(`/api/v1/history/?app_id=hist&since=${rows[1].time - 1}`)).body.data).toHaveLength(2);
@@ -71,7 +75,10 @@ describe('summaries of one app or host', () => {
     await server.settle();
     const app = (await server.get('/api/v1/app/sum')).body.data[0];
     expect(app).toMatchObject({ app: 'sum', app_id: 'sum', host_count: 2, instance_count: 3, up_count: 3, stale_count: 0 });
-    expect(app.versions).toEqual([{ ver: '1', count: 2, up_count: 2, stale_count: 0 }, { ver: '2', count: 1, up_count: 1, stale_count: 0 }]);
+    expect(app.versions).toEqual([
+      { ver: '1', count: 2, up_count: 2, stale_count: 0 },
+      { ver: '2', count: 1, up_count: 1, stale_count: 0 },
+    ]);
     expect((await server.get('/api/v1/host/a')).body.data[0]).toMatchObject({ host: 'a', app_count: 2, instance_count: 3 });
     expect(await server.get('/api/v1/app/nope')).toMatchObject({ status: 404, body: { error: 'ApiApp: no app "nope"', code: 'UNKNOWN_APP' } });
     expect(await server.get('/api/v1/host/nope')).toMatchObject({ status: 404, body: { error: 'ApiHost: no host "nope"', code: 'UNKNOWN_HOST' } });
@@ -118,7 +125,10 @@ describe('lists', () => {
     expect(stale).toBe(true);
     const [row] = (await server.get('/api/v1/version/?app_id=live')).body.data;
     expect(row.status).toBe('stale');
-    const app = await until(async () => ((await server.get('/api/v1/app/live')).body.data[0].stale_count === 1 ? (await server.get('/api/v1/app/live')).body.data[0] : null), 5000);
+    const app = await until(
+      async () => ((await server.get('/api/v1/app/live')).body.data[0].stale_count === 1 ? (await server.get('/api/v1/app/live')).body.data[0] : null),
+      5000,
+    );
     expect(app).toMatchObject({ instance_count: 1, up_count: 0, stale_count: 1 });
     // An update brings it back.
     await server.sendUdp([update('live', '1', 'quiet')]);
@@ -198,7 +208,9 @@ describe('operations', () => {
   test('the OpenAPI document lists exactly the routes the server has', async () => {
     const doc = (await server.get('/api/v1/openapi.json')).body;
     expect(doc.openapi).toBe('3.1.0');
-    const expected = ROUTES.filter((r) => r.hidden !== true && r.danger !== true).map((r) => r.path).sort();
+    const expected = ROUTES.filter((r) => r.hidden !== true && r.danger !== true)
+      .map((r) => r.path)
+      .sort();
     expect(Object.keys(doc.paths).sort()).toEqual(expected);
     for (const route of ROUTES.filter((r) => r.hidden !== true && r.danger !== true)) {
       expect(Object.keys(doc.paths[route.path]).sort()).toEqual(Object.keys(route.methods).sort());

@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 export const PARTISCID = fileURLToPath(new URL('../../dist/src/cli/partiscid.js', import.meta.url));
 export const PARTISCI = fileURLToPath(new URL('../../dist/src/cli/partisci.js', import.meta.url));
 
-
 export function tempDir(prefix = 'partisci-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -83,7 +82,12 @@ export class Server {
     return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers };
   }
 
-  async request(method: string, path: string, body?: string | Uint8Array, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }> {
+  async request(
+    method: string,
+    path: string,
+    body?: string | Uint8Array,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; text: string; headers: Headers }> {
     // A copy: fetch takes ArrayBuffer-backed bytes only.
     const res = await fetch(this.url(path), { method, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body), headers });
     const text = await res.text();
@@ -106,7 +110,9 @@ export class Server {
     let i = 0;
     for (const p of payloads) {
       const sock = sockets[i++ % sockets.length]!;
-      await new Promise<void>((resolve, reject) => sock.send(typeof p === 'string' ? Buffer.from(p) : p, this.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        sock.send(typeof p === 'string' ? Buffer.from(p) : p, this.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      );
       this.sentDatagrams++;
     }
     for (const s of sockets) s.close();

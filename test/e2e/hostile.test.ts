@@ -37,7 +37,17 @@ describe('bad input changes nothing and is counted by reason', () => {
     const v = await server.settle();
     expect(v.rejected - before.rejected).toBe(10);
     const delta = (r: string): number => v.rejected_by_reason[r] - before.rejected_by_reason[r];
-    expect([delta('bad_json'), delta('not_object'), delta('missing_field'), delta('wrong_type'), delta('too_long'), delta('bad_instance'), delta('bad_utf8'), delta('oversize'), delta('empty')]).toEqual([2, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect([
+      delta('bad_json'),
+      delta('not_object'),
+      delta('missing_field'),
+      delta('wrong_type'),
+      delta('too_long'),
+      delta('bad_instance'),
+      delta('bad_utf8'),
+      delta('oversize'),
+      delta('empty'),
+    ]).toEqual([2, 1, 1, 1, 1, 1, 1, 1, 1]);
     // The only valid one (with hostile keys) is stored as itself.
     expect((await server.get('/api/v1/version/?app_id=proto_safe')).body.data).toHaveLength(1);
     expect((await server.get('/api/v1/version/?app_id=polluted')).body.data).toEqual([]);
@@ -102,7 +112,10 @@ describe('failures', () => {
     expect(restarted).toBe(true);
     expect(server.log).toContain('ingest worker 1 exited');
     await sleep(300);
-    await server.sendUdp(Array.from({ length: 200 }, (_, i) => update('revived', '1', `r${i}`)), 32);
+    await server.sendUdp(
+      Array.from({ length: 200 }, (_, i) => update('revived', '1', `r${i}`)),
+      32,
+    );
     const v = await server.settle();
     expect(v.workers.every((w: { datagrams: number }) => w.datagrams > 0)).toBe(true);
     expect((await server.get('/api/v1/app/revived')).body.data[0].instance_count).toBe(200);
@@ -124,7 +137,9 @@ describe('--allow', () => {
     } finally {
       await s.destroy();
     }
-    const bad = await import('node:child_process').then((cp) => cp.spawnSync(process.execPath, [new URL('../../dist/src/cli/partiscid.js', import.meta.url).pathname, '--allow', '10.0.0.0/33'], { encoding: 'utf8' }));
+    const bad = await import('node:child_process').then((cp) =>
+      cp.spawnSync(process.execPath, [new URL('../../dist/src/cli/partiscid.js', import.meta.url).pathname, '--allow', '10.0.0.0/33'], { encoding: 'utf8' }),
+    );
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe('partiscid: --allow: "10.0.0.0/33" has a prefix length outside 0-32\n');
   });

@@ -36,7 +36,10 @@ describe('with -v', () => {
     await sleep(1100);
     const before = lines(server, /reason=empty/).length;
     const started = Date.now();
-    await server.sendUdp(Array.from({ length: 300 }, () => ''), 16);
+    await server.sendUdp(
+      Array.from({ length: 300 }, () => ''),
+      16,
+    );
     await server.settle();
     const seconds = Math.ceil((Date.now() - started) / 1000) + 1;
     const flood = lines(server, /reason=empty/).slice(before);
@@ -57,11 +60,15 @@ describe('with -v', () => {
     expect((await server.request('GET', '/api/v1/update/')).status).toBe(405);
     await until(async () => lines(server, /http write/).length > 0, 5000);
     expect(lines(server, /http request rejected code=MALFORMED_UPDATE/)).toEqual([
-      expect.stringMatching(/ DEBUG http request rejected code=MALFORMED_UPDATE reason=bad_json bytes=7 sample="\{\\"app\\":" status=415 method=POST path=\/api\/v1\/update\/ from=127\.0\.0\.1 skipped=0$/),
+      expect.stringMatching(
+        / DEBUG http request rejected code=MALFORMED_UPDATE reason=bad_json bytes=7 sample="\{\\"app\\":" status=415 method=POST path=\/api\/v1\/update\/ from=127\.0\.0\.1 skipped=0$/,
+      ),
     ]);
     expect(lines(server, /http request rejected code=METHOD_NOT_ALLOWED/)).toHaveLength(1);
     expect(lines(server, /http write/)).toEqual([
-      expect.stringMatching(/ DEBUG http write method=POST path=\/api\/v1\/update\/ from=127\.0\.0\.1 status=200 ms=[\d.]+ app_id=logged host=h1 instance=3 ver=1\.2$/),
+      expect.stringMatching(
+        / DEBUG http write method=POST path=\/api\/v1\/update\/ from=127\.0\.0\.1 status=200 ms=[\d.]+ app_id=logged host=h1 instance=3 ver=1\.2$/,
+      ),
     ]);
   });
 

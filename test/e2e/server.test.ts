@@ -124,7 +124,10 @@ describe('engine', () => {
 
   test('SIGTERM stops receiving, commits what reached the rings, and exits 0', async () => {
     const s = await start();
-    await s.sendUdp(Array.from({ length: 50 }, (_, i) => update('drain', '1', `h${i}`)), 8);
+    await s.sendUdp(
+      Array.from({ length: 50 }, (_, i) => update('drain', '1', `h${i}`)),
+      8,
+    );
     await sleep(100);
     const code = await s.stop('SIGTERM');
     expect({ code, signal: s.proc.signalCode }, s.log).toEqual({ code: 0, signal: null });
@@ -163,13 +166,36 @@ describe('engine', () => {
 describe('partisci client', () => {
   test('update over UDP, then over HTTP reporting the status', async () => {
     const s = await start();
-    const udp = await run(process.execPath, [PARTISCI, 'update', 'Demo App A', '1.0', 'host1.example.com', '3', '--server', '127.0.0.1', '--port', String(s.port)]);
+    const udp = await run(process.execPath, [
+      PARTISCI,
+      'update',
+      'Demo App A',
+      '1.0',
+      'host1.example.com',
+      '3',
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(s.port),
+    ]);
     expect(udp.stdout).toBe('command: UPDATE\n');
     s.sentDatagrams++;
     await s.settle();
     expect((await s.get('/api/v1/version/?app_id=demo_app_a')).body.data[0]).toMatchObject({ host: 'host1.example.com', instance: 3, ver: '1.0' });
-    const http = await run(process.execPath, [PARTISCI, 'update', 'Demo App A', '2.0', 'host1.example.com', '3', '--http', `--port=${s.port}`, '--server=127.0.0.1']);
-    expect(http.stdout).toMatch(/^200 OK \{"app":"Demo App A","app_id":"demo_app_a","host":"host1.example.com","host_ip":"127.0.0.1","instance":3,"ver":"2.0","last_update":\d+\}\n$/);
+    const http = await run(process.execPath, [
+      PARTISCI,
+      'update',
+      'Demo App A',
+      '2.0',
+      'host1.example.com',
+      '3',
+      '--http',
+      `--port=${s.port}`,
+      '--server=127.0.0.1',
+    ]);
+    expect(http.stdout).toMatch(
+      /^200 OK \{"app":"Demo App A","app_id":"demo_app_a","host":"host1.example.com","host_ip":"127.0.0.1","instance":3,"ver":"2.0","last_update":\d+\}\n$/,
+    );
   });
 
   test('bad arguments exit 2 with usage', async () => {

@@ -31,7 +31,11 @@ async function node(name: string, extra: string[] = [], dataDir?: string, port?:
 }
 
 /** HTTP writers posting distinct hosts to `server` until stopped; returns what was answered 200. */
-function httpStorm(server: Server, app: string, clients = 6): { stop: () => Promise<{ host: string; ver: string; at: number }[]>; acked: { host: string; ver: string; at: number }[] } {
+function httpStorm(
+  server: Server,
+  app: string,
+  clients = 6,
+): { stop: () => Promise<{ host: string; ver: string; at: number }[]>; acked: { host: string; ver: string; at: number }[] } {
   const acked: { host: string; ver: string; at: number }[] = [];
   let stopped = false;
   let seq = 0;
@@ -64,7 +68,10 @@ async function differences(x: Server, y: Server, max = 5): Promise<{ rows: [numb
   const key = (r: Record<string, unknown>): string => JSON.stringify([r.app_id, r.host, r.instance]);
   const kx = new Map(fx.map((r) => [key(r), JSON.stringify(r)]));
   const ky = new Map(fy.map((r) => [key(r), JSON.stringify(r)]));
-  const differ = [...new Set([...kx.keys(), ...ky.keys()])].filter((k) => kx.get(k) !== ky.get(k)).slice(0, max).map((k) => [kx.get(k), ky.get(k)] as [string | undefined, string | undefined]);
+  const differ = [...new Set([...kx.keys(), ...ky.keys()])]
+    .filter((k) => kx.get(k) !== ky.get(k))
+    .slice(0, max)
+    .map((k) => [kx.get(k), ky.get(k)] as [string | undefined, string | undefined]);
   return { rows: [fx.length, fy.length], differ };
 }
 
@@ -82,7 +89,10 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     for (let i = 0; i < 3; i++) await nats.kill(i);
     await until(async () => (await a.vars()).cluster.connected === false, 10_000);
 
-    await a.sendUdp(Array.from({ length: 200 }, (_, i) => update('Offline', '1.0', `o${i}`, 0)), 4);
+    await a.sendUdp(
+      Array.from({ length: 200 }, (_, i) => update('Offline', '1.0', `o${i}`, 0)),
+      4,
+    );
     await a.settle();
     // Answered locally all the while.
     expect((await fleetOf(a, '?app_id=offline')).length).toBe(200);
@@ -109,7 +119,11 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     for (let i = 0; i < 3; i++) await nats.kill(i);
     await until(async () => (await a.vars()).cluster.connected === false, 10_000);
     // About 12,000 first sights, ~170 bytes each: twice the bound.
-    await run(process.execPath, [FUZZ, '--port', String(a.port), '--hosts', '3000', '--apps', '4', '--instances', '1', '--rate', '20000', '--duration', '2', '--json'], { maxBuffer: 1 << 24 });
+    await run(
+      process.execPath,
+      [FUZZ, '--port', String(a.port), '--hosts', '3000', '--apps', '4', '--instances', '1', '--rate', '20000', '--duration', '2', '--json'],
+      { maxBuffer: 1 << 24 },
+    );
     await until(async () => (await a.vars()).write_backlog === 0, 10_000);
     const full = (await a.vars()).cluster;
     expect(full.outbox_full).toBe(true);
@@ -133,7 +147,9 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     const b = await node('beta');
     await Promise.all([linked(a), linked(b)]);
     const storm = httpStorm(a, 'killed');
-    const udp = run(process.execPath, [FUZZ, '--port', String(a.port), '--hosts', '2000', '--apps', '3', '--rate', '20000', '--duration', '6', '--json'], { maxBuffer: 1 << 24 }).catch(() => null);
+    const udp = run(process.execPath, [FUZZ, '--port', String(a.port), '--hosts', '2000', '--apps', '3', '--rate', '20000', '--duration', '6', '--json'], {
+      maxBuffer: 1 << 24,
+    }).catch(() => null);
     await sleep(4000);
     a.proc.kill('SIGKILL');
     const acked = await storm.stop();
@@ -178,7 +194,15 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     if (miss.length > 0) {
       const onA = new Map((await fleetOf(a, '?app_id=natsdown')).map((r) => [r.host, r]));
       const onB = new Map((await fleetOf(b, '?app_id=natsdown')).map((r) => [r.host, r]));
-      console.log(miss.map((h) => [h, acked.find((x) => x.host === h), onA.get(h), onB.get(h)]), JSON.stringify((await a.vars()).cluster), JSON.stringify((await b.vars()).cluster), onA.size, onB.size, a.log.slice(-1500), b.log.slice(-1500));
+      console.log(
+        miss.map((h) => [h, acked.find((x) => x.host === h), onA.get(h), onB.get(h)]),
+        JSON.stringify((await a.vars()).cluster),
+        JSON.stringify((await b.vars()).cluster),
+        onA.size,
+        onB.size,
+        a.log.slice(-1500),
+        b.log.slice(-1500),
+      );
     }
     expect(miss).toEqual([]);
     expect(complete).toBe(true);
@@ -191,7 +215,11 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     const a = await node('alpha', opts);
     const b = await node('beta', opts);
     await Promise.all([linked(a), linked(b)]);
-    await run(process.execPath, [FUZZ, '--port', String(a.port), '--hosts', '2000', '--apps', '5', '--instances', '2', '--rate', '20000', '--duration', '3', '--json'], { maxBuffer: 1 << 24 });
+    await run(
+      process.execPath,
+      [FUZZ, '--port', String(a.port), '--hosts', '2000', '--apps', '5', '--instances', '2', '--rate', '20000', '--duration', '3', '--json'],
+      { maxBuffer: 1 << 24 },
+    );
     await a.sendUdp(Array.from({ length: 50 }, (_, i) => update('Later', '3.0', `l${i}`, 0)));
     await until(async () => (await b.vars()).instances === (await a.vars()).instances, 20_000, 200);
     // Let a snapshot cover most of it, then more changes after it.
@@ -204,7 +232,9 @@ describe.skipIf(!haveNats)('cluster faults', () => {
     await linked(wiped);
     const same = await until(async () => (await differences(wiped, a, 1)).differ.length === 0, 60_000, 500);
     const v = (await wiped.vars()).cluster;
-    console.log(`wiped node: caught up ${v.snapshots.loaded_instances} instances from a snapshot in ${v.snapshots.loaded_ms} ms, then the stream from ${v.snapshots.loaded_seq}`);
+    console.log(
+      `wiped node: caught up ${v.snapshots.loaded_instances} instances from a snapshot in ${v.snapshots.loaded_ms} ms, then the stream from ${v.snapshots.loaded_seq}`,
+    );
     expect(v.snapshots.loaded_instances).toBeGreaterThan(0);
     const n = (await a.vars()).instances;
     expect(await differences(wiped, a)).toEqual({ rows: [n, n], differ: [] });

@@ -25,7 +25,9 @@ describe('nothing acknowledged is lost', () => {
     for (let round = 0; round < 10; round++) {
       const server = await Server.start({ port, dataDir: data, args: ['--port', String(port), '--data', data, '--workers', '1'] });
       // Everything acknowledged before this round survived every kill so far.
-      const stored = new Map<string, string>(((await server.get('/api/v1/version/?app_id=acked')).body.data as { host: string; ver: string }[]).map((r) => [r.host, r.ver]));
+      const stored = new Map<string, string>(
+        ((await server.get('/api/v1/version/?app_id=acked')).body.data as { host: string; ver: string }[]).map((r) => [r.host, r.ver]),
+      );
       for (const a of acked) expect(stored.get(a.host), `round ${round}: ${a.host}`).toBe(a.ver);
       let stop = false;
       const client = async (): Promise<void> => {
@@ -48,7 +50,9 @@ describe('nothing acknowledged is lost', () => {
     }
     expect(acked.length).toBeGreaterThan(100);
     const last = await Server.start({ port, dataDir: data, args: ['--port', String(port), '--data', data] });
-    const stored = new Map<string, string>(((await last.get('/api/v1/version/?app_id=acked')).body.data as { host: string; ver: string }[]).map((r) => [r.host, r.ver]));
+    const stored = new Map<string, string>(
+      ((await last.get('/api/v1/version/?app_id=acked')).body.data as { host: string; ver: string }[]).map((r) => [r.host, r.ver]),
+    );
     const lost = acked.filter((a) => stored.get(a.host) !== a.ver);
     expect(lost).toEqual([]);
     console.log(`kill -9: 10 kills survived, ${acked.length} acknowledged updates, ${lost.length} lost`);
@@ -57,7 +61,22 @@ describe('nothing acknowledged is lost', () => {
 
   test('SIGTERM during a UDP storm commits what reached the rings and says how many', async () => {
     const server = await Server.start();
-    const storm = run(process.execPath, [FUZZ, '--port', String(server.port), '--hosts', '100', '--apps', '2', '--instances', '1', '--rate', '20000', '--duration', '3', '--json']).catch(() => null);
+    const storm = run(process.execPath, [
+      FUZZ,
+      '--port',
+      String(server.port),
+      '--hosts',
+      '100',
+      '--apps',
+      '2',
+      '--instances',
+      '1',
+      '--rate',
+      '20000',
+      '--duration',
+      '3',
+      '--json',
+    ]).catch(() => null);
     await sleep(1500);
     expect(await server.stop('SIGTERM')).toBe(0);
     await storm;
@@ -75,9 +94,15 @@ describe('nothing acknowledged is lost', () => {
 describe('storms', () => {
   test('a sustained storm with half the packets malformed: the API answers, only valid updates are stored, counters add up', async () => {
     const server = await Server.start();
-    const out = await run(process.execPath, [FUZZ, '--port', String(server.port), '--hosts', '500', '--rate', '20000', '--duration', '10', '--bad', '0.5', '--check', '--json'], { maxBuffer: 1 << 24 });
+    const out = await run(
+      process.execPath,
+      [FUZZ, '--port', String(server.port), '--hosts', '500', '--rate', '20000', '--duration', '10', '--bad', '0.5', '--check', '--json'],
+      { maxBuffer: 1 << 24 },
+    );
     const r = JSON.parse(out.stdout) as Record<string, any>;
-    console.log(`--bad 0.5 storm: sent ${r.sent} (${r.sent_bad} malformed), applied ${r.applied}, rejected ${r.rejected}, ring drops ${r.ring_full_drops}, kernel drops ${r.kernel_drops}, unexplained ${r.unexplained_lost}`);
+    console.log(
+      `--bad 0.5 storm: sent ${r.sent} (${r.sent_bad} malformed), applied ${r.applied}, rejected ${r.rejected}, ring drops ${r.ring_full_drops}, kernel drops ${r.kernel_drops}, unexplained ${r.unexplained_lost}`,
+    );
     expect(r.check_settled).toBe(true);
     expect(r.unexplained_lost).toBe(0);
     expect(r.rejected).toBe(r.sent_bad);
@@ -120,11 +145,16 @@ describe('storms', () => {
     const r = JSON.parse((await storm).stdout) as Record<string, any>;
     // Growth over the level of the storm's first seconds (a heap given back
     // to the system is not growth).
-    const first = samples.slice(0, 5).map((x) => x.anon).sort((a, b) => a - b);
+    const first = samples
+      .slice(0, 5)
+      .map((x) => x.anon)
+      .sort((a, b) => a - b);
     const anon = samples.slice(5).map((x) => x.anon);
     const growth = Math.max(...anon) - first[2]!;
     console.log(`overload: RssAnon MiB by second ${samples.map((x) => (x.anon / 2 ** 20).toFixed(0)).join(' ')}`);
-    console.log(`overload: offered ${r.achieved_rate}/s for ${r.duration_s} s; RssAnon ${(Math.min(...anon) / 2 ** 20).toFixed(0)}-${(Math.max(...anon) / 2 ** 20).toFixed(0)} MiB; slowest query ${Math.max(...samples.map((x) => x.query_ms)).toFixed(1)} ms`);
+    console.log(
+      `overload: offered ${r.achieved_rate}/s for ${r.duration_s} s; RssAnon ${(Math.min(...anon) / 2 ** 20).toFixed(0)}-${(Math.max(...anon) / 2 ** 20).toFixed(0)} MiB; slowest query ${Math.max(...samples.map((x) => x.query_ms)).toFixed(1)} ms`,
+    );
     expect(growth).toBeLessThan(64 * 2 ** 20);
     expect(Math.max(...samples.map((x) => x.query_ms))).toBeLessThan(1000);
     await server.destroy();

@@ -34,7 +34,11 @@ describe('a writer that keeps dying', () => {
         const started = performance.now();
         let status = 0;
         try {
-          const res = await fetch(s.url('/api/v1/update/'), { method: 'POST', body: update('crashapp', 'v1', host), signal: AbortSignal.timeout(MAX_WAIT_MS + 2000) });
+          const res = await fetch(s.url('/api/v1/update/'), {
+            method: 'POST',
+            body: update('crashapp', 'v1', host),
+            signal: AbortSignal.timeout(MAX_WAIT_MS + 2000),
+          });
           status = res.status;
           await res.text();
         } catch {
@@ -48,7 +52,11 @@ describe('a writer that keeps dying', () => {
       }
     };
     const clients = Array.from({ length: CLIENTS }, client);
-    const udp = spawn(process.execPath, [FUZZ, '--port', String(s.port), '--hosts', '200', '--apps', '5', '--instances', '2', '--rate', '5000', '--duration', '300'], { stdio: 'ignore' });
+    const udp = spawn(
+      process.execPath,
+      [FUZZ, '--port', String(s.port), '--hosts', '200', '--apps', '5', '--instances', '2', '--rate', '5000', '--duration', '300'],
+      { stdio: 'ignore' },
+    );
     const udpDone = once(udp, 'exit');
     onTestFinished(() => {
       if (udp.exitCode === null) udp.kill('SIGKILL');

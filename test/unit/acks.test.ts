@@ -30,14 +30,33 @@ describe('acknowledge', () => {
     const acks = new PendingAcks();
     const got = track(acks, [1, 2, 4, 5, 9]);
     expect(acks.size).toBe(5);
-    acks.acknowledge(4, new Map([[2, 17], [4, 0], [9, 3]]));
+    acks.acknowledge(
+      4,
+      new Map([
+        [2, 17],
+        [4, 0],
+        [9, 3],
+      ]),
+    );
     await settle();
-    expect(all(got)).toEqual([[1, { ok: 0 }], [2, { ok: 17 }], [4, { ok: 0 }], [5, 'waiting'], [9, 'waiting']]);
+    expect(all(got)).toEqual([
+      [1, { ok: 0 }],
+      [2, { ok: 17 }],
+      [4, { ok: 0 }],
+      [5, 'waiting'],
+      [9, 'waiting'],
+    ]);
     expect(acks.size).toBe(2);
     // The result of 9 given early is not remembered: only the commit that acknowledges 9 counts.
     acks.acknowledge(9, new Map([[5, 2]]));
     await settle();
-    expect(all(got)).toEqual([[1, { ok: 0 }], [2, { ok: 17 }], [4, { ok: 0 }], [5, { ok: 2 }], [9, { ok: 0 }]]);
+    expect(all(got)).toEqual([
+      [1, { ok: 0 }],
+      [2, { ok: 17 }],
+      [4, { ok: 0 }],
+      [5, { ok: 2 }],
+      [9, { ok: 0 }],
+    ]);
     expect(acks.size).toBe(0);
   });
 
@@ -47,7 +66,10 @@ describe('acknowledge', () => {
     acks.acknowledge(9, new Map([[10, 5]]));
     acks.acknowledge(0, new Map());
     await settle();
-    expect(all(got)).toEqual([[10, 'waiting'], [11, 'waiting']]);
+    expect(all(got)).toEqual([
+      [10, 'waiting'],
+      [11, 'waiting'],
+    ]);
     expect(acks.size).toBe(2);
   });
 
@@ -79,7 +101,12 @@ describe('fail', () => {
     const got = track(acks, [3, 4, 7, 8]);
     acks.fail(7, new Error('writer died'));
     await settle();
-    expect(all(got)).toEqual([[3, { err: 'writer died' }], [4, { err: 'writer died' }], [7, { err: 'writer died' }], [8, 'waiting']]);
+    expect(all(got)).toEqual([
+      [3, { err: 'writer died' }],
+      [4, { err: 'writer died' }],
+      [7, { err: 'writer died' }],
+      [8, 'waiting'],
+    ]);
     expect(acks.size).toBe(1);
     acks.acknowledge(8, new Map([[8, 1]]));
     await settle();
@@ -92,7 +119,11 @@ describe('fail', () => {
     const err = new Error('gone');
     acks.fail(Infinity, err);
     await settle();
-    expect(all(got)).toEqual([[1, { err: 'gone' }], [2, { err: 'gone' }], [2 ** 32 - 1, { err: 'gone' }]]);
+    expect(all(got)).toEqual([
+      [1, { err: 'gone' }],
+      [2, { err: 'gone' }],
+      [2 ** 32 - 1, { err: 'gone' }],
+    ]);
     expect(acks.size).toBe(0);
     const later = track(acks, [5]);
     await settle();
@@ -117,6 +148,9 @@ describe('fail', () => {
     acks.fail(Infinity, new Error('late'));
     acks.acknowledge(2, new Map([[2, 9]]));
     await settle();
-    expect(all(got)).toEqual([[1, { ok: 4 }], [2, { err: 'late' }]]);
+    expect(all(got)).toEqual([
+      [1, { ok: 4 }],
+      [2, { err: 'late' }],
+    ]);
   });
 });

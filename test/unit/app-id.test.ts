@@ -12,11 +12,13 @@ const enc = new TextEncoder();
  * Any code point except surrogates, biased toward ASCII and the BMP. (Built
  * by hand: fast-check's unit 'binary' costs seconds to set up per process.)
  */
-const codePoint = fc.oneof(
-  fc.integer({ min: 0, max: 0x7f }),
-  fc.integer({ min: 0x80, max: 0xffff - 0x800 }).map((n) => (n < 0xd800 ? n : n + 0x800)),
-  fc.integer({ min: 0x10000, max: 0x10ffff }),
-).map((n) => String.fromCodePoint(n));
+const codePoint = fc
+  .oneof(
+    fc.integer({ min: 0, max: 0x7f }),
+    fc.integer({ min: 0x80, max: 0xffff - 0x800 }).map((n) => (n < 0xd800 ? n : n + 0x800)),
+    fc.integer({ min: 0x10000, max: 0x10ffff }),
+  )
+  .map((n) => String.fromCodePoint(n));
 
 function asciiId(s: string): string {
   const src = enc.encode(s);

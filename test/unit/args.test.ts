@@ -20,11 +20,23 @@ function usageError(fn: () => unknown): string {
 describe('goToGnu', () => {
   test.each([
     [['-port=7777'], ['--port=7777']],
-    [['-port', '7777'], ['--port', '7777']],
+    [
+      ['-port', '7777'],
+      ['--port', '7777'],
+    ],
     [['-v'], ['--v']],
-    [['--port', '-1'], ['--port', '-1']],
-    [['-data', '-weird'], ['--data', '-weird']],
-    [['-danger', '-v'], ['--danger', '--v']],
+    [
+      ['--port', '-1'],
+      ['--port', '-1'],
+    ],
+    [
+      ['-data', '-weird'],
+      ['--data', '-weird'],
+    ],
+    [
+      ['-danger', '-v'],
+      ['--danger', '--v'],
+    ],
     [['-'], ['-']],
     [['---port=1'], ['---port=1']],
     [['-1.0'], ['-1.0']],

@@ -36,12 +36,7 @@ describe('one operation', () => {
     // 12 header + 2 key + 3 value + 1 extra = 18, padded to 20.
     expect(length).toBe(20);
     expect(count).toBe(1);
-    expect([...new Uint8Array(buffer, 0, 18)]).toEqual([
-      DbId.hosts, OpKind.put, 2, 0, 3, 0, 0, 0, 1, 0, 0, 0,
-      0x61, 0x00,
-      9, 8, 7,
-      0xee,
-    ]);
+    expect([...new Uint8Array(buffer, 0, 18)]).toEqual([DbId.hosts, OpKind.put, 2, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0x61, 0x00, 9, 8, 7, 0xee]);
     expect(opsOf(buffer, length)).toEqual([{ db: DbId.hosts, kind: OpKind.put, key: [0x61, 0], value: [9, 8, 7], extra: [0xee] }]);
   });
 
@@ -183,7 +178,10 @@ describe('growth', () => {
     w.put(DbId.inst, bytes(1), run(200_000, 9));
     w.put(DbId.inst, bytes(2), run(3, 1));
     const { buffer, length } = w.take();
-    expect(opsOf(buffer, length).map((o) => [o.key[0], o.value.length])).toEqual([[1, 200_000], [2, 3]]);
+    expect(opsOf(buffer, length).map((o) => [o.key[0], o.value.length])).toEqual([
+      [1, 200_000],
+      [2, 3],
+    ]);
     expect(opsOf(buffer, length)[0]!.value).toEqual([...run(200_000, 9)]);
   });
 });

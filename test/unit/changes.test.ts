@@ -46,7 +46,11 @@ function commit(): ChangeEvent[] {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'partisci-changes-'));
-  const clocks = { instance: createClockBuffer(MAX_CLOCK_SLOTS.instance), host: createClockBuffer(MAX_CLOCK_SLOTS.host), app: createClockBuffer(MAX_CLOCK_SLOTS.app) };
+  const clocks = {
+    instance: createClockBuffer(MAX_CLOCK_SLOTS.instance),
+    host: createClockBuffer(MAX_CLOCK_SLOTS.host),
+    app: createClockBuffer(MAX_CLOCK_SLOTS.app),
+  };
   writer = new DirectWriter({ path: dir, trimSeconds: TRIM, staleSeconds: STALE, historyDays: 0 }, clocks);
   writer.load();
   // Removal entries are stamped with the wall clock: pin it.
@@ -73,7 +77,11 @@ describe('new and changed', () => {
     commit();
     send('web', '2.0', 'h1', 0, { time: T + 10 });
     expect(commit()).toStrictEqual([
-      { type: 'changed', version: { app: 'web', app_id: 'web', host: 'h1', host_ip: '192.0.2.9', instance: 0, ver: '2.0', last_update: T + 10 }, old_ver: '1.0' },
+      {
+        type: 'changed',
+        version: { app: 'web', app_id: 'web', host: 'h1', host_ip: '192.0.2.9', instance: 0, ver: '2.0', last_update: T + 10 },
+        old_ver: '1.0',
+      },
     ]);
   });
 
@@ -83,19 +91,21 @@ describe('new and changed', () => {
     send('a', '2', 'h1', 0, { time: T + 3 });
     send('a', '1', 'h2', 0, { time: T + 4 });
     const events = commit();
-    expect(events.map((e) => (e.type === 'new' || e.type === 'changed' ? `${e.type} ${e.version.app_id}/${e.version.host} ${e.version.ver}@${e.version.last_update}` : e.type))).toEqual([
-      `new a/h1 1@${T + 1}`,
-      `changed a/h1 2@${T + 3}`,
-      `new a/h2 1@${T + 4}`,
-      `new b/h1 1@${T + 2}`,
-    ]);
+    expect(
+      events.map((e) =>
+        e.type === 'new' || e.type === 'changed' ? `${e.type} ${e.version.app_id}/${e.version.host} ${e.version.ver}@${e.version.last_update}` : e.type,
+      ),
+    ).toEqual([`new a/h1 1@${T + 1}`, `changed a/h1 2@${T + 3}`, `new a/h2 1@${T + 4}`, `new b/h1 1@${T + 2}`]);
     expect(events[1]).toMatchObject({ type: 'changed', old_ver: '1' });
   });
 
   test('escaped and non-ASCII names come back as text', () => {
     send('Caf\u00e9 "x"', 'v\\1', 'h\u0001\u00fc');
     expect(commit()).toStrictEqual([
-      { type: 'new', version: { app: 'Caf\u00e9 "x"', app_id: 'caf___x_', host: 'h\u0001\u00fc', host_ip: '192.0.2.9', instance: 0, ver: 'v\\1', last_update: T } },
+      {
+        type: 'new',
+        version: { app: 'Caf\u00e9 "x"', app_id: 'caf___x_', host: 'h\u0001\u00fc', host_ip: '192.0.2.9', instance: 0, ver: 'v\\1', last_update: T },
+      },
     ]);
   });
 });
@@ -131,7 +141,7 @@ describe('repeats', () => {
 });
 
 describe('removed', () => {
-  test('by --trim: reason trim, the removed version, stamped with the sweep\'s wall clock; only once', () => {
+  test("by --trim: reason trim, the removed version, stamped with the sweep's wall clock; only once", () => {
     send('web', '3.1', 'old', 2, { time: T });
     send('web', '3.1', 'new', 0, { time: T + TRIM });
     commit();
@@ -160,7 +170,7 @@ describe('removed', () => {
     ]);
   });
 
-  test('a removal is stamped with the instance\'s last update when that is later than the wall clock', () => {
+  test("a removal is stamped with the instance's last update when that is later than the wall clock", () => {
     send('web', '1', 'h1', 0, { time: T + 500 });
     commit();
     control(RecordType.remove, 1, { appId: 'web', host: 'h1', instance: 0 });

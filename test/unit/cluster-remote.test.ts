@@ -40,7 +40,13 @@ describe('ClusterState: the order of changes', () => {
   test('the rule is a total order: any arrival order picks the same winner', () => {
     const c = new ClusterState('n1');
     const ids = ['n0', 'n1', 'n2', 'n3'].map((n) => c.originId(Buffer.from(n)));
-    const changes = [[5, ids[2]!], [7, ids[0]!], [7, ids[3]!], [6, ids[1]!], [7, ids[1]!]] as const;
+    const changes = [
+      [5, ids[2]!],
+      [7, ids[0]!],
+      [7, ids[3]!],
+      [6, ids[1]!],
+      [7, ids[1]!],
+    ] as const;
     const winner = (order: (typeof changes)[number][]): (typeof changes)[number] =>
       order.reduce((best, ch) => (c.compare(ch[0], ch[1], best[0], best[1]) >= 0 ? ch : best));
     const expected = winner([...changes]);
@@ -56,7 +62,9 @@ describe('ClusterState: the order of changes', () => {
     const b = c.originId(Buffer.from('b'));
     expect(c.buried(1, b, () => ({ appId: 'x', host: 'h', instance: 0 }))).toBe(false);
     c.addTombstone({ appId: 'x', host: 'h' }, 100, b);
-    const inst = (appId: string, host: string, instance = 0) => () => ({ appId, host, instance });
+    const inst =
+      (appId: string, host: string, instance = 0) =>
+      () => ({ appId, host, instance });
     expect(c.buried(99, 0, inst('x', 'h'))).toBe(true);
     expect(c.buried(100, 0, inst('x', 'h'))).toBe(true); // 'a' < 'b' at the same second
     expect(c.buried(101, 0, inst('x', 'h'))).toBe(false);
@@ -141,7 +149,12 @@ describe('liveness digests', () => {
     const touched = new Map<number, number>();
     const found = applyDigest(parts[0]!, receiver, (slot, time) => touched.set(slot, time));
     expect(found).toBe(2);
-    expect(touched).toEqual(new Map([[3, 1000], [1, 990]]));
+    expect(touched).toEqual(
+      new Map([
+        [3, 1000],
+        [1, 990],
+      ]),
+    );
   });
 
   test('what a peer told is not told again (no echo); after reset everything is', () => {

@@ -59,7 +59,10 @@ describe('schema', () => {
     const path = join(base, 'newer');
     mkdirSync(path);
     await withEnv(path, (env) => env.openDB('meta', { encoding: 'json' }).putSync('schema', 3));
-    expect(openError(path)).toMatchObject({ code: 'STORE_LAYOUT', message: `${path} has data layout 3; this partiscid reads layout 2 (see README: upgrading)` });
+    expect(openError(path)).toMatchObject({
+      code: 'STORE_LAYOUT',
+      message: `${path} has data layout 3; this partiscid reads layout 2 (see README: upgrading)`,
+    });
   });
 
   test('data without any schema is refused as an unknown layout', async () => {
@@ -132,7 +135,9 @@ describe('commit', () => {
     }
     await withEnv(path, (env) => {
       const rows = (name: string): string[] =>
-        [...env.openDB(name, { keyEncoding: 'binary', encoding: 'binary' }).getRange({})].map(({ key, value }) => `${(key as Buffer).toString()}=${(value as Buffer).toString()}`);
+        [...env.openDB(name, { keyEncoding: 'binary', encoding: 'binary' }).getRange({})].map(
+          ({ key, value }) => `${(key as Buffer).toString()}=${(value as Buffer).toString()}`,
+        );
       expect(rows(DB.inst)).toEqual(['k2=v2']);
       expect(rows(DB.hosts)).toEqual(['g\0=G']);
       expect(rows(DB.appvers)).toEqual(['a\0=[]']);

@@ -69,12 +69,7 @@ describe('defaults', () => {
 });
 
 describe('spellings', () => {
-  test.each([
-    [['--port', '7778']],
-    [['--port=7778']],
-    [['-port=7778']],
-    [['-port', '7778']],
-  ])('%j sets port 7778', (argv) => {
+  test.each([[['--port', '7778']], [['--port=7778']], [['-port=7778']], [['-port', '7778']]])('%j sets port 7778', (argv) => {
     expect(parse(...argv).port).toBe(7778);
   });
 
@@ -113,8 +108,29 @@ describe('spellings', () => {
 
   test('every other option', () => {
     expect(
-      parse('--stale', '60', '--history-days=0', '--verbose', '--data', '/var/lib/partisci', '--write-token=a=b', '--allow', '10.0.0.0/8, 192.0.2.7',
-        '--workers=3', '--rcvbuf', '65536', '--ring-bytes=1048576', '--sql-memory', '0', '--sql-timeout=30', '--sql-max-rows', '10', '--sql-threads', '2', '-h'),
+      parse(
+        '--stale',
+        '60',
+        '--history-days=0',
+        '--verbose',
+        '--data',
+        '/var/lib/partisci',
+        '--write-token=a=b',
+        '--allow',
+        '10.0.0.0/8, 192.0.2.7',
+        '--workers=3',
+        '--rcvbuf',
+        '65536',
+        '--ring-bytes=1048576',
+        '--sql-memory',
+        '0',
+        '--sql-timeout=30',
+        '--sql-max-rows',
+        '10',
+        '--sql-threads',
+        '2',
+        '-h',
+      ),
     ).toEqual({
       ...D,
       staleSeconds: 60,
@@ -200,11 +216,21 @@ describe('errors', () => {
 
 describe('cluster flags', () => {
   test('--cluster takes a list of NATS URLs, --node a name; both spellings', () => {
-    expect(parse('--cluster', 'nats://a:4222, nats://b.example:4223', '--node', 'web-1_x')).toMatchObject({ cluster: 'nats://a:4222,nats://b.example:4223', node: 'web-1_x' });
-    expect(parse('-cluster=nats://10.0.0.1:4222', '-node=n2', '-cluster-replicas=1', '-cluster-ack-timeout=2')).toMatchObject({
-      cluster: 'nats://10.0.0.1:4222', node: 'n2', clusterReplicas: 1, clusterAckTimeout: 2,
+    expect(parse('--cluster', 'nats://a:4222, nats://b.example:4223', '--node', 'web-1_x')).toMatchObject({
+      cluster: 'nats://a:4222,nats://b.example:4223',
+      node: 'web-1_x',
     });
-    expect(parse('--cluster-outbox-mb', '64', '--cluster-stream-mb', '4096', '--cluster-snapshot-seconds', '0')).toMatchObject({ clusterOutboxMb: 64, clusterStreamMb: 4096, clusterSnapshotSeconds: 0 });
+    expect(parse('-cluster=nats://10.0.0.1:4222', '-node=n2', '-cluster-replicas=1', '-cluster-ack-timeout=2')).toMatchObject({
+      cluster: 'nats://10.0.0.1:4222',
+      node: 'n2',
+      clusterReplicas: 1,
+      clusterAckTimeout: 2,
+    });
+    expect(parse('--cluster-outbox-mb', '64', '--cluster-stream-mb', '4096', '--cluster-snapshot-seconds', '0')).toMatchObject({
+      clusterOutboxMb: 64,
+      clusterStreamMb: 4096,
+      clusterSnapshotSeconds: 0,
+    });
   });
 
   test.each([

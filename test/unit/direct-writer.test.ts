@@ -17,7 +17,7 @@ let dir: string;
 let clocks: ClockBuffers;
 let writer: DirectWriter;
 let reader: StoreReader;
-let now = 1_800_000_000;
+const now = 1_800_000_000;
 let nowMs = 0;
 
 function newClocks(): ClockBuffers {
@@ -132,7 +132,10 @@ describe('summaries', () => {
       { host: 'h2', app_count: 1, instance_count: 1, up_count: 1, stale_count: 0 },
     ]);
     const app = JSON.parse(reader.app('a')!.view().toString()).data[0];
-    expect(app.versions).toEqual([{ ver: '1', count: 2, up_count: 2, stale_count: 0 }, { ver: '2', count: 1, up_count: 1, stale_count: 0 }]);
+    expect(app.versions).toEqual([
+      { ver: '1', count: 2, up_count: 2, stale_count: 0 },
+      { ver: '2', count: 1, up_count: 1, stale_count: 0 },
+    ]);
   });
 
   test('the app name follows its latest update; app_id groups spellings', () => {

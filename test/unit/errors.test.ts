@@ -4,8 +4,22 @@
 
 import { describe, expect, test } from 'vitest';
 import {
-  CATALOG, ERROR_CODES, InternalError, InvalidCursorError, InvalidParameterError, MalformedUpdateError, PartisciError, QueueFullError, RequestFailedError, ShuttingDownError,
-  StorageUnavailableError, UnknownAppError, UnknownPathError, UsageError, WriterUnavailableError, isCatalogError,
+  CATALOG,
+  ERROR_CODES,
+  InternalError,
+  InvalidCursorError,
+  InvalidParameterError,
+  MalformedUpdateError,
+  PartisciError,
+  QueueFullError,
+  RequestFailedError,
+  ShuttingDownError,
+  StorageUnavailableError,
+  UnknownAppError,
+  UnknownPathError,
+  UsageError,
+  WriterUnavailableError,
+  isCatalogError,
 } from '../../src/errors.js';
 import { HTTP_STATUS, SERVED_CODES, asCatalogError, errorReply } from '../../src/http/error-reply.js';
 import { STATUS } from '../../src/http/respond.js';
@@ -21,7 +35,11 @@ describe('the catalog', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err).toBeInstanceOf(UnknownAppError);
     expect(err).not.toBeInstanceOf(UsageError);
-    expect({ code: err.code, name: err.name, message: err.message }).toEqual({ code: 'UNKNOWN_APP', name: 'UnknownAppError', message: 'ApiApp: no app "billing"' });
+    expect({ code: err.code, name: err.name, message: err.message }).toEqual({
+      code: 'UNKNOWN_APP',
+      name: 'UnknownAppError',
+      message: 'ApiApp: no app "billing"',
+    });
   });
 
   test('codes are unique, stable strings', () => {
@@ -39,7 +57,12 @@ describe('the catalog', () => {
 
   test('RequestFailedError keeps the status and the server code', () => {
     const err = new RequestFailedError(404, 'ApiApp: no app "x"', 'UNKNOWN_APP');
-    expect({ code: err.code, status: err.status, serverCode: err.serverCode, name: err.name }).toEqual({ code: 'REQUEST_FAILED', status: 404, serverCode: 'UNKNOWN_APP', name: 'RequestFailedError' });
+    expect({ code: err.code, status: err.status, serverCode: err.serverCode, name: err.name }).toEqual({
+      code: 'REQUEST_FAILED',
+      status: 404,
+      serverCode: 'UNKNOWN_APP',
+      name: 'RequestFailedError',
+    });
     expect(isCatalogError(err)).toBe(true);
   });
 
@@ -76,11 +99,23 @@ describe('HTTP statuses', () => {
     expect(reply.note).toEqual({ code: 'UNKNOWN_APP' });
   });
 
-  test('the engine\'s errors, raised without a route, name it in the reply; other catalog errors pass as they are', () => {
-    expect(asCatalogError(new InvalidCursorError('does not belong to this query'), 'ApiVersion')).toMatchObject({ code: 'INVALID_CURSOR', message: 'cursor does not belong to this query' });
-    expect(asCatalogError(new ShuttingDownError('server is shutting down'), 'ApiUpdate')).toMatchObject({ code: 'SHUTTING_DOWN', message: 'ApiUpdate: server is shutting down' });
-    expect(asCatalogError(new StorageUnavailableError('storage unavailable: disk full'), 'ApiUpdate')).toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: 'ApiUpdate: storage unavailable: disk full' });
-    expect(asCatalogError(new QueueFullError('update queue is full, try again'), 'ApiUpdate')).toMatchObject({ code: 'QUEUE_FULL', message: 'ApiUpdate: update queue is full, try again' });
+  test("the engine's errors, raised without a route, name it in the reply; other catalog errors pass as they are", () => {
+    expect(asCatalogError(new InvalidCursorError('does not belong to this query'), 'ApiVersion')).toMatchObject({
+      code: 'INVALID_CURSOR',
+      message: 'cursor does not belong to this query',
+    });
+    expect(asCatalogError(new ShuttingDownError('server is shutting down'), 'ApiUpdate')).toMatchObject({
+      code: 'SHUTTING_DOWN',
+      message: 'ApiUpdate: server is shutting down',
+    });
+    expect(asCatalogError(new StorageUnavailableError('storage unavailable: disk full'), 'ApiUpdate')).toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+      message: 'ApiUpdate: storage unavailable: disk full',
+    });
+    expect(asCatalogError(new QueueFullError('update queue is full, try again'), 'ApiUpdate')).toMatchObject({
+      code: 'QUEUE_FULL',
+      message: 'ApiUpdate: update queue is full, try again',
+    });
     const dead = new WriterUnavailableError('writer thread exited');
     expect(asCatalogError(dead, 'ApiUpdate')).toMatchObject({ code: 'WRITER_UNAVAILABLE', message: 'ApiUpdate: writer thread exited' });
     // Named once, however often it is translated.

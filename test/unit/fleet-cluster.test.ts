@@ -128,7 +128,7 @@ function trailerOf(host: string): { contentTime: number; origin: string } | null
 }
 
 describe('local changes', () => {
-  test('go into the batch\'s outbox entry, and the stored value carries (content time, this node)', () => {
+  test("go into the batch's outbox entry, and the stored value carries (content time, this node)", () => {
     send('1.0', 'h1', T);
     send('1.0', 'h2', T);
     const c = commit();

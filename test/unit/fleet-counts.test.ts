@@ -13,11 +13,13 @@ const bytes = (s: string): Uint8Array => enc.encode(s);
 function setup(): { counts: FleetCounts; host: (name: string) => number; app: (name: string) => number } {
   const hosts = new KeyIndex(SUMMARY_COLUMNS);
   const apps = new KeyIndex(SUMMARY_COLUMNS);
-  const slot = (idx: KeyIndex) => (name: string): number => {
-    const k = bytes(name);
-    const found = idx.find(k, 0, k.length, hash32(k, 0, k.length));
-    return found >= 0 ? found : idx.insert(k, 0, k.length, hash32(k, 0, k.length));
-  };
+  const slot =
+    (idx: KeyIndex) =>
+    (name: string): number => {
+      const k = bytes(name);
+      const found = idx.find(k, 0, k.length, hash32(k, 0, k.length));
+      return found >= 0 ? found : idx.insert(k, 0, k.length, hash32(k, 0, k.length));
+    };
   return { counts: new FleetCounts(hosts, apps), host: slot(hosts), app: slot(apps) };
 }
 

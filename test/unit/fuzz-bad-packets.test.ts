@@ -1,14 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  BAD_KINDS,
-  EXPECTED_REASON,
-  HUGE_HTTP,
-  HUGE_UDP,
-  isBadKind,
-  makeBadPacket,
-  SAMPLE_UPDATE,
-  type BadKind,
-} from '../../tools/fuzz/bad-packets.js';
+import { BAD_KINDS, EXPECTED_REASON, HUGE_HTTP, HUGE_UDP, isBadKind, makeBadPacket, SAMPLE_UPDATE, type BadKind } from '../../tools/fuzz/bad-packets.js';
 import { Fleet, type Update } from '../../tools/fuzz/fleet.js';
 import { Rng } from '../../tools/fuzz/prng.js';
 import { HTTP_MAX_BYTES, referenceVerdict } from './fuzz-reference-rules.js';
@@ -104,8 +95,7 @@ describe('bad packets', () => {
   });
 
   test('every variant of a kind shows up', () => {
-    const variants = (kind: BadKind): Set<string> =>
-      new Set(Array.from({ length: 300 }, (_, seed) => text(makeBadPacket(kind, new Rng(seed)))));
+    const variants = (kind: BadKind): Set<string> => new Set(Array.from({ length: 300 }, (_, seed) => text(makeBadPacket(kind, new Rng(seed)))));
     expect(variants('not_an_object').size).toBe(6);
     expect(variants('wrong_type_app').size).toBe(5);
     expect(variants('instance_out_of_range').size).toBe(6);

@@ -1,13 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  accountedFor,
-  counterDelta,
-  lossReport,
-  parseCounters,
-  waitForSettle,
-  type ServerCounters,
-  type SettleOptions,
-} from '../../tools/fuzz/check.js';
+import { accountedFor, counterDelta, lossReport, parseCounters, waitForSettle, type ServerCounters, type SettleOptions } from '../../tools/fuzz/check.js';
 
 function counters(values: Partial<ServerCounters>): ServerCounters {
   return {
@@ -50,7 +42,15 @@ describe('loss arithmetic', () => {
 
   test('deltas of every counter and of each rejection reason', () => {
     expect(counterDelta(before, after)).toEqual(
-      counters({ udp_datagrams: 980, applied: 900, rejected: 50, ring_full_drops: 30, kernel_drops: 20, commits: 4, rejected_by_reason: { bad_json: 30, empty: 20 } }),
+      counters({
+        udp_datagrams: 980,
+        applied: 900,
+        rejected: 50,
+        ring_full_drops: 30,
+        kernel_drops: 20,
+        commits: 4,
+        rejected_by_reason: { bad_json: 30, empty: 20 },
+      }),
     );
   });
 
@@ -111,10 +111,7 @@ describe('waiting for the counters to settle', () => {
 
   test('keeps waiting while the server holds received updates, even if nothing moves', async () => {
     // A writer committing a big batch: 2.5 s without change, then applied jumps.
-    const readings = [
-      ...Array.from({ length: 25 }, () => ({ udp_datagrams: 100, applied: 40 })),
-      { udp_datagrams: 100, applied: 100 },
-    ];
+    const readings = [...Array.from({ length: 25 }, () => ({ udp_datagrams: 100, applied: 40 })), { udp_datagrams: 100, applied: 100 }];
     const server = scripted(readings);
     const result = await waitForSettle(server.read, counters({}), 100, server.options);
     expect(result).toEqual({ delta: counters({ udp_datagrams: 100, applied: 100 }), settled: true });

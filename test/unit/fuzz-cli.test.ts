@@ -22,7 +22,16 @@ const run = promisify(execFile);
 class StandInServer {
   port = 0;
   payloads: string[] = [];
-  vars = { udp_datagrams: 0, http_updates: 0, applied: 0, rejected: 0, ring_full_drops: 0, kernel_drops: 0, commits: 0, rejected_by_reason: {} as Record<string, number> };
+  vars = {
+    udp_datagrams: 0,
+    http_updates: 0,
+    applied: 0,
+    rejected: 0,
+    ring_full_drops: 0,
+    kernel_drops: 0,
+    commits: 0,
+    rejected_by_reason: {} as Record<string, number>,
+  };
   private udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   private http = http.createServer((req, res) => this.serve(req, res));
 

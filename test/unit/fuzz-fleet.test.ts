@@ -156,6 +156,7 @@ describe('names', () => {
     const names = range(200_000).map((i) => hostName(7, i));
     expect(new Set(names).size).toBe(names.length);
     expect(names.every((name) => codePointLength(name) <= MAX_NAME_CHARS && name.length > 0)).toBe(true);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, on purpose
     const nonAscii = names.filter((name) => /[^\x00-\x7f]/.test(name)).length / names.length;
     expect(nonAscii).toBeGreaterThan(0.05);
     expect(nonAscii).toBeLessThan(0.1);
@@ -213,8 +214,7 @@ describe('versions', () => {
     // The start of the first release after fleet time 0.
     const releaseAt = schedule.intervalS - schedule.offsetS;
     const newest = newestRelease(schedule, releaseAt + 0.001);
-    const shareOnNewest = (t: number): number =>
-      range(2000).filter((host) => fleet.releaseAt(0, host, t) === newest).length / 2000;
+    const shareOnNewest = (t: number): number => range(2000).filter((host) => fleet.releaseAt(0, host, t) === newest).length / 2000;
     const shares = [0.001, 0.2, 0.4, 0.6, 0.8, 0.99].map((f) => shareOnNewest(releaseAt + f * schedule.rolloutS));
     for (let i = 1; i < shares.length; i++) expect(shares[i]!).toBeGreaterThanOrEqual(shares[i - 1]!);
     expect(shares[0]).toBeLessThan(0.01);

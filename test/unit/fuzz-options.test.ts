@@ -16,7 +16,20 @@ function errorOf(argv: string[]): string {
 describe('options', () => {
   test('defaults: 1000/s for 10 s of UDP to localhost:7777, fleet of 10,000 x 20 x 4', () => {
     expect(parseOptions([])).toEqual({ ...DEFAULTS, badKinds: [...BAD_KINDS] });
-    expect(DEFAULTS).toMatchObject({ server: 'localhost', port: 7777, rate: 1000, durationS: 10, count: null, hosts: 10_000, apps: 20, instances: 4, connections: 32, sockets: 64, workers: 1, seed: 1 });
+    expect(DEFAULTS).toMatchObject({
+      server: 'localhost',
+      port: 7777,
+      rate: 1000,
+      durationS: 10,
+      count: null,
+      hosts: 10_000,
+      apps: 20,
+      instances: 4,
+      connections: 32,
+      sockets: 64,
+      workers: 1,
+      seed: 1,
+    });
   });
 
   test('--rate max and --rate 0 both mean as fast as possible', () => {
@@ -32,14 +45,62 @@ describe('options', () => {
 
   test('every flag', () => {
     const options = parseOptions([
-      '--server', 'example.org', '--port', '9000', '--rate', '200', '--duration', '3', '--hosts', '5', '--apps', '2',
-      '--instances', '1', '--release-every', '7.5', '--http', '--connections', '4', '--bad', '0.25',
-      '--bad-kinds', 'empty_datagram, huge_datagram', '--burst', '10', '--workers', '3', '--seed', '42', '--check', '--json', '--labels',
+      '--server',
+      'example.org',
+      '--port',
+      '9000',
+      '--rate',
+      '200',
+      '--duration',
+      '3',
+      '--hosts',
+      '5',
+      '--apps',
+      '2',
+      '--instances',
+      '1',
+      '--release-every',
+      '7.5',
+      '--http',
+      '--connections',
+      '4',
+      '--bad',
+      '0.25',
+      '--bad-kinds',
+      'empty_datagram, huge_datagram',
+      '--burst',
+      '10',
+      '--workers',
+      '3',
+      '--seed',
+      '42',
+      '--check',
+      '--json',
+      '--labels',
     ]);
     expect(options).toEqual({
-      server: 'example.org', port: 9000, rate: 200, durationS: 3, count: null, hosts: 5, apps: 2, instances: 1,
-      releaseEveryS: 7.5, labels: true, http: true, connections: 4, sockets: 64, bad: 0.25, badKinds: ['empty_datagram', 'huge_datagram'],
-      burst: 10, workers: 3, seed: 42, check: true, json: true, waves: null, wavePauseS: 1,
+      server: 'example.org',
+      port: 9000,
+      rate: 200,
+      durationS: 3,
+      count: null,
+      hosts: 5,
+      apps: 2,
+      instances: 1,
+      releaseEveryS: 7.5,
+      labels: true,
+      http: true,
+      connections: 4,
+      sockets: 64,
+      bad: 0.25,
+      badKinds: ['empty_datagram', 'huge_datagram'],
+      burst: 10,
+      workers: 3,
+      seed: 42,
+      check: true,
+      json: true,
+      waves: null,
+      wavePauseS: 1,
     });
   });
 

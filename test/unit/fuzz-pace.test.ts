@@ -19,7 +19,7 @@ describe('sharing the stream between threads', () => {
     }
   });
 
-  test('sequenceOf numbers a thread\'s packets', () => {
+  test("sequenceOf numbers a thread's packets", () => {
     expect([0, 1, 2, 3].map((k) => sequenceOf(k, 1, 3))).toEqual([1, 4, 7, 10]);
   });
 });

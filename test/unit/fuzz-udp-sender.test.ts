@@ -34,10 +34,10 @@ describe('UDP batch sender', () => {
     const huge = makeBadPacket('huge_datagram', new Rng(1));
     const empty = makeBadPacket('empty_datagram');
     try {
-      good.slice(0, 300).forEach((json) => sender.addText(json));
+      for (const json of good.slice(0, 300)) sender.addText(json);
       sender.addBytes(huge, 'huge_datagram');
       sender.addBytes(empty, 'empty_datagram');
-      good.slice(300).forEach((json) => sender.addText(json)); // crosses the 256-datagram batch limit
+      for (const json of good.slice(300)) sender.addText(json); // crosses the 256-datagram batch limit
       sender.flush();
     } finally {
       sender.close();

@@ -35,7 +35,16 @@ class StandInApi {
   rows = new Map<string, Row>();
   /** Version listings leave out every instance whose key hashes to 0 mod this (0: none). */
   hideEvery = 0;
-  vars = { udp_datagrams: 0, http_updates: 0, applied: 0, rejected: 0, ring_full_drops: 0, kernel_drops: 0, commits: 0, rejected_by_reason: {} as Record<string, number> };
+  vars = {
+    udp_datagrams: 0,
+    http_updates: 0,
+    applied: 0,
+    rejected: 0,
+    ring_full_drops: 0,
+    kernel_drops: 0,
+    commits: 0,
+    rejected_by_reason: {} as Record<string, number>,
+  };
   requests: string[] = [];
   private udp = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   private http = http.createServer((req, res) => this.serve(req, res));
@@ -80,14 +89,18 @@ class StandInApi {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(body));
     };
-    if (url.pathname === '/debug/vars') return send(200, this.vars);
+    if (url.pathname === '/debug/vars') {
+      send(200, this.vars);
+      return;
+    }
     const app = /^\/api\/v1\/app\/([^/]+)$/.exec(url.pathname);
     if (app !== null) {
       const appId = decodeURIComponent(app[1]!);
       const counts = new Map<string, number>();
       for (const row of this.rows.values()) if (row.app_id === appId) counts.set(row.ver, (counts.get(row.ver) ?? 0) + 1);
-      if (counts.size === 0) return send(404, { error: `no app "${appId}"` });
-      return send(200, { data: [{ app_id: appId, versions: [...counts].map(([ver, count]) => ({ ver, count, up_count: count, stale_count: 0 })) }] });
+      if (counts.size === 0) send(404, { error: `no app "${appId}"` });
+      else send(200, { data: [{ app_id: appId, versions: [...counts].map(([ver, count]) => ({ ver, count, up_count: count, stale_count: 0 })) }] });
+      return;
     }
     if (url.pathname === '/api/v1/version/') {
       const appId = url.searchParams.get('app_id');
@@ -96,7 +109,8 @@ class StandInApi {
       const from = Number(url.searchParams.get('cursor') ?? 0);
       const size = Math.min(PAGE, Number(url.searchParams.get('limit') ?? Infinity));
       const page = rows.slice(from, from + size);
-      return send(200, from + size < rows.length ? { data: page, next: String(from + size) } : { data: page });
+      send(200, from + size < rows.length ? { data: page, next: String(from + size) } : { data: page });
+      return;
     }
     send(404, { error: 'not here' });
   }
@@ -129,7 +143,16 @@ describe.skipIf(!existsSync(CLI))('partisci-fuzz --waves (built)', () => {
       [3, '2.0.0', 300, 300, 300, 100, 0, 'complete'],
     ]);
     for (const w of summary.waves) {
-      expect(w).toMatchObject({ received: 300, applied: 300, ring_full_drops: 0, kernel_drops: 0, rejected: 0, rejected_by_reason: {}, persist_lag_ms: null, write_backlog: null });
+      expect(w).toMatchObject({
+        received: 300,
+        applied: 300,
+        ring_full_drops: 0,
+        kernel_drops: 0,
+        rejected: 0,
+        rejected_by_reason: {},
+        persist_lag_ms: null,
+        write_backlog: null,
+      });
       expect(w.complete_s as number).toBeGreaterThanOrEqual(0);
       expect(w.complete_s as number).toBeLessThan(2);
       expect(w.disagreement_samples as number).toBeGreaterThanOrEqual(3);
@@ -173,7 +196,21 @@ describe.skipIf(!existsSync(CLI))('partisci-fuzz --waves (built)', () => {
   test('the human output is one line per wave', async () => {
     server = new StandInApi();
     await server.start();
-    const { stdout } = await run(process.execPath, [CLI, '--server', '127.0.0.1', '--port', String(server.port), '--waves', '1,2', ...FLEET, '--rate', 'max', '--check', '--wave-pause', '0']);
+    const { stdout } = await run(process.execPath, [
+      CLI,
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(server.port),
+      '--waves',
+      '1,2',
+      ...FLEET,
+      '--rate',
+      'max',
+      '--check',
+      '--wave-pause',
+      '0',
+    ]);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^2 wave\(s\) of 300 instances over UDP to 127\.0\.0\.1:\d+/);
     expect(lines[1]).toMatch(/^ {2}wave +version +sent +rate\/s +took s +shown +complete after +disagree/);

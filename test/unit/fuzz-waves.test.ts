@@ -157,7 +157,10 @@ describe('a wave', () => {
 
 describe('--waves --check', () => {
   test('versionCount reads app/A, wrapped in data or not', () => {
-    const versions = [{ ver: '1.0', count: 3, up_count: 3, stale_count: 0 }, { ver: '2.0', count: 5, up_count: 5, stale_count: 0 }];
+    const versions = [
+      { ver: '1.0', count: 3, up_count: 3, stale_count: 0 },
+      { ver: '2.0', count: 5, up_count: 5, stale_count: 0 },
+    ];
     expect(versionCount({ data: [{ app_id: 'a', versions }] }, '2.0')).toBe(5);
     expect(versionCount({ app_id: 'a', versions }, '1.0')).toBe(3);
     expect(versionCount({ data: [{ versions }] }, '3.0')).toBe(0);
@@ -172,7 +175,7 @@ describe('--waves --check', () => {
     expect(disagreement(10, 19, 12)).toBe(7);
   });
 
-  test('completion: complete when every app covers its members, at the last one\'s time', () => {
+  test("completion: complete when every app covers its members, at the last one's time", () => {
     const t = new CompletionTracker(2, 8, 0);
     t.record(0, 8, 100);
     t.record(1, 5, 100);

@@ -6,7 +6,17 @@
 
 import { describe, expect, test } from 'vitest';
 import {
-  BLOCK_HEADER, ENTRY_HEADER, EntryFlag, HistoryLog, blockKey, blockNewest, blockOf, entryOffsets, newEntryView, readEntry, writeEntryJson,
+  BLOCK_HEADER,
+  ENTRY_HEADER,
+  EntryFlag,
+  HistoryLog,
+  blockKey,
+  blockNewest,
+  blockOf,
+  entryOffsets,
+  newEntryView,
+  readEntry,
+  writeEntryJson,
   type EntryView,
 } from '../../src/store/history.js';
 import { JsonBytes } from '../../src/store/json-bytes.js';
@@ -61,8 +71,15 @@ const text = (x: Uint8Array): string => Buffer.from(x).toString('utf8');
 /** An entry read back, as plain values. */
 function plain(v: EntryView): Record<string, unknown> {
   return {
-    time: v.time, instance: v.instance, flags: v.flags,
-    appId: text(v.appId), app: text(v.app), host: text(v.host), ver: text(v.ver), prevVer: text(v.prevVer), hostIp: text(v.hostIp),
+    time: v.time,
+    instance: v.instance,
+    flags: v.flags,
+    appId: text(v.appId),
+    app: text(v.app),
+    host: text(v.host),
+    ver: text(v.ver),
+    prevVer: text(v.prevVer),
+    hostIp: text(v.hostIp),
   };
 }
 
@@ -78,13 +95,39 @@ function json(v: EntryView): string {
 }
 
 const e = (over: Partial<In>): In => ({
-  app: 0, host: 0, time: 1000, instance: 0, flags: EntryFlag.first, appId: 'a', appName: 'A', host_: 'h', ver: '1', prevVer: '', ip: '10.0.0.1', ...over,
+  app: 0,
+  host: 0,
+  time: 1000,
+  instance: 0,
+  flags: EntryFlag.first,
+  appId: 'a',
+  appName: 'A',
+  host_: 'h',
+  ver: '1',
+  prevVer: '',
+  ip: '10.0.0.1',
+  ...over,
 });
 
 describe('readEntry', () => {
   test('every field of an entry reads back exactly, and the entry size is the header plus its fields', () => {
     const log = new HistoryLog();
-    push(log, e({ app: 3, host: 5, time: 4_000_000_000, instance: 65535, flags: 0, appId: 'my_app', appName: 'My App', host_: 'web-1', ver: '2.0', prevVer: '1.9', ip: '2001:db8::1' }));
+    push(
+      log,
+      e({
+        app: 3,
+        host: 5,
+        time: 4_000_000_000,
+        instance: 65535,
+        flags: 0,
+        appId: 'my_app',
+        appName: 'My App',
+        host_: 'web-1',
+        ver: '2.0',
+        prevVer: '1.9',
+        ip: '2001:db8::1',
+      }),
+    );
     expect(log.length).toBe(1);
     const size = ENTRY_HEADER + 6 + 6 + 5 + 3 + 3 + 11;
     expect(log.bytes).toBe(size);
@@ -161,7 +204,18 @@ describe('blocks', () => {
     expect(log.length).toBe(n);
     expect(log.bytes).toBeGreaterThan(1 << 16);
     const blocks = blocksOf(log);
-    expect(blocks.map((x) => `${x.kind}${x.slot}`)).toEqual(['app0', 'app1', 'app2', 'bucket0', 'bucket1', 'bucket2', 'bucket3', 'bucket4', 'bucket5', 'bucket6']);
+    expect(blocks.map((x) => `${x.kind}${x.slot}`)).toEqual([
+      'app0',
+      'app1',
+      'app2',
+      'bucket0',
+      'bucket1',
+      'bucket2',
+      'bucket3',
+      'bucket4',
+      'bucket5',
+      'bucket6',
+    ]);
     for (const x of blocks) {
       const mod = x.kind === 'app' ? 3 : 7;
       const want = Array.from({ length: n }, (_, i) => i).filter((i) => i % mod === x.slot);
@@ -202,7 +256,9 @@ describe('writeEntryJson', () => {
   }
 
   test('a first sight: prev_ver null', () => {
-    const v = one(e({ time: 1_800_000_000, instance: 3, flags: EntryFlag.first, appId: 'web', appName: 'Web', host_: 'h1', ver: '1.0', prevVer: '', ip: '192.0.2.1' }));
+    const v = one(
+      e({ time: 1_800_000_000, instance: 3, flags: EntryFlag.first, appId: 'web', appName: 'Web', host_: 'h1', ver: '1.0', prevVer: '', ip: '192.0.2.1' }),
+    );
     expect(json(v)).toBe('{"app":"Web","app_id":"web","host":"h1","host_ip":"192.0.2.1","instance":3,"ver":"1.0","prev_ver":null,"time":1800000000}');
   });
 
@@ -212,7 +268,19 @@ describe('writeEntryJson', () => {
   });
 
   test('a removal by --trim: ver null, host_ip null, prev_ver the removed version', () => {
-    const v = one(e({ time: 123456, instance: 12, flags: EntryFlag.removed | EntryFlag.trimmed, appId: 'web', appName: 'Web', host_: 'h1', ver: '', prevVer: '2.0', ip: '' }));
+    const v = one(
+      e({
+        time: 123456,
+        instance: 12,
+        flags: EntryFlag.removed | EntryFlag.trimmed,
+        appId: 'web',
+        appName: 'Web',
+        host_: 'h1',
+        ver: '',
+        prevVer: '2.0',
+        ip: '',
+      }),
+    );
     expect(v.flags).toBe(3);
     expect(json(v)).toBe('{"app":"Web","app_id":"web","host":"h1","host_ip":null,"instance":12,"ver":null,"prev_ver":"2.0","time":123456}');
   });
@@ -226,18 +294,30 @@ describe('writeEntryJson', () => {
   test('fields are JSON string content, copied as they are (escapes and UTF-8 survive)', () => {
     const v = one(e({ appName: 'Caf\u00e9 \\"x\\"', host_: 'h\\u0001\u00fc', ver: '1\\n2', flags: EntryFlag.first }));
     const s = json(v);
-    expect(JSON.parse(s)).toEqual({ app: 'Caf\u00e9 "x"', app_id: 'a', host: 'h\u0001\u00fc', host_ip: '10.0.0.1', instance: 0, ver: '1\n2', prev_ver: null, time: 1000 });
+    expect(JSON.parse(s)).toEqual({
+      app: 'Caf\u00e9 "x"',
+      app_id: 'a',
+      host: 'h\u0001\u00fc',
+      host_ip: '10.0.0.1',
+      instance: 0,
+      ver: '1\n2',
+      prev_ver: null,
+      time: 1000,
+    });
   });
 });
 
 describe('block keys', () => {
-  test.each([0, 1, 255, 256, 65535, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, 2 ** 53 - 1])('blockOf(blockKey(part, %d)) gives the id back', (id) => {
-    const part = buildKey(['app_1']);
-    const key = blockKey(part, id);
-    expect(key.length).toBe(part.length + 8);
-    expect([...key.subarray(0, part.length)]).toEqual([...part]);
-    expect(blockOf(key)).toBe(id);
-  });
+  test.each([0, 1, 255, 256, 65535, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, 2 ** 53 - 1])(
+    'blockOf(blockKey(part, %d)) gives the id back',
+    (id) => {
+      const part = buildKey(['app_1']);
+      const key = blockKey(part, id);
+      expect(key.length).toBe(part.length + 8);
+      expect([...key.subarray(0, part.length)]).toEqual([...part]);
+      expect(blockOf(key)).toBe(id);
+    },
+  );
 
   test('the id is u64 big-endian after the part', () => {
     expect([...blockKey(buildKey(['a']), 2 ** 32 + 258)]).toEqual([0x61, 0, 0, 0, 0, 1, 0, 0, 1, 2]);

@@ -6,16 +6,23 @@
 
 import { describe, expect, test } from 'vitest';
 import {
-  MAX_RECORD_BYTES, RECORD_HEADER, R_FRAG_HASH_A, R_FRAG_HASH_B, R_KEY_LEN, R_TIME, encodeUpdate, get16, get32, recordToVersion,
+  MAX_RECORD_BYTES,
+  RECORD_HEADER,
+  R_FRAG_HASH_A,
+  R_FRAG_HASH_B,
+  R_KEY_LEN,
+  R_TIME,
+  encodeUpdate,
+  get16,
+  get32,
+  recordToVersion,
 } from '../../src/ingest/record.js';
 import { Reason } from '../../src/ingest/reasons.js';
 import { ParsedUpdate, parseUpdate } from '../../src/ingest/update.js';
 import { keyPartAsJson, valueLength, verLength, verOffset, writeValue, writeVersionJson } from '../../src/store/instance-value.js';
 import { JsonBytes } from '../../src/store/json-bytes.js';
 import { buildKey } from '../../src/store/keys.js';
-import {
-  INSTANCE_HEADER, V_APP_LEN, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT,
-} from '../../src/store/layout.js';
+import { INSTANCE_HEADER, V_APP_LEN, V_FP_A, V_FP_B, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT } from '../../src/store/layout.js';
 
 const parsed = new ParsedUpdate();
 
@@ -33,7 +40,7 @@ function record(body: string | object, opts: { ip?: string; time?: number; off?:
 const keyOf = (rec: Uint8Array, off: number): Uint8Array => rec.subarray(off + RECORD_HEADER, off + RECORD_HEADER + get16(rec, off + R_KEY_LEN));
 
 /** The value written at an odd offset of a buffer holding garbage; returns the value's bytes. */
-function valueOf(rec: Uint8Array, off: number, slot = 7, since = 1_700_000_000, writtenAt = 1_800_000_001): Uint8Array {
+function storedValue(rec: Uint8Array, off: number, slot = 7, since = 1_700_000_000, writtenAt = 1_800_000_001): Uint8Array {
   const len = valueLength(rec, off);
   const out = new Uint8Array(len + 9).fill(0xab);
   writeValue(rec, off, out, 5, slot, since, writtenAt);
@@ -47,7 +54,7 @@ function valueOf(rec: Uint8Array, off: number, slot = 7, since = 1_700_000_000, 
 function versionText(rec: Uint8Array, off: number, lastUpdate: number): string {
   const key = keyOf(rec, off);
   const out = new JsonBytes(4);
-  writeVersionJson(Uint8Array.from(key), key.length, valueOf(rec, off), lastUpdate, out);
+  writeVersionJson(Uint8Array.from(key), key.length, storedValue(rec, off), lastUpdate, out);
   out.ascii('}');
   return out.view().toString('utf8');
 }
@@ -57,7 +64,7 @@ const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.b
 describe('writeValue', () => {
   test('header and fields are exact: slot, since, written_at, fingerprint, lengths, then app, ver, host_ip', () => {
     const { rec, off } = record({ app: 'My App', ver: '1.2.3', host: 'web-1', instance: 4 }, { ip: '198.51.100.20', off: 3 });
-    const value = valueOf(rec, off, 123456, 1_700_000_000, 4_000_000_000);
+    const value = storedValue(rec, off, 123456, 1_700_000_000, 4_000_000_000);
     expect(valueLength(rec, off)).toBe(INSTANCE_HEADER + 6 + 5 + 13);
     expect(value.length).toBe(INSTANCE_HEADER + 24);
     const v = dv(value);
@@ -66,15 +73,17 @@ describe('writeValue', () => {
     expect(v.getUint32(V_WRITTEN_AT, true)).toBe(4_000_000_000);
     expect(v.getInt32(V_FP_A, true)).toBe(dv(rec).getInt32(off + R_FRAG_HASH_A, true));
     expect(v.getInt32(V_FP_B, true)).toBe(dv(rec).getInt32(off + R_FRAG_HASH_B, true));
-    expect([v.getUint16(V_APP_LEN, true), v.getUint16(V_VER_LEN, true), v.getUint16(V_LABELS_LEN, true), value[V_IP_LEN], value[V_IP_LEN + 1]]).toEqual([6, 5, 0, 13, 0]);
+    expect([v.getUint16(V_APP_LEN, true), v.getUint16(V_VER_LEN, true), v.getUint16(V_LABELS_LEN, true), value[V_IP_LEN], value[V_IP_LEN + 1]]).toEqual([
+      6, 5, 0, 13, 0,
+    ]);
     expect(Buffer.from(value.subarray(INSTANCE_HEADER)).toString()).toBe('My App1.2.3198.51.100.20');
     expect(verOffset(value)).toBe(INSTANCE_HEADER + 6);
     expect(verLength(value)).toBe(5);
   });
 
-  test('escaped app and ver are stored as JSON string content; verOffset/verLength give ver\'s content', () => {
+  test("escaped app and ver are stored as JSON string content; verOffset/verLength give ver's content", () => {
     const { rec, off } = record({ app: 'say "hi"', ver: 'v\\1\n\u00e9', host: 'h' });
-    const value = valueOf(rec, off);
+    const value = storedValue(rec, off);
     const ver = Buffer.from(value.subarray(verOffset(value), verOffset(value) + verLength(value))).toString();
     expect(ver).toBe('v\\\\1\\n\u00e9');
     expect(JSON.parse(`"${ver}"`)).toBe('v\\1\n\u00e9');
@@ -111,10 +120,16 @@ describe('writeVersionJson', () => {
     expect(text).toBe(JSON.stringify(want));
   });
 
-  test('last_update is the time passed in, not the record\'s', () => {
+  test("last_update is the time passed in, not the record's", () => {
     const { rec, off } = record({ app: 'web', ver: '1', host: 'h', instance: 2 }, { time: 1000 });
     expect(JSON.parse(versionText(rec, off, 4_000_000_000))).toStrictEqual({
-      app: 'web', app_id: 'web', host: 'h', host_ip: '192.0.2.77', instance: 2, ver: '1', last_update: 4_000_000_000,
+      app: 'web',
+      app_id: 'web',
+      host: 'h',
+      host_ip: '192.0.2.77',
+      instance: 2,
+      ver: '1',
+      last_update: 4_000_000_000,
     });
   });
 

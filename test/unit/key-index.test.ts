@@ -88,7 +88,7 @@ describe('basics', () => {
     const idx = new KeyIndex(1, 16);
     const n = 5000;
     const slots = Array.from({ length: n }, (_, i) => insert(idx, key(`k${i}`)));
-    slots.forEach((s) => (idx.cols[0]![s] = s * 3));
+    for (const s of slots) idx.cols[0]![s] = s * 3;
     const upTo = Array.from({ length: n }, (_, i) => i);
     expect(slots).toEqual(upTo);
     expect(upTo.map((i) => find(idx, key(`k${i}`)))).toEqual(upTo);
@@ -197,7 +197,7 @@ function runModel(ops: Op[], pool: { bytes: Uint8Array; hash: number }[], checkE
         else eq(slot, highWater, 'a new slot');
         free.delete(slot);
         highWater = Math.max(highWater, slot + 1);
-        eq(idx.cols[0]![slot], 0, 'a new slot\'s column');
+        eq(idx.cols[0]![slot], 0, "a new slot's column");
         idx.cols[0]![slot] = tag;
         tags.set(slot, tag++);
         live.set(op.k, slot);
@@ -227,7 +227,7 @@ function runModel(ops: Op[], pool: { bytes: Uint8Array; hash: number }[], checkE
       for (const [k, slot] of entries) {
         const { bytes, hash } = pool[k]!;
         idx.insertAt(slot, bytes, 0, bytes.length, hash);
-        eq(idx.cols[0]![slot], 0, 'a reloaded slot\'s column');
+        eq(idx.cols[0]![slot], 0, "a reloaded slot's column");
         idx.cols[0]![slot] = tags.get(slot)!;
       }
       idx.collectFreeSlots();

@@ -25,11 +25,13 @@ const special = fc.constantFrom('\u0000', '\u0001', '\u0002', 'a', '\u007f', '\u
  * Any code point except surrogates, biased toward ASCII and the BMP. (Built
  * by hand: fast-check's unit 'binary' costs seconds to set up per process.)
  */
-const codePoint = fc.oneof(
-  fc.integer({ min: 0, max: 0x7f }),
-  fc.integer({ min: 0x80, max: 0xffff - 0x800 }).map((n) => (n < 0xd800 ? n : n + 0x800)),
-  fc.integer({ min: 0x10000, max: 0x10ffff }),
-).map((n) => String.fromCodePoint(n));
+const codePoint = fc
+  .oneof(
+    fc.integer({ min: 0, max: 0x7f }),
+    fc.integer({ min: 0x80, max: 0xffff - 0x800 }).map((n) => (n < 0xd800 ? n : n + 0x800)),
+    fc.integer({ min: 0x10000, max: 0x10ffff }),
+  )
+  .map((n) => String.fromCodePoint(n));
 const anyChar = fc.oneof(special, codePoint);
 const str = fc.string({ unit: anyChar, maxLength: 8 });
 const tuple = fc.array(str, { maxLength: 4 });
@@ -183,8 +185,7 @@ describe('prefixEnd', () => {
   });
 
   test('property: a key starts with the prefix exactly when prefix <= key < prefixEnd(prefix)', () => {
-    const bytes = (max: number): fc.Arbitrary<Buffer> =>
-      fc.array(fc.constantFrom(0x00, 0x01, 0x7f, 0xfe, 0xff), { maxLength: max }).map((a) => Buffer.from(a));
+    const bytes = (max: number): fc.Arbitrary<Buffer> => fc.array(fc.constantFrom(0x00, 0x01, 0x7f, 0xfe, 0xff), { maxLength: max }).map((a) => Buffer.from(a));
     const prefix = bytes(4).filter((p) => p.some((b) => b !== 0xff));
     fc.assert(
       fc.property(prefix, bytes(6), (p, key) => {
@@ -198,11 +199,16 @@ describe('prefixEnd', () => {
 
   test('property: keys built from a tuple lie in the range of any leading sub-tuple', () => {
     fc.assert(
-      fc.property(tuple.filter((t) => t.length > 0), fc.integer({ min: 0, max: 65535 }), fc.nat(), (parts, instance, cut) => {
-        const prefix = buildKey(parts.slice(0, 1 + (cut % parts.length)));
-        const key = buildKey(parts, instance);
-        same(Buffer.compare(key, prefix) >= 0 && Buffer.compare(key, prefixEnd(prefix)) < 0, true, [parts, instance]);
-      }),
+      fc.property(
+        tuple.filter((t) => t.length > 0),
+        fc.integer({ min: 0, max: 65535 }),
+        fc.nat(),
+        (parts, instance, cut) => {
+          const prefix = buildKey(parts.slice(0, 1 + (cut % parts.length)));
+          const key = buildKey(parts, instance);
+          same(Buffer.compare(key, prefix) >= 0 && Buffer.compare(key, prefixEnd(prefix)) < 0, true, [parts, instance]);
+        },
+      ),
       RUNS,
     );
   });

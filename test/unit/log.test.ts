@@ -14,14 +14,22 @@ function capture(level: Level | (() => Level) = 'info') {
 
 describe('lines', () => {
   test('time, level, message, then the fields', () => {
-    expect(formatLine(T, 'info', 'listening', { address: 'all', port: 7777 }, undefined)).toBe('2026-05-01 12:00:03.045 INFO  listening address=all port=7777\n');
+    expect(formatLine(T, 'info', 'listening', { address: 'all', port: 7777 }, undefined)).toBe(
+      '2026-05-01 12:00:03.045 INFO  listening address=all port=7777\n',
+    );
     expect(formatLine(T, 'debug', 'x', undefined, undefined)).toBe('2026-05-01 12:00:03.045 DEBUG x\n');
     expect(formatLine(T, 'warn', 'x', undefined, undefined)).toBe('2026-05-01 12:00:03.045 WARN  x\n');
     expect(formatLine(T, 'error', 'x', undefined, undefined)).toBe('2026-05-01 12:00:03.045 ERROR x\n');
   });
 
   test('values: bare when safe, JSON-quoted otherwise; undefined fields are left out', () => {
-    const line = formatLine(T, 'info', 'm', { a: 'plain-1.2:3', b: 'two words', c: '', d: 'a"b', e: true, f: null, g: undefined, h: { x: 1 }, i: 2.5 }, undefined);
+    const line = formatLine(
+      T,
+      'info',
+      'm',
+      { a: 'plain-1.2:3', b: 'two words', c: '', d: 'a"b', e: true, f: null, g: undefined, h: { x: 1 }, i: 2.5 },
+      undefined,
+    );
     expect(line).toBe('2026-05-01 12:00:03.045 INFO  m a=plain-1.2:3 b="two words" c="" d="a\\"b" e=true f=null h="{\\"x\\":1}" i=2.5\n');
   });
 
@@ -66,7 +74,7 @@ describe('levels', () => {
     expect(lines[0]).toContain('DEBUG after');
   });
 
-  test('a child adds its fields after the line\'s own', () => {
+  test("a child adds its fields after the line's own", () => {
     const { log, lines } = capture();
     const child = log.child({ thread: 'ingest-0' }).child({ extra: 1 });
     child.info('m', { reason: 'bad_json' });

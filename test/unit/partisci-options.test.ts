@@ -23,7 +23,14 @@ describe('parseOptions', () => {
   });
 
   test('query flags', () => {
-    expect(parseOptions(['versions', '--app', 'a', '--host=h', '-ver=1', '--stale', '--json'])).toMatchObject({ command: 'versions', app: 'a', host: 'h', ver: '1', stale: true, json: true });
+    expect(parseOptions(['versions', '--app', 'a', '--host=h', '-ver=1', '--stale', '--json'])).toMatchObject({
+      command: 'versions',
+      app: 'a',
+      host: 'h',
+      ver: '1',
+      stale: true,
+      json: true,
+    });
     expect(parseOptions(['rollout', '--app', 'a', '--since', '100', '--step', '60'])).toMatchObject({ since: '100', step: '60' });
   });
 
@@ -68,7 +75,10 @@ describe('toUpdate', () => {
 
 describe('--label', () => {
   test('repeatable NAME=VALUE, in order; the value may hold "="', () => {
-    expect(parseOptions(['update', 'a', '1', '--label', 'env=prod', '--label=note=a=b']).labels).toEqual([['env', 'prod'], ['note', 'a=b']]);
+    expect(parseOptions(['update', 'a', '1', '--label', 'env=prod', '--label=note=a=b']).labels).toEqual([
+      ['env', 'prod'],
+      ['note', 'a=b'],
+    ]);
   });
 
   test.each(['env', 'Env=prod', '=x', `${'n'.repeat(33)}=v`])('%j is a usage error', (arg) => {

@@ -40,7 +40,14 @@ const parsed = new ParsedUpdate();
  * PendingRecords, so the tests below check that the bytes survive moves.
  */
 function record(tag: number, verChars: number, off = 0): Rec {
-  const body = Buffer.from(JSON.stringify({ app: `app${tag % 7}`, ver: `v${tag}`.padEnd(verChars, 'x').slice(0, verChars), host: `host-${String(tag).padStart(6, "0")}`, instance: tag % 4 }));
+  const body = Buffer.from(
+    JSON.stringify({
+      app: `app${tag % 7}`,
+      ver: `v${tag}`.padEnd(verChars, 'x').slice(0, verChars),
+      host: `host-${String(tag).padStart(6, '0')}`,
+      instance: tag % 4,
+    }),
+  );
   expect(parseUpdate(body, 0, body.length, parsed)).toBe(0);
   const buf = new Uint8Array(off + MAX_RECORD_BYTES).fill(0xfe);
   const ip = Buffer.from('192.0.2.1');
@@ -65,7 +72,7 @@ function stored(p: PendingRecords, slot: number, len: number): number[] {
 }
 
 describe('one entry per slot', () => {
-  test('the entry is the record\'s key and its stored value, copied (not a view of the caller\'s buffer)', () => {
+  test("the entry is the record's key and its stored value, copied (not a view of the caller's buffer)", () => {
     const idx = index(2);
     const p = new PendingRecords(idx, COLUMN);
     const r = record(1, 10, 7);
@@ -88,7 +95,7 @@ describe('one entry per slot', () => {
     expect(idx.cols[0]![1]).toBe(0);
   });
 
-  test('a second record for a slot replaces the first: count stays 1, bytes are the new entry\'s', () => {
+  test("a second record for a slot replaces the first: count stays 1, bytes are the new entry's", () => {
     const idx = index(3);
     const p = new PendingRecords(idx, COLUMN);
     expect(set(p, 2, record(1, 40))).toBe(true);
@@ -102,7 +109,7 @@ describe('one entry per slot', () => {
     expect(stored(p, 2, third.entry.length)).toEqual(third.entry);
   });
 
-  test('drop forgets a slot\'s entry; dropping again, or a slot without one, changes nothing', () => {
+  test("drop forgets a slot's entry; dropping again, or a slot without one, changes nothing", () => {
     const idx = index(3);
     const p = new PendingRecords(idx, COLUMN);
     const a = record(1, 10);

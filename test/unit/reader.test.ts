@@ -92,7 +92,11 @@ function pages<R>(get: (cursor: string | undefined) => Answer<R>): Answer<R>[] {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'partisci-reader-'));
-  clocks = { instance: createClockBuffer(MAX_CLOCK_SLOTS.instance), host: createClockBuffer(MAX_CLOCK_SLOTS.host), app: createClockBuffer(MAX_CLOCK_SLOTS.app) };
+  clocks = {
+    instance: createClockBuffer(MAX_CLOCK_SLOTS.instance),
+    host: createClockBuffer(MAX_CLOCK_SLOTS.host),
+    app: createClockBuffer(MAX_CLOCK_SLOTS.app),
+  };
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(T * 1000);
   open();
@@ -123,7 +127,14 @@ describe('history', () => {
   }
 
   const e = (host: string, instance: number, ver: string | null, prev: string | null, time: number, app = 'a', ip: string | null = '192.0.2.9'): Entry => ({
-    app, app_id: app, host, host_ip: ip, instance, ver, prev_ver: prev, time,
+    app,
+    app_id: app,
+    host,
+    host_ip: ip,
+    instance,
+    ver,
+    prev_ver: prev,
+    time,
   });
   // App a, newest first: the removal (its own commit), then commit 3 (newest entry first), 2, 1.
   const A = [
@@ -135,7 +146,7 @@ describe('history', () => {
     e('h1', 0, '1', null, T + 1),
   ];
 
-  test('an app\'s entries, newest first, across commits; exact fields', () => {
+  test("an app's entries, newest first, across commits; exact fields", () => {
     fourCommits();
     expect(history({ appId: 'a' })).toStrictEqual({ data: A });
     expect(history({ appId: 'b' })).toStrictEqual({ data: [e('h1', 0, '9', null, T + 6, 'b')] });
@@ -163,7 +174,7 @@ describe('history', () => {
     expect(history({ appId: 'a', limit: 3, cursor: first.next })).toStrictEqual({ data: A.slice(3) });
   });
 
-  test('a page ending at a block\'s last entry resumes in the next older block', () => {
+  test("a page ending at a block's last entry resumes in the next older block", () => {
     fourCommits();
     // Limit 1: the first page is the removal, alone in its block.
     const first = history({ appId: 'a', limit: 1 });
@@ -190,7 +201,7 @@ describe('history', () => {
     expect(history({ appId: 'a', cursor: app }).data).toStrictEqual(A.slice(1));
   });
 
-  test('by host: the host\'s entries of every app, newest first', () => {
+  test("by host: the host's entries of every app, newest first", () => {
     fourCommits();
     expect(history({ host: 'h1' })).toStrictEqual({
       data: [e('h1', 0, '9', null, T + 6, 'b'), e('h1', 1, '1', null, T + 4), e('h1', 0, '2', '1', T + 3), e('h1', 0, '1', null, T + 1)],
@@ -201,7 +212,7 @@ describe('history', () => {
     expect(got.map((p) => p.data[0]!.time)).toEqual([T + 6, T + 4, T + 3, T + 1]);
   });
 
-  test('by app + host + instance: only that instance\'s entries, and paging skips the others', () => {
+  test("by app + host + instance: only that instance's entries, and paging skips the others", () => {
     fourCommits();
     expect(history({ appId: 'a', host: 'h1', instance: 0 })).toStrictEqual({ data: [A[3], A[5]] });
     expect(history({ appId: 'a', host: 'h1', instance: 1 })).toStrictEqual({ data: [A[2]] });
@@ -265,7 +276,17 @@ describe('version/?host=H', () => {
     const all = versions({ host: 'H' });
     expect(all.next).toBeUndefined();
     expect(ids(all.data)).toEqual(ORDER);
-    expect(all.data[0]).toStrictEqual({ app: 'a', app_id: 'a', host: 'H', host_ip: '192.0.2.9', instance: 2, ver: '2', last_update: T + 5, status: 'up', since: T + 5 });
+    expect(all.data[0]).toStrictEqual({
+      app: 'a',
+      app_id: 'a',
+      host: 'H',
+      host_ip: '192.0.2.9',
+      instance: 2,
+      ver: '2',
+      last_update: T + 5,
+      status: 'up',
+      since: T + 5,
+    });
     expect(versions({ host: 'other' }).data.map((r) => r.app_id)).toEqual(['a']);
     expect(versions({ host: 'nobody' })).toStrictEqual({ data: [] });
   });
@@ -329,10 +350,17 @@ describe('version/?app_id=A&ver=V', () => {
     commit();
   }
 
-  test('only that app\'s instances with that version, in key order', () => {
+  test("only that app's instances with that version, in key order", () => {
     fleet();
-    expect(versions({ appId: 'a', ver: '1' }).data.map((r) => [r.host, r.instance, r.ver])).toEqual([['h1', 0, '1'], ['h2', 0, '1'], ['h4', 0, '1']]);
-    expect(versions({ appId: 'a', ver: '2' }).data.map((r) => [r.host, r.instance])).toEqual([['h1', 1], ['h3', 0]]);
+    expect(versions({ appId: 'a', ver: '1' }).data.map((r) => [r.host, r.instance, r.ver])).toEqual([
+      ['h1', 0, '1'],
+      ['h2', 0, '1'],
+      ['h4', 0, '1'],
+    ]);
+    expect(versions({ appId: 'a', ver: '2' }).data.map((r) => [r.host, r.instance])).toEqual([
+      ['h1', 1],
+      ['h3', 0],
+    ]);
     expect(versions({ appId: 'a', ver: '4' })).toStrictEqual({ data: [] });
     expect(versions({ appId: 'b', ver: '1' }).data.map((r) => r.host)).toEqual(['h1']);
     // A prefix of a version is not the version.
@@ -378,7 +406,9 @@ describe('summaries agree with version/ after every commit', () => {
         expect(rows, `app ${appId} has no summary but lists instances`).toEqual([]);
         continue;
       }
-      const summary = (JSON.parse(body.view().toString('utf8')) as { data: [{ instance_count: number; up_count: number; stale_count: number; versions: Counts[] }] }).data[0];
+      const summary = (
+        JSON.parse(body.view().toString('utf8')) as { data: [{ instance_count: number; up_count: number; stale_count: number; versions: Counts[] }] }
+      ).data[0];
       const listed = new Map<string, Counts>();
       for (const r of rows) {
         const c = listed.get(r.ver as string) ?? { ver: r.ver as string, count: 0, up_count: 0, stale_count: 0 };

@@ -16,7 +16,17 @@ function setup(level: Level = 'debug') {
 }
 
 function request(method: string, path: string, query = '', params: Record<string, string> = {}): Request {
-  return { method, path, params, query: new URLSearchParams(query), remoteIp: '10.0.0.9', contentLength: 0, authorization: '', acceptEncoding: '', ifNoneMatch: '' };
+  return {
+    method,
+    path,
+    params,
+    query: new URLSearchParams(query),
+    remoteIp: '10.0.0.9',
+    contentLength: 0,
+    authorization: '',
+    acceptEncoding: '',
+    ifNoneMatch: '',
+  };
 }
 
 const route = (path: string) => ROUTES.find((r) => r.path === path)!;

@@ -10,7 +10,8 @@ const IDENTITY = { acceptEncoding: '', ifNoneMatch: '' };
 
 /** A list answer of about n bytes, compressible like the real ones. */
 function answer(n: number): Buffer {
-  const row = '{"app":"billing","app_id":"billing","host":"host-0001.example.com","host_ip":"10.0.0.1","instance":0,"ver":"2.4.1","last_update":1700000000,"status":"up","since":1699990000}';
+  const row =
+    '{"app":"billing","app_id":"billing","host":"host-0001.example.com","host_ip":"10.0.0.1","instance":0,"ver":"2.4.1","last_update":1700000000,"status":"up","since":1699990000}';
   const rows: string[] = [];
   for (let i = 0; rows.length * row.length < n; i++) rows.push(row.replace('0001', String(i).padStart(4, '0')));
   return Buffer.from(`{"data":[${rows.join(',')}]}`);
@@ -21,7 +22,12 @@ const cacheable = (body: Uint8Array | string): Reply => ({ status: 200, body, ca
 describe('negotiate', () => {
   test('not cacheable: as given, JSON by default', () => {
     const wire = negotiate({ status: 404, body: '{"error":"x","code":"UNKNOWN_PATH"}', headers: { Allow: 'GET' }, close: true }, GZIP) as Wire;
-    expect(wire).toEqual({ status: 404, headers: { 'Content-Type': 'application/json', Allow: 'GET' }, body: '{"error":"x","code":"UNKNOWN_PATH"}', close: true });
+    expect(wire).toEqual({
+      status: 404,
+      headers: { 'Content-Type': 'application/json', Allow: 'GET' },
+      body: '{"error":"x","code":"UNKNOWN_PATH"}',
+      close: true,
+    });
   });
 
   test('cacheable: an ETag, Vary, and 304 when the client has it', () => {

@@ -90,8 +90,14 @@ describe('pushing and reading', () => {
     const { p, c } = ring(128);
     for (let i = 0; i < 5; i++) push(p, payload(3, i * 10));
     expect(readAll(c, 0)).toEqual([]);
-    expect(readAll(c, 2)).toEqual([[0, 1, 2], [10, 11, 12]]);
-    expect(readAll(c, 2)).toEqual([[20, 21, 22], [30, 31, 32]]);
+    expect(readAll(c, 2)).toEqual([
+      [0, 1, 2],
+      [10, 11, 12],
+    ]);
+    expect(readAll(c, 2)).toEqual([
+      [20, 21, 22],
+      [30, 31, 32],
+    ]);
     expect(readAll(c, 2)).toEqual([[40, 41, 42]]);
   });
 

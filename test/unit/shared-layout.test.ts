@@ -62,7 +62,11 @@ describe('Ctl', () => {
 
   test('the log gate (two slots per key) collides with no other control slot and fits', () => {
     const gate = Array.from({ length: 2 * LOG_GATE_KEYS }, (_, i) => Ctl.LOG_GATE + i);
-    const others = new Set<number>(Object.entries(Ctl).filter(([name]) => name !== 'LOG_GATE').map(([, slot]) => slot));
+    const others = new Set<number>(
+      Object.entries(Ctl)
+        .filter(([name]) => name !== 'LOG_GATE')
+        .map(([, slot]) => slot),
+    );
     expect(gate.filter((slot) => others.has(slot))).toEqual([]);
     expect(Math.max(...gate)).toBeLessThan(CONTROL_SLOTS);
     // A key per reason code, then refused and ring_full.
@@ -81,8 +85,8 @@ describe('regions', () => {
     const sab = new SharedArrayBuffer(statsByteLength(workers));
     expect(sab.byteLength).toBe((3 + workers) * STAT_REGION * 8);
     const views = [WRITER_REGION, HTTP_REGION, COMMIT_REGION, ingestRegion(0), ingestRegion(1), ingestRegion(2)].map((r) => statRegion(sab, r));
-    views.forEach((v, i) => v.fill(i + 1));
-    views.forEach((v, i) => expect([...v]).toEqual(Array<number>(STAT_REGION).fill(i + 1)));
+    for (const [i, v] of views.entries()) v.fill(i + 1);
+    for (const [i, v] of views.entries()) expect([...v]).toEqual(Array<number>(STAT_REGION).fill(i + 1));
     expect(() => statRegion(sab, ingestRegion(3))).toThrow(RangeError);
   });
 });

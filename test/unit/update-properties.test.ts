@@ -104,12 +104,29 @@ function agreesWithReference(bytes: Uint8Array): void {
   const record = recordBuf.slice(0, encodeUpdate(parsed, IP_BYTES, 0, IP_BYTES.length, TIME, 0, 0, recordBuf));
   const version = recordToVersion(record);
   const labels = want.labels!.length === 0 ? {} : { labels: Object.fromEntries(want.labels!) };
-  const expected = { app: want.app, app_id: appIdOf(want.app!), host: want.host ?? IP, host_ip: IP, instance: want.instance, ver: want.ver, ...labels, last_update: TIME };
+  const expected = {
+    app: want.app,
+    app_id: appIdOf(want.app!),
+    host: want.host ?? IP,
+    host_ip: IP,
+    instance: want.instance,
+    ver: want.ver,
+    ...labels,
+    last_update: TIME,
+  };
   // Compared as JSON text, so the field order is checked too.
   if (JSON.stringify(version) !== JSON.stringify(expected)) expect(version).toStrictEqual(expected);
   // However it was spelled, the record equals that of the plain spelling.
   // (labels in reverse order: the record sorts them)
-  const canonical = enc.encode(JSON.stringify({ app: want.app, ver: want.ver, host: want.host ?? undefined, instance: want.instance, labels: Object.fromEntries(want.labels!.slice().reverse()) }));
+  const canonical = enc.encode(
+    JSON.stringify({
+      app: want.app,
+      ver: want.ver,
+      host: want.host ?? undefined,
+      instance: want.instance,
+      labels: Object.fromEntries(want.labels!.slice().reverse()),
+    }),
+  );
   const plain = recordOf(canonical);
   if (!sameBytes(plain, record)) expect([...record]).toEqual([...plain]);
 }
@@ -117,7 +134,10 @@ function agreesWithReference(bytes: Uint8Array): void {
 // --- arbitraries ---------------------------------------------------------------------
 
 /** Random whitespace, usually none. */
-const ws = fc.oneof({ weight: 4, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r'), maxLength: 3 }) });
+const ws = fc.oneof(
+  { weight: 4, arbitrary: fc.constant('') },
+  { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r'), maxLength: 3 }) },
+);
 
 const hex4 = (u: number, upper: boolean): string => {
   const h = u.toString(16).padStart(4, '0');
@@ -153,11 +173,13 @@ function literal(s: string, escapeRate: number, choices: number[]): string {
  * Any code point except surrogates, biased toward ASCII and the BMP. (Built
  * by hand: fast-check's unit 'binary' costs seconds to set up per process.)
  */
-const codePoint = fc.oneof(
-  fc.integer({ min: 0, max: 0x7f }),
-  fc.integer({ min: 0x80, max: 0xffff - 0x800 }).map((n) => (n < 0xd800 ? n : n + 0x800)),
-  fc.integer({ min: 0x10000, max: 0x10ffff }),
-).map((n) => String.fromCodePoint(n));
+const codePoint = fc
+  .oneof(
+    fc.integer({ min: 0, max: 0x7f }),
+    fc.integer({ min: 0x80, max: 0xffff - 0x800 }).map((n) => (n < 0xd800 ? n : n + 0x800)),
+    fc.integer({ min: 0x10000, max: 0x10ffff }),
+  )
+  .map((n) => String.fromCodePoint(n));
 
 /** Field text values: ordinary, empty, near the 50-character limit, odd characters. */
 const textValue = fc.oneof(
@@ -166,9 +188,7 @@ const textValue = fc.oneof(
   { weight: 1, arbitrary: fc.constant('') },
   {
     weight: 2,
-    arbitrary: fc
-      .tuple(fc.constantFrom('a', 'é', '中', '😀', 'e\u0301', 'K', '\u212a'), fc.integer({ min: 24, max: 52 }))
-      .map(([unit, n]) => unit.repeat(n)),
+    arbitrary: fc.tuple(fc.constantFrom('a', 'é', '中', '😀', 'e\u0301', 'K', '\u212a'), fc.integer({ min: 24, max: 52 })).map(([unit, n]) => unit.repeat(n)),
   },
   { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('"', '\\', '/', '\u0000', '\u001f', '\u2028', '\ud800', '\udc00', '😀', 'x'), maxLength: 6 }) },
 );
@@ -192,7 +212,11 @@ const valueText = fc.oneof(
 
 /** app, ver and host: a string most of the time, so that many updates are accepted. */
 const fieldValue = fc.oneof({ weight: 3, arbitrary: valueText }, { weight: 27, arbitrary: stringText });
-const instanceValue = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 65535 }).map(String) }, { weight: 3, arbitrary: numberText }, { weight: 1, arbitrary: valueText });
+const instanceValue = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 65535 }).map(String) },
+  { weight: 3, arbitrary: numberText },
+  { weight: 1, arbitrary: valueText },
+);
 
 /** Label names: valid ones mostly, some at or past the limits, some with characters outside [a-z0-9_.-]. */
 const labelName = fc.oneof(
@@ -210,15 +234,40 @@ const labelValue = fc.oneof(
 function labelsText(plain: boolean): fc.Arbitrary<string> {
   if (plain) {
     const names = fc.uniqueArray(fc.constantFrom('env', 'region', 'dc', 'a', 'team.name', 'x-y', 'under_score'), { maxLength: 7 });
-    return names.chain((ns) => fc.tuple(...ns.map((n) => textValue.map((t) => `"${n}":${literal(Array.from(t).slice(0, 64).join(''), 0, [1])}`)))).map((ms) => `{${ms.join(',')}}`);
+    return names
+      .chain((ns) => fc.tuple(...ns.map((n) => textValue.map((t) => `"${n}":${literal(Array.from(t).slice(0, 64).join(''), 0, [1])}`))))
+      .map((ms) => `{${ms.join(',')}}`);
   }
   return fc.oneof(
-    { weight: 8, arbitrary: fc.array(fc.tuple(labelName, ws, labelValue).map(([n, w, v]) => `${literal(n, 0, [1])}:${w}${v}`), { maxLength: 18 }).map((ms) => `{${ms.join(',')}}`) },
+    {
+      weight: 8,
+      arbitrary: fc
+        .array(
+          fc.tuple(labelName, ws, labelValue).map(([n, w, v]) => `${literal(n, 0, [1])}:${w}${v}`),
+          { maxLength: 18 },
+        )
+        .map((ms) => `{${ms.join(',')}}`),
+    },
     { weight: 1, arbitrary: fc.constantFrom('null', '"env=prod"', '[]', '["a"]', '1', 'true', '{"env":1}', '{"env":null}', '{"env":{"x":"y"}}') },
   );
 }
 
-const extraKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'x', '', 'App', 'app ', 'app', 'ver', 'host', 'instance');
+const extraKey = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'x',
+  '',
+  'App',
+  'app ',
+  'app',
+  'ver',
+  'host',
+  'instance',
+);
 
 /** A key literal, escaped now and then ("\u0061pp" is "app"). */
 const keyText = (name: string): fc.Arbitrary<string> =>
@@ -252,7 +301,12 @@ const objectText = fc.boolean().chain((plain) =>
       maybe('host', 6, plain),
       maybe('instance', 6, plain),
       maybe('labels', 5, plain),
-      plain ? fc.constant<string[]>([]) : fc.array(extraKey.chain((k) => member(k, false)), { maxLength: 3 }),
+      plain
+        ? fc.constant<string[]>([])
+        : fc.array(
+            extraKey.chain((k) => member(k, false)),
+            { maxLength: 3 },
+          ),
       ws,
       ws,
     )
@@ -264,7 +318,12 @@ const objectText = fc.boolean().chain((plain) =>
 
 /** Damage at the byte level: truncation, a changed or inserted byte, garbage, a BOM. */
 const damaged = fc
-  .tuple(objectText.map((t) => enc.encode(t)), fc.nat(), fc.constantFrom(0x00, 0x22, 0x2c, 0x5c, 0x7d, 0x80, 0xc0, 0xed, 0xff, 0x20), fc.integer({ min: 0, max: 5 }))
+  .tuple(
+    objectText.map((t) => enc.encode(t)),
+    fc.nat(),
+    fc.constantFrom(0x00, 0x22, 0x2c, 0x5c, 0x7d, 0x80, 0xc0, 0xed, 0xff, 0x20),
+    fc.integer({ min: 0, max: 5 }),
+  )
   .map(([b, at, byte, kind]) => {
     const i = b.length === 0 ? 0 : at % b.length;
     if (kind === 0) return b.subarray(0, i);
@@ -276,7 +335,33 @@ const damaged = fc
   });
 
 /** Bytes drawn from JSON-ish tokens (and broken UTF-8), so the scanners see plausible structure. */
-const TOKENS = ['{', '}', '[', ']', ':', ',', '"', '"app"', '"ver"', '"host"', '"instance"', '"labels"', '"env"', '"a"', '"é"', '😀', '1', '-1', '65536', 'null', ' ', '\\', '\\u', 'd800', '\u0000']
+const TOKENS = [
+  '{',
+  '}',
+  '[',
+  ']',
+  ':',
+  ',',
+  '"',
+  '"app"',
+  '"ver"',
+  '"host"',
+  '"instance"',
+  '"labels"',
+  '"env"',
+  '"a"',
+  '"é"',
+  '😀',
+  '1',
+  '-1',
+  '65536',
+  'null',
+  ' ',
+  '\\',
+  '\\u',
+  'd800',
+  '\u0000',
+]
   .map((t) => enc.encode(t))
   .concat([Uint8Array.of(0xff), Uint8Array.of(0xc3), Uint8Array.of(0xed, 0xa0, 0x80)]);
 const tokenSoup = fc.array(fc.constantFrom(...TOKENS), { maxLength: 24 }).map((ts) => Uint8Array.from(ts.flatMap((t) => [...t])));
@@ -342,9 +427,25 @@ describe('parseUpdate on hostile input', () => {
 
   test('the reference itself: spot checks of its verdicts', () => {
     const v = (s: string | number[]): string => reference(typeof s === 'string' ? enc.encode(s) : Uint8Array.from(s)).reason;
-    expect([v(''), v([0xff]), v('\ufeff{}'), v('[]'), v('{"app":1}'), v('{"app":"a"}')]).toEqual(['empty', 'bad_utf8', 'bad_json', 'not_object', 'wrong_type', 'missing_field']);
-    expect([v('{"app":"a","ver":"1","instance":1.5}'), v('{"app":"\\ud800","ver":"1"}'), v(`{"app":"${'😀'.repeat(51)}","ver":"1"}`)]).toEqual(['bad_instance', 'bad_utf8', 'too_long']);
+    expect([v(''), v([0xff]), v('\ufeff{}'), v('[]'), v('{"app":1}'), v('{"app":"a"}')]).toEqual([
+      'empty',
+      'bad_utf8',
+      'bad_json',
+      'not_object',
+      'wrong_type',
+      'missing_field',
+    ]);
+    expect([v('{"app":"a","ver":"1","instance":1.5}'), v('{"app":"\\ud800","ver":"1"}'), v(`{"app":"${'😀'.repeat(51)}","ver":"1"}`)]).toEqual([
+      'bad_instance',
+      'bad_utf8',
+      'too_long',
+    ]);
     expect(reference(enc.encode('{"app":"a","ver":"1","instance":-0}'))).toEqual({ reason: 'ok', app: 'a', ver: '1', host: null, instance: 0, labels: [] });
-    expect([v('{"app":"a","ver":"1","labels":[]}'), v(`{"app":"a","ver":"1","labels":{${Array.from({ length: 17 }, (_, i) => `"l${i}":""`).join(',')}}}`), v('{"app":"a","ver":"1","labels":{"Env":"x"}}'), v(`{"app":"a","ver":"1","labels":{"env":"${'é'.repeat(65)}"}}`)]).toEqual(['bad_labels', 'too_many_labels', 'bad_labels', 'too_long']);
+    expect([
+      v('{"app":"a","ver":"1","labels":[]}'),
+      v(`{"app":"a","ver":"1","labels":{${Array.from({ length: 17 }, (_, i) => `"l${i}":""`).join(',')}}}`),
+      v('{"app":"a","ver":"1","labels":{"Env":"x"}}'),
+      v(`{"app":"a","ver":"1","labels":{"env":"${'é'.repeat(65)}"}}`),
+    ]).toEqual(['bad_labels', 'too_many_labels', 'bad_labels', 'too_long']);
   });
 });

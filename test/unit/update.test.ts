@@ -356,7 +356,9 @@ describe('labels', () => {
     expect(fast).toBe(true);
     const keyLen = get16(record, R_KEY_LEN);
     const frag = new TextDecoder().decode(record.subarray(RECORD_HEADER + keyLen, RECORD_HEADER + keyLen + get16(record, R_FRAG_LEN)));
-    expect(frag).toBe(`{"app":"billing","app_id":"billing","host":"h1","host_ip":"${IP}","instance":0,"ver":"2.4.1","labels":{"dc":"ams3","env":"prod","region":"eu-west"},"last_update":`);
+    expect(frag).toBe(
+      `{"app":"billing","app_id":"billing","host":"h1","host_ip":"${IP}","instance":0,"ver":"2.4.1","labels":{"dc":"ams3","env":"prod","region":"eu-west"},"last_update":`,
+    );
     const at = labelsOffset(record, 0);
     expect(Buffer.from(record.subarray(at, at + get16(record, R_LABELS_LEN))).toString()).toBe('{"dc":"ams3","env":"prod","region":"eu-west"}');
   });

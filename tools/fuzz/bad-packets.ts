@@ -180,7 +180,10 @@ function huge(rng: Rng, base: Update, size: HugeSize): Uint8Array {
   const tail = text.slice(head.length);
   const fixed = encoder.encode(head).length + encoder.encode(tail).length;
   const total = rng.between(Math.max(size.minBytes, fixed + 1), size.maxBytes);
-  const padding = rng.pick([' ', '\n', '\t', '\r\n']).repeat(total).slice(0, total - fixed);
+  const padding = rng
+    .pick([' ', '\n', '\t', '\r\n'])
+    .repeat(total)
+    .slice(0, total - fixed);
   return encoder.encode(head + padding + tail);
 }
 
@@ -188,12 +191,7 @@ function huge(rng: Rng, base: Update, size: HugeSize): Uint8Array {
  * A malformed packet of the given kind, derived from `base` (a valid
  * update). Deterministic for a given rng state.
  */
-export function makeBadPacket(
-  kind: BadKind,
-  rng: Rng = new Rng(1),
-  base: Update = SAMPLE_UPDATE,
-  hugeSize: HugeSize = HUGE_UDP,
-): Uint8Array {
+export function makeBadPacket(kind: BadKind, rng: Rng = new Rng(1), base: Update = SAMPLE_UPDATE, hugeSize: HugeSize = HUGE_UDP): Uint8Array {
   const text = (values: Partial<Record<Field, string | null>>): Uint8Array => encoder.encode(objectText(base, values));
   const stringField = (): StringField => rng.pick(['app', 'ver', 'host'] as const);
   switch (kind) {

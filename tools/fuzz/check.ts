@@ -40,7 +40,7 @@ export function parseCounters(document: unknown): ServerCounters {
     if (value !== undefined && typeof value !== 'number') throw new Error(`${DEBUG_VARS_PATH}: ${name} is not a number`);
     counters[name] = value ?? 0;
   }
-  const reasons = vars['rejected_by_reason'];
+  const reasons = vars.rejected_by_reason;
   if (reasons !== null && typeof reasons === 'object') {
     for (const [reason, value] of Object.entries(reasons)) {
       if (typeof value === 'number') counters.rejected_by_reason[reason] = value;

@@ -22,7 +22,7 @@ function cpuMicros(): number {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  let options;
+  let options: ReturnType<typeof parseOptions>;
   try {
     options = parseOptions(argv);
   } catch (err) {
@@ -59,7 +59,7 @@ async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSigint);
 
   const progress = new ProgressDisplay(process.stderr, options.rate);
-  let sent;
+  let sent: Awaited<ReturnType<typeof runSenders>>;
   try {
     sent = await runSenders(options, address, stop.signal, (p) => progress.update(p));
   } finally {

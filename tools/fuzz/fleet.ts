@@ -7,13 +7,7 @@
 import { hash32 } from './prng.js';
 import { Permutation } from './permutation.js';
 import { appName, hostName } from './names.js';
-import {
-  releaseSchedule,
-  rolloutThreshold,
-  runningRelease,
-  versionText,
-  type ReleaseSchedule,
-} from './versions.js';
+import { releaseSchedule, rolloutThreshold, runningRelease, versionText, type ReleaseSchedule } from './versions.js';
 
 export interface FleetShape {
   seed: number;
@@ -99,6 +93,7 @@ export function jsonString(text: string, asciiOnly: boolean): string {
   return json.replace(/[\u0080-\uffff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, on purpose
 const NON_ASCII = /[^\x00-\x7f]/;
 
 export class Fleet {

@@ -168,7 +168,7 @@ function fraction(text: string): number {
 export function waveVersions(text: string): string[] {
   const versions = text.split(',').map((ver) => ver.trim());
   if (versions.length === 0 || versions.every((ver) => ver === '')) throw new UsageError('--waves needs at least one version, e.g. --waves 1.0.0,2.0.0');
-  const empty = versions.findIndex((ver) => ver === '');
+  const empty = versions.indexOf('');
   if (empty !== -1) throw new UsageError(`--waves: version ${empty + 1} of ${versions.length} is empty`);
   const long = versions.find((ver) => codePointLength(ver) > MAX_NAME_CHARS);
   if (long !== undefined) throw new UsageError(`--waves: "${long}" is longer than ${MAX_NAME_CHARS} characters`);
@@ -183,7 +183,10 @@ function seconds(flag: string, text: string): number {
 }
 
 function badKinds(text: string): BadKind[] {
-  const kinds = text.split(',').map((kind) => kind.trim()).filter((kind) => kind !== '');
+  const kinds = text
+    .split(',')
+    .map((kind) => kind.trim())
+    .filter((kind) => kind !== '');
   const unknown = kinds.find((kind) => !isBadKind(kind));
   if (unknown !== undefined) throw new UsageError(`--bad-kinds: unknown kind "${unknown}" (known: ${BAD_KINDS.join(', ')})`);
   if (kinds.length === 0) throw new UsageError('--bad-kinds needs at least one kind');
@@ -263,7 +266,8 @@ export function parseOptions(argv: readonly string[]): FuzzOptions | null {
   if (options.waves !== null) {
     // A wave is the whole fleet once: its length is the fleet, its version the one given.
     for (const flag of ['duration', 'count', 'bad', 'release-every'] as const) {
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply with --waves (a wave is every fleet instance once, with the wave's version)`);
+      if (values[flag] !== undefined)
+        throw new UsageError(`--${flag} does not apply with --waves (a wave is every fleet instance once, with the wave's version)`);
     }
     options.durationS = null;
     options.count = null;

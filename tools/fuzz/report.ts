@@ -47,13 +47,7 @@ export interface Summary {
   waves?: WaveResult[];
 }
 
-export function buildSummary(
-  options: FuzzOptions,
-  address: ServerAddress,
-  sent: SendSummary,
-  cpuMicros: number,
-  loss: LossReport | null,
-): Summary {
+export function buildSummary(options: FuzzOptions, address: ServerAddress, sent: SendSummary, cpuMicros: number, loss: LossReport | null): Summary {
   const durationS = sent.elapsedMs / 1000;
   const summary: Summary = {
     mode: options.http ? 'http' : 'udp',
@@ -120,7 +114,12 @@ export function formatSummary(s: Summary): string {
 
 function pad(cells: string[][]): string[] {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  return cells.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+  return cells.map((row) =>
+    row
+      .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The human output of --waves: the totals, then one line per wave. */
@@ -154,7 +153,7 @@ export function formatWaves(s: Summary): string {
   if (s.send_errors > 0) lines.push(`  errors: ${formatCount(s.send_errors)} not sent (${s.mode === 'http' ? 'no answer' : 'refused by the kernel'})`);
   if (checked) {
     lines.push(
-      '  shown: fleet instances the version/ listings show on the wave\'s version; complete after: seconds after the last packet',
+      "  shown: fleet instances the version/ listings show on the wave's version; complete after: seconds after the last packet",
       '  until the app/A counts covered the fleet; disagree: largest gap between an app/A count and its listing;',
       '  persisted after: until everything was taken in and write_backlog was 0.',
     );

@@ -37,47 +37,57 @@ export interface WaveToSend {
 /** The task of each sender thread; with `wave`, that wave (every fleet member once) instead of the stream. */
 export function buildTasks(options: FuzzOptions, address: ServerAddress, shared: SharedArrayBuffer, wave?: WaveToSend): SenderTask[] {
   const workers = options.workers;
-  const fleet = { seed: options.seed, hosts: options.hosts, apps: options.apps, instances: options.instances, releaseEveryS: options.releaseEveryS, ...(options.labels ? { labels: true } : {}) };
-  return Array.from({ length: workers }, (_, worker): SenderTask => ({
-    worker,
-    workers,
-    shared,
-    traffic: {
-      ...DEFAULT_TRAFFIC,
-      fleet,
-      badFraction: options.bad,
-      badKinds: options.badKinds,
-      // Fleet time follows the schedule; at "max" it runs at a nominal rate.
-      clockRate: options.rate > 0 ? options.rate : DEFAULT_TRAFFIC.clockRate,
-      hugeSize: options.http ? HUGE_HTTP : HUGE_UDP,
-    },
-    ...(wave === undefined ? {} : { wave: { fleet, wave: wave.index, version: wave.version } }),
-    pace:
-      wave === undefined
+  const fleet = {
+    seed: options.seed,
+    hosts: options.hosts,
+    apps: options.apps,
+    instances: options.instances,
+    releaseEveryS: options.releaseEveryS,
+    ...(options.labels ? { labels: true } : {}),
+  };
+  return Array.from(
+    { length: workers },
+    (_, worker): SenderTask => ({
+      worker,
+      workers,
+      shared,
+      traffic: {
+        ...DEFAULT_TRAFFIC,
+        fleet,
+        badFraction: options.bad,
+        badKinds: options.badKinds,
+        // Fleet time follows the schedule; at "max" it runs at a nominal rate.
+        clockRate: options.rate > 0 ? options.rate : DEFAULT_TRAFFIC.clockRate,
+        hugeSize: options.http ? HUGE_HTTP : HUGE_UDP,
+      },
+      ...(wave === undefined ? {} : { wave: { fleet, wave: wave.index, version: wave.version } }),
+      pace:
+        wave === undefined
+          ? {
+              rate: options.rate,
+              burst: options.burst,
+              count: options.count ?? Infinity,
+              durationMs: options.durationS === null ? Infinity : options.durationS * 1000,
+            }
+          : { rate: options.rate, burst: options.burst, count: options.hosts * options.apps * options.instances, durationMs: Infinity },
+      target: options.http
         ? {
-            rate: options.rate,
-            burst: options.burst,
-            count: options.count ?? Infinity,
-            durationMs: options.durationS === null ? Infinity : options.durationS * 1000,
+            kind: 'http',
+            ip: address.ip,
+            port: address.port,
+            hostHeader: hostHeader(address),
+            connections: Math.max(1, shareOf(options.connections, worker, workers)),
           }
-        : { rate: options.rate, burst: options.burst, count: options.hosts * options.apps * options.instances, durationMs: Infinity },
-    target: options.http
-      ? {
-          kind: 'http',
-          ip: address.ip,
-          port: address.port,
-          hostHeader: hostHeader(address),
-          connections: Math.max(1, shareOf(options.connections, worker, workers)),
-        }
-      : {
-          kind: 'udp',
-          ip: address.ip,
-          family: address.family,
-          port: address.port,
-          sockets: Math.max(1, shareOf(options.sockets, worker, workers)),
-          sndbuf: UDP_SNDBUF_BYTES,
-        },
-  }));
+        : {
+            kind: 'udp',
+            ip: address.ip,
+            family: address.family,
+            port: address.port,
+            sockets: Math.max(1, shareOf(options.sockets, worker, workers)),
+            sndbuf: UDP_SNDBUF_BYTES,
+          },
+    }),
+  );
 }
 
 function delay(ms: number): Promise<void> {

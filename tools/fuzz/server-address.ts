@@ -1,6 +1,7 @@
 // Resolving --server once, up front: the addon takes numeric addresses
 // only, and one lookup keeps every thread and connection on the same one.
 
+import type { LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
@@ -20,7 +21,7 @@ export interface ServerAddress {
 export async function resolveServer(name: string, port: number): Promise<ServerAddress> {
   const literal = isIP(name);
   if (literal === 4 || literal === 6) return { name, ip: name, family: literal, port };
-  let addresses;
+  let addresses: LookupAddress[];
   try {
     addresses = await lookup(name, { all: true });
   } catch (err) {

@@ -136,13 +136,7 @@ export interface ListingRow {
  * handed to onRows). pageSize undefined asks for everything at once and
  * pages only if the server cuts the answer short.
  */
-export async function listVersion(
-  client: ApiClient,
-  appId: string,
-  ver: string,
-  onRows: (rows: ListingRow[]) => void,
-  pageSize?: number,
-): Promise<void> {
+export async function listVersion(client: ApiClient, appId: string, ver: string, onRows: (rows: ListingRow[]) => void, pageSize?: number): Promise<void> {
   let cursor: string | undefined;
   let limit = pageSize;
   for (let page = 0; ; page++) {
@@ -373,7 +367,7 @@ function numberOrNull(value: unknown): number | null {
 export function parseVars(document: unknown): VarsReading {
   const counters = parseCounters(document);
   const vars = document as Record<string, unknown>;
-  const lag = vars['persist_lag_ms'];
+  const lag = vars.persist_lag_ms;
   let persistLag: PersistLag | null = null;
   if (lag !== null && typeof lag === 'object') {
     const { p50, p99, max } = lag as Record<string, unknown>;
@@ -381,9 +375,9 @@ export function parseVars(document: unknown): VarsReading {
   }
   return {
     counters,
-    writeBacklog: numberOrNull(vars['write_backlog']),
-    queued: numberOrNull(vars['queued']),
-    drained: numberOrNull(vars['drained']),
+    writeBacklog: numberOrNull(vars.write_backlog),
+    queued: numberOrNull(vars.queued),
+    drained: numberOrNull(vars.drained),
     persistLag,
   };
 }

@@ -92,7 +92,14 @@ export interface WaveRun {
 
 export async function runWaves(options: FuzzOptions, baseUrl: string, hooks: WaveRunHooks): Promise<WaveRun> {
   const versions = options.waves ?? [];
-  const shape = { seed: options.seed, hosts: options.hosts, apps: options.apps, instances: options.instances, releaseEveryS: options.releaseEveryS, ...(options.labels ? { labels: true } : {}) };
+  const shape = {
+    seed: options.seed,
+    hosts: options.hosts,
+    apps: options.apps,
+    instances: options.instances,
+    releaseEveryS: options.releaseEveryS,
+    ...(options.labels ? { labels: true } : {}),
+  };
   const client = options.check ? new ApiClient(baseUrl) : null;
   const members = new FleetMembers(shape);
   const appIds = fleetAppIds(shape);

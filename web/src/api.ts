@@ -25,7 +25,8 @@ export type HistoryEntry = api.HistoryEntry;
 export type Page<T> = api.List<T>;
 
 /** The counters of /debug/vars the dashboard reads. */
-export type Vars = Pick<api.DebugVars, 'udp_datagrams' | 'http_updates' | 'applied' | 'instances' | 'hosts' | 'apps' | 'uptime_s'> & Partial<Pick<api.DebugVars, 'version'>>;
+export type Vars = Pick<api.DebugVars, 'udp_datagrams' | 'http_updates' | 'applied' | 'instances' | 'hosts' | 'apps' | 'uptime_s'> &
+  Partial<Pick<api.DebugVars, 'version'>>;
 
 /** The path itself is unknown to this server (an older partiscid): not "no such app". */
 function missingEndpoint(err: RequestFailedError): boolean {

@@ -36,7 +36,7 @@ export class VersionColors {
 
   /** `order`: current versions newest first, then versions only seen in history. */
   constructor(order: readonly string[]) {
-    order.forEach((v, i) => this.#rank.set(v, i));
+    for (const [i, v] of order.entries()) this.#rank.set(v, i);
     // As in the bars and the chart: with more versions than colours, the
     // oldest share one grey ("older").
     this.#colored = order.length > MAX_COLORED ? MAX_COLORED - 1 : MAX_COLORED;

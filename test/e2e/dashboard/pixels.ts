@@ -5,7 +5,10 @@ import type { Page } from 'playwright-core';
 
 /** The background colour of the first element matching `selector`, as [r, g, b]. */
 export async function colorOf(page: Page, selector: string): Promise<[number, number, number]> {
-  const css = await page.locator(selector).first().evaluate((el) => getComputedStyle(el).backgroundColor);
+  const css = await page
+    .locator(selector)
+    .first()
+    .evaluate((el) => getComputedStyle(el).backgroundColor);
   const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(css);
   if (m === null) throw new Error(`no colour in "${css}"`);
   return [Number(m[1]), Number(m[2]), Number(m[3])];

@@ -30,7 +30,10 @@ interface Props {
 
 export function Instances({ appId, filter, versions, total, colors, live, now }: Props) {
   const labelKey = JSON.stringify(filter.labels ?? {});
-  const paged = usePaged((cursor) => api.versions({ app_id: appId, ver: filter.ver, status: filter.status, labels: filter.labels }, PAGE, cursor), [appId, filter.ver, filter.status, labelKey]);
+  const paged = usePaged(
+    (cursor) => api.versions({ app_id: appId, ver: filter.ver, status: filter.status, labels: filter.labels }, PAGE, cursor),
+    [appId, filter.ver, filter.status, labelKey],
+  );
   const [flash, setFlash] = useState(new Set<string>());
   const flashTimer = useRef<number | undefined>(undefined);
 
@@ -77,13 +80,13 @@ export function Instances({ appId, filter, versions, total, colors, live, now }:
           </select>
         </label>
         <LabelFilters counts={total?.label_counts} chosen={filter.labels ?? {}} onChange={(labels) => setFilter({ labels })} />
-        <div class="seg" role="group" aria-label="Status">
+        <fieldset class="seg" aria-label="Status">
           {([undefined, 'up', 'stale'] as const).map((s) => (
             <button type="button" key={s ?? 'all'} class={filter.status === s ? 'on' : ''} onClick={() => setFilter({ status: s })}>
               {s ?? 'any status'}
             </button>
           ))}
-        </div>
+        </fieldset>
         <Pager paged={paged} size={PAGE} total={count} />
       </div>
       <Problem error={paged.error} what="the instances" />
@@ -142,7 +145,15 @@ export function Instances({ appId, filter, versions, total, colors, live, now }:
 }
 
 /** One select per label the app's instances carry (from app/A's label_counts): filters the instances. */
-function LabelFilters({ counts, chosen, onChange }: { counts: Record<string, Record<string, number>> | undefined; chosen: Record<string, string>; onChange: (labels: Record<string, string> | undefined) => void }) {
+function LabelFilters({
+  counts,
+  chosen,
+  onChange,
+}: {
+  counts: Record<string, Record<string, number>> | undefined;
+  chosen: Record<string, string>;
+  onChange: (labels: Record<string, string> | undefined) => void;
+}) {
   const names = [...new Set([...Object.keys(counts ?? {}), ...Object.keys(chosen)])].sort();
   if (names.length === 0) return null;
   const set = (name: string, value: string): void => {

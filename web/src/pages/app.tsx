@@ -41,7 +41,13 @@ export function AppPage({ appId, filter }: { appId: string; filter: AppFilter })
   // Live: counts at once (bounded), the chart now and then, rows in place.
   const refresh = useMemo(() => throttle(() => detail.reload(), 1000), [appId]);
   const refreshChart = useMemo(() => throttle(() => rollout.reload(), 15_000), [appId]);
-  useEffect(() => () => (refresh.cancel(), refreshChart.cancel()), [appId]);
+  useEffect(
+    () => () => {
+      refresh.cancel();
+      refreshChart.cancel();
+    },
+    [appId],
+  );
   useFeed(
     `app_id=${encodeURIComponent(appId)}`,
     (batch) => {
@@ -177,13 +183,13 @@ export function AppPage({ appId, filter }: { appId: string; filter: AppFilter })
           <section class="panel" data-testid="rollout">
             <div class="panel-head">
               <h2>Rollout</h2>
-              <div class="seg" role="group" aria-label="Time range">
+              <fieldset class="seg" aria-label="Time range">
                 {RANGES.map((r) => (
                   <button type="button" key={r.label} class={r.seconds === range ? 'on' : ''} onClick={() => setRange(r.seconds)}>
                     {r.label}
                   </button>
                 ))}
-              </div>
+              </fieldset>
             </div>
             <Problem error={rollout.error} what="the rollout" />
             {rollout.data === null && <p class="muted">This server keeps no rollout history.</p>}

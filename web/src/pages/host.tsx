@@ -20,10 +20,7 @@ export function HostPage({ host }: { host: string }) {
   const instances = useLoad(() => api.versions({ host }).then((p) => p.data), [host]);
   const history = useLoad(() => api.history({ host }, HISTORY), [host]);
 
-  const rows = useMemo(
-    () => [...(instances.data ?? [])].sort((a, b) => a.app.localeCompare(b.app) || a.instance - b.instance),
-    [instances.data],
-  );
+  const rows = useMemo(() => [...(instances.data ?? [])].sort((a, b) => a.app.localeCompare(b.app) || a.instance - b.instance), [instances.data]);
   // Versions are coloured as on each app's page (by rank in the whole
   // fleet), which needs the apps' version lists: a host runs few apps.
   const appIds = [...new Set(rows.map((r) => r.app_id))].sort();

@@ -38,7 +38,13 @@ export function Overview() {
     [],
   );
   const refreshHosts = useMemo(() => throttle(() => hosts.reload(), 5000), []);
-  useEffect(() => () => (refresh.cancel(), refreshHosts.cancel()), []);
+  useEffect(
+    () => () => {
+      refresh.cancel();
+      refreshHosts.cancel();
+    },
+    [],
+  );
   const onEvents = (batch: ChangeEvent[]): void => {
     for (const e of batch) {
       if (e.type === 'cleared') details.clear();
@@ -55,7 +61,8 @@ export function Overview() {
   useFeed('', onEvents, resync);
 
   const apps = [...(list.data ?? [])].sort((a, b) => a.app.localeCompare(b.app));
-  const sum = (f: (a: api.AppRow) => number | undefined): number | undefined => (list.data === undefined || list.data.some((a) => f(a) === undefined) ? undefined : list.data.reduce((n, a) => n + f(a)!, 0));
+  const sum = (f: (a: api.AppRow) => number | undefined): number | undefined =>
+    list.data === undefined || list.data.some((a) => f(a) === undefined) ? undefined : list.data.reduce((n, a) => n + f(a)!, 0);
   const instances = sum((a) => a.instance_count) ?? ingest.vars?.instances;
   const up = sum((a) => a.up_count);
   const stale = sum((a) => a.stale_count);
@@ -117,7 +124,8 @@ export function Overview() {
               {list.data?.length === 0 && (
                 <tr>
                   <td colSpan={8} class="empty">
-                    No apps yet. Programs report with one UDP datagram or POST to /api/v1/update/: {'{"app":"billing-api","ver":"1.2.0","host":"web-01","instance":0}'}
+                    No apps yet. Programs report with one UDP datagram or POST to /api/v1/update/:{' '}
+                    {'{"app":"billing-api","ver":"1.2.0","host":"web-01","instance":0}'}
                   </td>
                 </tr>
               )}

@@ -50,7 +50,12 @@ export function VersionBar({ versions, colors, total }: { versions: readonly Ver
       {shown.map((v) => (
         <span key={v.ver} style={{ flexGrow: v.count, background: colors.get(v.ver) }} title={`${v.ver}: ${num(v.count)} (${percent(v.count, total)})`} />
       ))}
-      {restCount > 0 && <span style={{ flexGrow: restCount, background: OTHER_COLOR }} title={`${rest.length} older versions: ${num(restCount)} (${percent(restCount, total)})`} />}
+      {restCount > 0 && (
+        <span
+          style={{ flexGrow: restCount, background: OTHER_COLOR }}
+          title={`${rest.length} older versions: ${num(restCount)} (${percent(restCount, total)})`}
+        />
+      )}
     </div>
   );
 }

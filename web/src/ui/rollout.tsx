@@ -91,7 +91,14 @@ export function RolloutChart({ rollout, colors }: { rollout: Rollout; colors: Ve
   const i = hover ?? times.length - 1;
   return (
     <div class="rollout">
-      <Chart options={options} data={data} shape={`${names.join('\u0000')}|${colors.key}`} height={220} class="rollout-plot" label="Share of instances per version over time" />
+      <Chart
+        options={options}
+        data={data}
+        shape={`${names.join('\u0000')}|${colors.key}`}
+        height={220}
+        class="rollout-plot"
+        label="Share of instances per version over time"
+      />
       <div class="readout" aria-live="off">
         <span class="muted">{hover === null ? `Latest (${when(times[i])})` : when(times[i])}:</span>
         {names.map((name, k) => (
