@@ -255,18 +255,7 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     const sendS = (performance.now() - t0) / 1000;
     await sleep(2500); // the last digest goes out within a second
     const r1 = await vars(a!);
-    const published = r1.cluster.published_bytes - r0.cluster.published_bytes;
-    const digests = r1.cluster.digest_bytes_sent - r0.cluster.digest_bytes_sent;
-    const repeats = {
-      repeats: sent.sent,
-      send_s: sendS,
-      published_bytes: published,
-      digest_bytes: digests,
-      bytes_per_repeat: (published + digests) / sent.sent,
-    };
-    log(
-      `  ${sent.sent.toLocaleString('en-US')} repeats: ${published} bytes of changes, ${digests.toLocaleString('en-US')} bytes of digests: ${repeats.bytes_per_repeat.toFixed(2)} bytes per repeat`,
-    );
+    const repeats = repeatCost(sent.sent, sendS, r0, r1, 2, log);
 
     log('cluster: a hot repeat storm: 10,000 instances at the offered rate for 5 s');
     const hotArgs = [
@@ -292,18 +281,7 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     const hotS = (performance.now() - ht) / 1000;
     await sleep(2500);
     const h1 = await vars(a!);
-    const hotPublished = h1.cluster.published_bytes - h0.cluster.published_bytes;
-    const hotDigests = h1.cluster.digest_bytes_sent - h0.cluster.digest_bytes_sent;
-    const hotRepeats = {
-      repeats: hot.sent,
-      send_s: hotS,
-      published_bytes: hotPublished,
-      digest_bytes: hotDigests,
-      bytes_per_repeat: (hotPublished + hotDigests) / hot.sent,
-    };
-    log(
-      `  ${hot.sent.toLocaleString('en-US')} repeats: ${hotPublished} bytes of changes, ${hotDigests.toLocaleString('en-US')} bytes of digests: ${hotRepeats.bytes_per_repeat.toFixed(3)} bytes per repeat`,
-    );
+    const hotRepeats = repeatCost(hot.sent, hotS, h0, h1, 3, log);
 
     log('cluster: node C starts empty and catches up');
     // A snapshot that covers the fleet (written by A, the smallest name, every 10 s).
@@ -349,4 +327,15 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
     await nats.stop();
     for (const d of dirs) removeDir(d);
   }
+}
+
+/** What a repeat storm of `sent` updates cost the cluster's traffic, between two /debug/vars readings of the node. */
+function repeatCost(sent: number, sendS: number, before: any, after: any, digits: number, log: (line: string) => void) {
+  const published = after.cluster.published_bytes - before.cluster.published_bytes;
+  const digests = after.cluster.digest_bytes_sent - before.cluster.digest_bytes_sent;
+  const cost = { repeats: sent, send_s: sendS, published_bytes: published, digest_bytes: digests, bytes_per_repeat: (published + digests) / sent };
+  log(
+    `  ${sent.toLocaleString('en-US')} repeats: ${published} bytes of changes, ${digests.toLocaleString('en-US')} bytes of digests: ${cost.bytes_per_repeat.toFixed(digits)} bytes per repeat`,
+  );
+  return cost;
 }

@@ -7,6 +7,7 @@
 import { readValues } from '../../src/cli/args.js';
 import { UsageError } from '../../src/errors.js';
 import { BAD_KINDS, isBadKind, type BadKind } from './bad-packets.js';
+import type { FleetShape } from './fleet.js';
 import { codePointLength, MAX_NAME_CHARS } from './names.js';
 
 export interface FuzzOptions {
@@ -275,4 +276,16 @@ export function parseOptions(argv: readonly string[]): FuzzOptions | null {
     throw new UsageError('--wave-pause applies only with --waves');
   }
   return options;
+}
+
+/** The simulated fleet the options describe. */
+export function fleetShapeOf(options: FuzzOptions): FleetShape {
+  return {
+    seed: options.seed,
+    hosts: options.hosts,
+    apps: options.apps,
+    instances: options.instances,
+    releaseEveryS: options.releaseEveryS,
+    ...(options.labels ? { labels: true } : {}),
+  };
 }

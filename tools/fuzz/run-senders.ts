@@ -4,7 +4,7 @@
 
 import { Piscina } from 'piscina';
 import { HUGE_HTTP, HUGE_UDP } from './bad-packets.js';
-import type { FuzzOptions } from './options.js';
+import { type FuzzOptions, fleetShapeOf } from './options.js';
 import { shareOf } from './pace.js';
 import type { SenderTask } from './sender-task.js';
 import { hostHeader, type ServerAddress } from './server-address.js';
@@ -37,14 +37,7 @@ export interface WaveToSend {
 /** The task of each sender thread; with `wave`, that wave (every fleet member once) instead of the stream. */
 export function buildTasks(options: FuzzOptions, address: ServerAddress, shared: SharedArrayBuffer, wave?: WaveToSend): SenderTask[] {
   const workers = options.workers;
-  const fleet = {
-    seed: options.seed,
-    hosts: options.hosts,
-    apps: options.apps,
-    instances: options.instances,
-    releaseEveryS: options.releaseEveryS,
-    ...(options.labels ? { labels: true } : {}),
-  };
+  const fleet = fleetShapeOf(options);
   return Array.from(
     { length: workers },
     (_, worker): SenderTask => ({

@@ -4,7 +4,7 @@
 // the pause and the next wave, so a wave never starts on the previous
 // one's unfinished work unless that timed out.
 
-import type { FuzzOptions } from './options.js';
+import { type FuzzOptions, fleetShapeOf } from './options.js';
 import type { Progress, SendSummary, WaveToSend } from './run-senders.js';
 import { ApiClient, checkWave, FleetMembers, readVars, shownByCounts, type DisagreementSample, type PersistLag } from './wave-check.js';
 import { fleetAppIds } from './waves.js';
@@ -92,14 +92,7 @@ export interface WaveRun {
 
 export async function runWaves(options: FuzzOptions, baseUrl: string, hooks: WaveRunHooks): Promise<WaveRun> {
   const versions = options.waves ?? [];
-  const shape = {
-    seed: options.seed,
-    hosts: options.hosts,
-    apps: options.apps,
-    instances: options.instances,
-    releaseEveryS: options.releaseEveryS,
-    ...(options.labels ? { labels: true } : {}),
-  };
+  const shape = fleetShapeOf(options);
   const client = options.check ? new ApiClient(baseUrl) : null;
   const members = new FleetMembers(shape);
   const appIds = fleetAppIds(shape);
