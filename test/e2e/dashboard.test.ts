@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, type Browser } from './dashboard/browser.js';
+import { CHROMIUM, launch, type Browser } from './dashboard/browser.js';
 import { colorOf, pixelsOf } from './dashboard/pixels.js';
 import { Server, tempDir, update } from './harness.js';
 
@@ -29,7 +29,12 @@ const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000,
 
 const count = (ver: string): string => `[data-testid="versions"] tr[data-ver="${ver}"] .count`;
 
-describe('dashboard', () => {
+// Without Chromium these tests are skipped on a developer's machine (with a
+// note), never under CI: .ci/run sets CI and installs it.
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === undefined) console.warn(`dashboard tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+
+describe.skipIf(!haveChromium && process.env.CI === undefined)('dashboard', () => {
   let browser: Browser | undefined;
   let server: Server | undefined;
   const dataDir = tempDir();
