@@ -32,7 +32,8 @@ const count = (ver: string): string => `[data-testid="versions"] tr[data-ver="${
 // Without Chromium these tests are skipped on a developer's machine (with a
 // note), never under CI: .ci/run sets CI and installs it.
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === undefined) console.warn(`dashboard tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+if (!haveChromium && process.env.CI === undefined)
+  console.warn(`dashboard tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
 
 describe.skipIf(!haveChromium && process.env.CI === undefined)('dashboard', () => {
   let browser: Browser | undefined;
