@@ -131,6 +131,7 @@ export function cutBatch(fleet: FleetState, set: ChangeSet, id: number, nowMs: n
         return out.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(part, id), size);
       },
       () => out.bytes,
+      meanwhile,
     );
     set.history.clear();
   }
