@@ -90,7 +90,13 @@ const COMPACT_AFTER = 100_000;
 const CHECKPOINT_AFTER = 20_000;
 const CHECKPOINT_ANYWAY = 1_000_000;
 /** The staging tables' columns. */
-const STAGING = { inst_in: INST_STAGING, history_in: HISTORY_STAGING, clock_in: 'slot UINTEGER, t UINTEGER' } as const;
+const STAGING = { inst_in: INST_STAGING, history_stage: HISTORY_STAGING, clock_in: 'slot UINTEGER, t UINTEGER' } as const;
+/**
+ * History entries wait in history_stage (uncompressed, labels by id) and
+ * are moved into store.history in a quiet moment (checkpoint), or when
+ * this many wait: a wave of changes pays for staging them only.
+ */
+const HISTORY_STAGE_MAX = 500_000;
 /** Label sets remembered before the dictionary starts over (a fleet has a few hundred). */
 const MAX_LABEL_SETS = 50_000;
 
@@ -103,9 +109,13 @@ function schema(staleSeconds: number): string[] {
     // row's insert or the last refresh (refreshClock, before every query).
     `CREATE TABLE store.inst (${INST_COLUMNS}, labels MAP(VARCHAR, VARCHAR), since UINTEGER, slot UINTEGER, last_update UINTEGER)`,
     `CREATE TABLE store.history (${HISTORY_COLUMNS}, labels MAP(VARCHAR, VARCHAR), time BIGINT, change VARCHAR)`,
-    'CREATE TEMP TABLE label_sets (id UINTEGER, map MAP(VARCHAR, VARCHAR))',
+    // In the main database (the reader's queries join them too), uncompressed.
+    'CREATE TABLE label_sets (id UINTEGER, map MAP(VARCHAR, VARCHAR))',
     `INSERT INTO label_sets VALUES (0, MAP {}::MAP(VARCHAR, VARCHAR))`,
-    'CREATE VIEW history AS SELECT * FROM store.history',
+    `CREATE TABLE history_stage (${HISTORY_STAGING})`,
+    // The staged entries are in history at once (and in their order, after the moved ones).
+    `CREATE VIEW history AS SELECT * FROM store.history
+       UNION ALL SELECT ${HISTORY_SELECT} FROM history_stage AS h JOIN label_sets AS l ON h.lset = l.id`,
     `CREATE VIEW versions AS SELECT app, app_id, host, host_ip, instance::INTEGER AS instance, ver, labels, last_update, since, ${status} AS status
        FROM (SELECT * EXCLUDE (last_update, since), last_update::BIGINT AS last_update, since::BIGINT AS since FROM store.inst)`,
     `CREATE VIEW apps AS SELECT arg_max(app, last_update) AS app, app_id, count(DISTINCT host) AS host_count, count(*) AS instance_count,
@@ -136,6 +146,8 @@ export class SqlTables {
   #lastPrune = 0;
   /** Rows written or deleted since the last checkpoint. */
   #unchecked = 0;
+  /** History entries in history_stage. */
+  #staged = 0;
 
   private constructor(options: SqlTableOptions, db: DuckDBInstance, writer: DuckDBConnection, reader: DuckDBConnection) {
     this.#options = options;
@@ -196,6 +208,7 @@ export class SqlTables {
     if (cleared) {
       await w.run('DELETE FROM store.inst');
       await w.run('DELETE FROM store.history');
+      await this.#emptyHistoryStage();
       this.#dead += this.#rows;
       this.#rows = 0;
     }
@@ -211,7 +224,9 @@ export class SqlTables {
     pending.clear();
     if (this.#options.historyDays > 0 && nowSeconds - this.#lastPrune >= 60) {
       this.#lastPrune = nowSeconds;
-      await w.run(`DELETE FROM store.history WHERE time < ${nowSeconds - this.#options.historyDays * 86400}`);
+      const before = nowSeconds - this.#options.historyDays * 86400;
+      await w.run(`DELETE FROM store.history WHERE time < ${before}`);
+      if (this.#staged > 0) await w.run(`DELETE FROM history_stage WHERE time < ${before}`);
     }
     await this.#maintain(fresh);
   }
@@ -233,10 +248,9 @@ export class SqlTables {
 
   /** History blocks (store/history.ts), each handed by `fill` to `push`, appended; returns the entries. */
   async history(fill: (push: (block: Uint8Array) => void) => void): Promise<number> {
-    const w = this.#writer;
     await this.#startLabels();
     const rows = this.#historyRows;
-    rows.open(await this.#appender('history_in'));
+    rows.open(await this.#writer.createAppender('history_stage', 'main'));
     let n = 0;
     try {
       fill((block) => {
@@ -245,12 +259,24 @@ export class SqlTables {
     } finally {
       rows.close();
     }
-    if (n > 0) {
-      await this.#insertLabels();
-      await w.run(`INSERT INTO store.history SELECT ${HISTORY_SELECT} FROM history_in AS h JOIN label_sets AS l ON h.lset = l.id`);
-      this.#unchecked += n;
-    }
+    this.#staged += n;
+    await this.#insertLabels();
+    if (this.#staged >= HISTORY_STAGE_MAX) await this.#moveHistory();
     return n;
+  }
+
+  /** Moves the staged history entries into store.history (compressed at the next checkpoint). */
+  async #moveHistory(): Promise<void> {
+    if (this.#staged === 0) return;
+    await this.#writer.run(`INSERT INTO store.history SELECT ${HISTORY_SELECT} FROM history_stage AS h JOIN label_sets AS l ON h.lset = l.id`);
+    this.#unchecked += this.#staged;
+    await this.#emptyHistoryStage();
+  }
+
+  async #emptyHistoryStage(): Promise<void> {
+    // A new table: emptying a table keeps its memory.
+    await this.#writer.run(`CREATE OR REPLACE TABLE history_stage (${HISTORY_STAGING})`);
+    this.#staged = 0;
   }
 
   #instance(key: Uint8Array, value: Uint8Array, clock: Uint32Array): void {
@@ -294,8 +320,10 @@ export class SqlTables {
   /** Before rows are staged: a dictionary grown too large starts over (rows already inserted keep their maps). */
   async #startLabels(): Promise<void> {
     if (this.#labels.size <= MAX_LABEL_SETS) return;
+    // Staged history refers to the sets by id.
+    await this.#moveHistory();
     this.#labels.reset();
-    await this.#writer.run('DELETE FROM label_sets WHERE id > 0');
+    await this.#writer.run('CREATE OR REPLACE TABLE label_sets AS SELECT * FROM label_sets WHERE id = 0');
   }
 
   /** Label sets first seen in the rows staged: parsed into MAPs, once. */
@@ -314,7 +342,7 @@ export class SqlTables {
    * An appender to a fresh staging table (temporary). Made anew each time:
    * emptying a temporary table keeps its memory, dropping it frees it.
    */
-  async #appender(table: 'inst_in' | 'history_in' | 'clock_in'): Promise<DuckDBAppender> {
+  async #appender(table: 'inst_in' | 'clock_in'): Promise<DuckDBAppender> {
     await this.#writer.run(`CREATE OR REPLACE TEMP TABLE ${table} (${STAGING[table]})`);
     return this.#writer.createAppender(table, 'main', 'temp');
   }
@@ -362,11 +390,12 @@ export class SqlTables {
 
   /** Compresses the rows written since the last checkpoint, if enough: called when no changes are pending. */
   async checkpointIfQuiet(): Promise<void> {
-    if (this.#unchecked >= CHECKPOINT_AFTER) await this.checkpoint();
+    if (this.#unchecked + this.#staged >= CHECKPOINT_AFTER) await this.checkpoint();
   }
 
-  /** Compresses what was written since the last checkpoint. */
+  /** Moves staged history in and compresses what was written since the last checkpoint. */
   async checkpoint(): Promise<void> {
+    await this.#moveHistory();
     await this.#writer.run('CHECKPOINT store');
     this.#unchecked = 0;
   }

@@ -142,12 +142,25 @@ describe('SqlTables', () => {
         () => o.bytes,
       ),
     );
-    expect(await sql(`SELECT host_ip, ver, prev_ver, labels, time, change FROM history WHERE host = 'w9' ORDER BY time`)).toEqual([
+    const want = [
       ['10.0.0.9', '1.0', null, { env: 'prod' }, 1200, 'new'],
       ['10.0.0.9', '1.1', '1.0', {}, 1201, 'version'],
       ['10.0.0.9', '1.1', '1.1', { env: 'dev' }, 1202, 'labels'],
       [null, null, '1.1', {}, 1203, 'removed'],
-    ]);
+    ];
+    const q = `SELECT host_ip, ver, prev_ver, labels, time, change FROM history WHERE host = 'w9' ORDER BY time`;
+    // Staged (uncompressed, labels by id) at first, moved into store.history at a checkpoint: the same answer.
+    expect(await sql(q)).toEqual(want);
+    await tables.checkpoint();
+    expect(await sql(q)).toEqual(want);
+    // Some staged, some moved: all of them, moved first.
+    await apply((o) =>
+      log.blocks(
+        (kind, _slot, size) => o.begin(kind === 'app' ? DbId.history : DbId.histhost, OpKind.put, blockKey(app, 2), size),
+        () => o.bytes,
+      ),
+    );
+    expect(await sql(`SELECT count(*) FROM history WHERE host = 'w9'`)).toEqual([[8]]);
   });
 
   test('a clear empties both tables', async () => {
