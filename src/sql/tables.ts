@@ -12,11 +12,24 @@
 // instances take a few MB instead of ~200 MB, and scans get faster.
 // Changes land uncompressed and are compressed at the next checkpoint
 // (once they stop coming for a moment, or when many are waiting).
-// versions is a view over store.inst whose last_update reads the
-// writer's shared clock per row (partisci_clock, a scalar function over
-// the SharedArrayBuffer the REST API reads too), so a repeated update is
-// seen at once without rewriting a row; apps and hosts are views over
-// versions, so the three always agree. Times are unix seconds.
+//
+// Writing (apply): the pending changes' rows are staged straight from the
+// store's bytes (staging.ts), then an instance's old row is deleted by its
+// slot (one integer column: a slot names one instance while it lives) and
+// the staged rows inserted, labels joined in as MAPs from label_sets (one
+// per distinct label set). Removals go by (app_id, host, instance). History
+// entries are appended to history_stage (labels by id) and moved into
+// store.history when changes stop for a moment: the history view reads
+// both.
+//
+// last_update is a column of store.inst: the later of the stored
+// written_at and the instance's clock (the writer's SharedArrayBuffer the
+// REST API reads too) when the row was written, brought up to the clocks
+// before every query (refreshClock: the rows of slots whose clock moved,
+// in one UPDATE), so a repeated update is seen at once without rewriting a
+// row, and a GROUP BY over a million rows reads a plain column. apps and
+// hosts are views over versions, so the three always agree. Times are
+// unix seconds.
 //
 // Limits: DuckDB's memory limit is the tables' own memory plus the query
 // budget (one query runs at a time); a query is interrupted after its time
@@ -79,26 +92,29 @@ export type SqlOutcome = { ok: true; body: Uint8Array; rows: number; ms: number 
 const INST_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARCHAR, instance USMALLINT, ver VARCHAR';
 const HISTORY_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARCHAR, instance INTEGER, ver VARCHAR, prev_ver VARCHAR';
 const GONE_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, USMALLINT];
-/** Deleted rows (replaced or removed instances) kept before the table is rewritten. */
-const COMPACT_AFTER = 100_000;
 /**
  * Compressing costs about as much as writing the rows did, so it waits for
- * a quiet moment: an apply checkpoints when changes stopped coming
- * (checkpointIfQuiet, from the SQL thread's tick), or when so many rows are
- * uncompressed that their memory matters.
+ * a quiet moment: a checkpoint when changes stopped coming (checkpointIfQuiet,
+ * from the SQL thread's tick) and enough rows were written, or, during a
+ * long wave, when so many rows are uncompressed that their memory matters
+ * (a million labelled rows: ~40-170 MiB uncompressed, a few MiB after).
+ * A checkpoint also gives back the memory of deleted rows (DuckDB rewrites
+ * row groups with deletions), so the tables never need rewriting.
  */
 const CHECKPOINT_AFTER = 20_000;
-const CHECKPOINT_ANYWAY = 1_000_000;
+const CHECKPOINT_ANYWAY = 2_000_000;
+/** Label sets remembered before the dictionary starts over (a fleet has a few hundred). */
+const MAX_LABEL_SETS = 50_000;
+
 /** The staging tables' columns. */
 const STAGING = { inst_in: INST_STAGING, history_stage: HISTORY_STAGING, clock_in: 'slot UINTEGER, t UINTEGER' } as const;
 /**
  * History entries wait in history_stage (uncompressed, labels by id) and
  * are moved into store.history in a quiet moment (checkpoint), or when
- * this many wait: a wave of changes pays for staging them only.
+ * this many wait (~100-150 bytes each): a wave of changes pays for
+ * staging them only.
  */
-const HISTORY_STAGE_MAX = 500_000;
-/** Label sets remembered before the dictionary starts over (a fleet has a few hundred). */
-const MAX_LABEL_SETS = 50_000;
+const HISTORY_STAGE_MAX = 1_000_000;
 
 function schema(staleSeconds: number): string[] {
   const status =
@@ -141,10 +157,9 @@ export class SqlTables {
   /** Per slot: the clock value last folded into its row's last_update (refreshClock). */
   #seen = new Uint32Array(0);
   #rows = 0;
-  #dead = 0;
   #memoryLimit = 0;
   #lastPrune = 0;
-  /** Rows written or deleted since the last checkpoint. */
+  /** Rows written (inserted or updated) since the last checkpoint. */
   #unchecked = 0;
   /** History entries in history_stage. */
   #staged = 0;
@@ -209,14 +224,13 @@ export class SqlTables {
       await w.run('DELETE FROM store.inst');
       await w.run('DELETE FROM store.history');
       await this.#emptyHistoryStage();
-      this.#dead += this.#rows;
       this.#rows = 0;
     }
     if (gone.length > 0 && this.#rows > 0) {
       await w.run('CREATE OR REPLACE TEMP TABLE gone (app_id VARCHAR, host VARCHAR, instance USMALLINT)');
       await this.#append('gone', GONE_TYPES, gone.map(keyParts));
       const r = await w.run('DELETE FROM store.inst AS i USING gone AS g WHERE i.app_id = g.app_id AND i.host = g.host AND i.instance = g.instance');
-      this.#deleted(r.rowsChanged);
+      this.#rows -= r.rowsChanged;
       await w.run('DROP TABLE gone');
     }
     await this.#insertInstances(inst.count, fresh);
@@ -302,19 +316,13 @@ export class SqlTables {
       await this.#insertLabels();
       if (!fresh && this.#rows > 0) {
         const r = await w.run('DELETE FROM store.inst AS i USING inst_in AS n WHERE i.slot = n.slot');
-        this.#deleted(r.rowsChanged);
+        this.#rows -= r.rowsChanged;
       }
       await w.run(`INSERT INTO store.inst SELECT i.app, i.app_id, i.host, i.host_ip, i.instance, i.ver, l.map, i.since, i.slot, i.last_update
         FROM inst_in AS i JOIN label_sets AS l ON i.lset = l.id`);
       this.#rows += n;
       this.#unchecked += n;
     }
-  }
-
-  #deleted(n: number): void {
-    this.#rows -= n;
-    this.#dead += n;
-    this.#unchecked += n;
   }
 
   /** Before rows are staged: a dictionary grown too large starts over (rows already inserted keep their maps). */
@@ -347,12 +355,38 @@ export class SqlTables {
     return this.#writer.createAppender(table, 'main', 'temp');
   }
 
+  /** Whether some instance clock moved past what its row has (stops at the first). */
+  #clockMoved(): boolean {
+    const clock = SlotClock.view(this.#options.clock);
+    const seen = this.#seen;
+    const n = Math.min(clock.length, seen.length);
+    for (let s = 0; s < n; s++) if (clock[s]! > seen[s]!) return true;
+    return false;
+  }
+
+  /**
+   * Whether a query reads last_update (or status, or apps/hosts, which
+   * derive from it): its optimized plan names the column only if a scan
+   * reads it (DuckDB drops the columns a query does not use). A repeat
+   * storm moves clocks by the hundred thousand a second; a query that does
+   * not read them need not wait for their rows to be updated. In doubt
+   * (the plan fails), yes.
+   */
+  async #readsLastUpdate(sql: string): Promise<boolean> {
+    try {
+      const plan = await this.#reader.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+      return JSON.stringify(plan.getRows()).includes('last_update');
+    } catch {
+      return true;
+    }
+  }
+
   /**
    * Brings last_update up to the instance clocks: the rows of slots whose
    * clock moved since their row was written or last refreshed (repeated
-   * updates move only the clock) get it. Run before every query, so a
-   * query sees repeated updates at once; costs a scan of the clock and as
-   * many row updates as clocks moved.
+   * updates move only the clock) get it. Run before every query that
+   * reads last_update, so it sees repeated updates at once; costs a scan
+   * of the clock and as many row updates as clocks moved.
    */
   async refreshClock(): Promise<number> {
     const clock = SlotClock.view(this.#options.clock);
@@ -380,12 +414,9 @@ export class SqlTables {
     return r.rowsChanged;
   }
 
-  /** After writes: rewrite a table full of deleted rows, compress when very many rows are uncompressed. */
+  /** After writes: compress when very many rows are uncompressed (while loading, once at the end: checkpoint()). */
   async #maintain(fresh: boolean): Promise<void> {
-    // Deleted rows keep their memory until the table is rewritten.
-    if (this.#dead > Math.max(COMPACT_AFTER, this.#rows)) await this.#compact();
-    // While loading, once at the end (checkpoint()).
-    if (!fresh && this.#unchecked >= CHECKPOINT_ANYWAY) await this.checkpoint();
+    if (!fresh && this.#unchecked + this.#staged >= CHECKPOINT_ANYWAY) await this.checkpoint();
   }
 
   /** Compresses the rows written since the last checkpoint, if enough: called when no changes are pending. */
@@ -398,15 +429,6 @@ export class SqlTables {
     await this.#moveHistory();
     await this.#writer.run('CHECKPOINT store');
     this.#unchecked = 0;
-  }
-
-  async #compact(): Promise<void> {
-    const w = this.#writer;
-    await w.run('CREATE TABLE store.inst_new AS SELECT * FROM store.inst');
-    await w.run('DROP TABLE store.inst');
-    await w.run('ALTER TABLE store.inst_new RENAME TO inst');
-    this.#dead = 0;
-    this.#unchecked += this.#rows;
   }
 
   /** Rows of JS values into a (small) staging table. */
@@ -461,6 +483,7 @@ export class SqlTables {
       if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
         return { ok: false, code: 'SQL_REFUSED', message: `only queries are allowed (read-only SQL): a ${StatementType[type] ?? type} statement is refused` };
       }
+      if (this.#clockMoved() && (type === StatementType.EXPLAIN || (await this.#readsLastUpdate(sql)))) await this.refreshClock();
       await this.#setMemoryLimit();
       let timedOut = false;
       const timer = setTimeout(() => {

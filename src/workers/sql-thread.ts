@@ -1,8 +1,9 @@
 // The SQL thread: owns the DuckDB tables (sql/tables.ts). It loads them
 // from LMDB slice by slice (read-only, through the store reader), then
 // follows the committed batches main posts it (sql/changes.ts), folding
-// them into pending changes that are written into DuckDB before each query
-// and at least once a second. Loading, applying and queries run one at a
+// them into pending changes (the latest per instance) that are written into
+// DuckDB before each query, at least once a second, or at once when 50,000
+// instances wait. Loading, applying and queries run one at a
 // time, in order; DuckDB's own work runs off this thread's event loop
 // (node-api's async calls), so an interrupt can stop a query at its limit.
 //
@@ -163,7 +164,6 @@ port.on('message', (msg: SqlRequest) => {
     case 'QUERY':
       void enqueue(async () => {
         await applyPending();
-        await tables.refreshClock();
         return tables.query(msg.sql);
       }).then(
         (outcome) => {

@@ -60,7 +60,6 @@ async function apply(build: (out: BatchWriter) => void): Promise<void> {
 }
 
 async function sql(q: string): Promise<unknown[][]> {
-  await tables.refreshClock();
   const r = await tables.query(q);
   if (!r.ok) throw new Error(r.message);
   return (JSON.parse(Buffer.from(r.body).toString('utf8')) as { data: unknown[][] }).data;
@@ -116,6 +115,27 @@ describe('SqlTables', () => {
     expect(await sql(`SELECT last_update FROM versions WHERE host = 'd1'`)).toEqual([[2000]]);
     // apps and hosts follow the same column.
     expect(await sql(`SELECT last_update FROM apps WHERE app_id = 'web'`)).toEqual([[1600]]);
+  });
+
+  test('only a query that reads last_update (status, apps, hosts, a whole row) waits for the clocks to be brought in', async () => {
+    const c = clock();
+    c[4] = 1700;
+    await sql(`SELECT app_id, ver, count(*) FROM versions GROUP BY ALL`);
+    await sql(`SELECT count(*) FROM history`);
+    // Not brought in yet: a refresh now has a row to update.
+    expect(await tables.refreshClock()).toBe(1);
+    for (const q of [
+      `SELECT host FROM versions WHERE status = 'up'`,
+      'SELECT max(last_update) FROM hosts',
+      'SELECT v FROM versions AS v',
+      'SELECT * FROM apps',
+      'EXPLAIN ANALYZE SELECT last_update FROM versions',
+    ]) {
+      c[4]!++;
+      await sql(q);
+      expect(await tables.refreshClock(), q).toBe(0);
+    }
+    expect(await sql(`SELECT last_update FROM versions WHERE host = 'w1'`)).toEqual([[1705]]);
   });
 
   test('status: stale past --stale by last_update (the clock counts)', async () => {
