@@ -5,13 +5,21 @@
 // thread; the batch itself goes straight back to the writer for reuse.
 // The SQL thread folds them into PendingChanges (the latest state per
 // instance) and writes those into DuckDB before a query, or every second.
+//
+// Folding decodes nothing: PendingChanges keeps the buffers and, per
+// instance slot, where its latest put is; the rows are read from those
+// bytes once, when they are written in (staging.ts). A slot names one
+// instance until the instance is removed (and the removal committed), so
+// the latest put per slot is the latest state of that instance. Removals
+// go by key (their operation has no value): a put that came before a
+// removal of its key is dropped, one after it kept.
 
 import { OpKind, OP_HEADER, eachOp } from '../store/batch.js';
-import { entryOffsets, newEntryView, readEntry } from '../store/history.js';
 import { DbId } from '../store/layout.js';
-import { historyRow, instanceRow, keyParts, type HistoryRow, type InstanceRow } from './rows.js';
 
 const pad4 = (n: number): number => (n + 3) & ~3;
+const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 
 /** What the SQL thread needs of a committed batch, copied; null when nothing. */
 export function takeSqlChanges(buffer: ArrayBuffer, length: number): ArrayBuffer | null {
@@ -41,56 +49,141 @@ export function takeSqlChanges(buffer: ArrayBuffer, length: number): ArrayBuffer
   return out.buffer;
 }
 
-/** Changes not yet written into DuckDB: the latest state per instance, history rows in order. */
+/** Where pending changes go, in this order: a clear, removals, instances, history blocks (views valid during the call). */
+export interface ChangeSink {
+  /** Everything written before is gone. */
+  clear(): void;
+  /** The instance of this key is gone. */
+  remove(key: Uint8Array): void;
+  /** An instance's stored key and value (its latest state). */
+  instance(key: Uint8Array, value: Uint8Array): void;
+  /** A per-app history block (store/history.ts), in commit order. */
+  history(block: Uint8Array): void;
+}
+
+/** Changes not yet written into DuckDB: the latest state per instance, history blocks in order. */
 export class PendingChanges {
-  /** Instances to (re)write, by key (latin1). */
-  readonly upserts = new Map<string, InstanceRow>();
-  /** Instances to delete, by key: (app_id, host, instance). */
-  readonly deletes = new Map<string, [string, string, number]>();
-  history: HistoryRow[] = [];
+  #buffers: Uint8Array[] = [];
+  /** Latest put per instance slot: an index into the #put* arrays. */
+  #puts = new Map<number, number>();
+  #putBuffer: number[] = [];
+  #putAt: number[] = [];
+  #putSeq: number[] = [];
+  /** Removals by key (latin1): the key and the order of the removal. */
+  #removes = new Map<string, { key: Uint8Array; seq: number }>();
+  /** History blocks: buffer index, operation offset. */
+  #historyBuffer: number[] = [];
+  #historyAt: number[] = [];
+  #historyEntries = 0;
+  #seq = 0;
   /** Everything before was cleared. */
   cleared = false;
 
+  /** Instances to write or remove, and history entries. */
   get size(): number {
-    return this.upserts.size + this.deletes.size + this.history.length;
+    return this.#puts.size + this.#removes.size + this.#historyEntries;
+  }
+
+  /** Instances to write or remove. */
+  get instances(): number {
+    return this.#puts.size + this.#removes.size;
   }
 
   get empty(): boolean {
     return this.size === 0 && !this.cleared;
   }
 
-  /** Folds in the operations of takeSqlChanges' buffer. */
+  /** Folds in the operations of takeSqlChanges' buffer (kept until written). */
   add(buffer: ArrayBuffer): void {
-    const entry = newEntryView();
-    eachOp(buffer, buffer.byteLength, (op) => {
-      if (op.kind === OpKind.clear) {
-        if (op.db !== DbId.inst) return;
-        this.upserts.clear();
-        this.deletes.clear();
-        this.history = [];
-        this.cleared = true;
-        return;
+    const b = new Uint8Array(buffer);
+    const index = this.#buffers.length;
+    let used = false;
+    for (let at = 0; at < b.length; ) {
+      const db = b[at]!;
+      const kind = b[at + 1]!;
+      const keyLength = u16(b, at + 2);
+      const valueLength = u32(b, at + 4);
+      const next = at + pad4(OP_HEADER + keyLength + valueLength);
+      if (kind === OpKind.clear) {
+        if (db === DbId.inst) this.#forget();
+      } else if (db === DbId.history) {
+        if (kind === OpKind.put) {
+          this.#historyBuffer.push(index);
+          this.#historyAt.push(at);
+          this.#historyEntries += u32(b, at + OP_HEADER + keyLength);
+          used = true;
+        }
+      } else if (kind === OpKind.put) {
+        const slot = u32(b, at + OP_HEADER + keyLength);
+        const seq = this.#seq++;
+        const i = this.#puts.get(slot);
+        if (i === undefined) {
+          this.#puts.set(slot, this.#putBuffer.length);
+          this.#putBuffer.push(index);
+          this.#putAt.push(at);
+          this.#putSeq.push(seq);
+        } else {
+          this.#putBuffer[i] = index;
+          this.#putAt[i] = at;
+          this.#putSeq[i] = seq;
+        }
+        used = true;
+      } else if (kind === OpKind.del) {
+        const key = b.slice(at + OP_HEADER, at + OP_HEADER + keyLength);
+        this.#removes.set(Buffer.from(key.buffer).toString('latin1'), { key, seq: this.#seq++ });
       }
-      if (op.db === DbId.history) {
-        for (const at of entryOffsets(op.value)) this.history.push(historyRow(readEntry(op.value, at, entry)));
-        return;
+      at = next;
+    }
+    // A buffer is kept only while something points into it.
+    this.#buffers.push(used ? b : EMPTY);
+  }
+
+  /** Hands the changes to sink, in the sink's order. */
+  writeTo(sink: ChangeSink): void {
+    if (this.cleared) sink.clear();
+    for (const { key } of this.#removes.values()) sink.remove(key);
+    const removes = this.#removes;
+    for (const i of this.#puts.values()) {
+      const b = this.#buffers[this.#putBuffer[i]!]!;
+      const at = this.#putAt[i]!;
+      const keyLength = u16(b, at + 2);
+      const valueLength = u32(b, at + 4);
+      const keyAt = at + OP_HEADER;
+      if (removes.size > 0) {
+        const removed = removes.get(Buffer.from(b.buffer, b.byteOffset + keyAt, keyLength).toString('latin1'));
+        // Removed after this put: the put is history.
+        if (removed !== undefined && removed.seq > this.#putSeq[i]!) continue;
       }
-      const name = Buffer.from(op.key.buffer, op.key.byteOffset, op.key.length).toString('latin1');
-      if (op.kind === OpKind.put) {
-        this.upserts.set(name, instanceRow(op.key, op.value));
-        // The put replaces whatever row the key has: no separate delete needed.
-        this.deletes.delete(name);
-      } else {
-        this.upserts.delete(name);
-        this.deletes.set(name, keyParts(op.key));
-      }
-    });
+      sink.instance(b.subarray(keyAt, keyAt + keyLength), b.subarray(keyAt + keyLength, keyAt + keyLength + valueLength));
+    }
+    for (let h = 0; h < this.#historyAt.length; h++) {
+      const b = this.#buffers[this.#historyBuffer[h]!]!;
+      const at = this.#historyAt[h]!;
+      const keyLength = u16(b, at + 2);
+      const valueAt = at + OP_HEADER + keyLength;
+      sink.history(b.subarray(valueAt, valueAt + u32(b, at + 4)));
+    }
+  }
+
+  /** Drops what is pending (a clear). */
+  #forget(): void {
+    this.#puts.clear();
+    this.#putBuffer = [];
+    this.#putAt = [];
+    this.#putSeq = [];
+    this.#removes.clear();
+    this.#historyBuffer = [];
+    this.#historyAt = [];
+    this.#historyEntries = 0;
+    this.#buffers = this.#buffers.map(() => EMPTY);
+    this.cleared = true;
   }
 
   clear(): void {
-    this.upserts.clear();
-    this.deletes.clear();
-    this.history = [];
+    this.#forget();
+    this.#buffers = [];
     this.cleared = false;
   }
 }
+
+const EMPTY = new Uint8Array(0);

@@ -1,7 +1,9 @@
-// Rows for the SQL tables, decoded from the store's own bytes: an instance
-// from its key and stored value (store/instance-value.ts), a history entry
-// from a history block (store/history.ts). The SQL thread reads both from
-// LMDB when it starts, and from committed batches after (changes.ts).
+// Rows for the SQL tables, decoded from the store's own bytes into JS
+// values: an instance from its key and stored value
+// (store/instance-value.ts), a history entry from a history block
+// (store/history.ts). This is what a row means; the SQL thread writes rows
+// without decoding them (staging.ts, which falls back on jsonText and
+// keyParts for escaped text), and the tests hold that fast path to these.
 
 import { INSTANCE_HEADER, V_APP_LEN, V_IP_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT } from '../store/layout.js';
 import { EntryFlag, type EntryView } from '../store/history.js';

@@ -12,11 +12,24 @@
 // instances take a few MB instead of ~200 MB, and scans get faster.
 // Changes land uncompressed and are compressed at the next checkpoint
 // (once they stop coming for a moment, or when many are waiting).
-// versions is a view over store.inst whose last_update reads the
-// writer's shared clock per row (partisci_clock, a scalar function over
-// the SharedArrayBuffer the REST API reads too), so a repeated update is
-// seen at once without rewriting a row; apps and hosts are views over
-// versions, so the three always agree. Times are unix seconds.
+//
+// Writing (apply): the pending changes' rows are staged straight from the
+// store's bytes (staging.ts), then an instance's old row is deleted by its
+// slot (one integer column: a slot names one instance while it lives) and
+// the staged rows inserted, labels joined in as MAPs from label_sets (one
+// per distinct label set). Removals go by (app_id, host, instance). History
+// entries are appended to history_stage (labels by id) and moved into
+// store.history when changes stop for a moment: the history view reads
+// both.
+//
+// last_update is a column of store.inst: the later of the stored
+// written_at and the instance's clock (the writer's SharedArrayBuffer the
+// REST API reads too) when the row was written, brought up to the clocks
+// before every query (refreshClock: the rows of slots whose clock moved,
+// in one UPDATE), so a repeated update is seen at once without rewriting a
+// row, and a GROUP BY over a million rows reads a plain column. apps and
+// hosts are views over versions, so the three always agree. Times are
+// unix seconds.
 //
 // Limits: DuckDB's memory limit is the tables' own memory plus the query
 // budget (one query runs at a time); a query is interrupted after its time
@@ -27,19 +40,32 @@
 import {
   DuckDBDataChunk,
   DuckDBInstance,
-  DuckDBScalarFunction,
   JSDuckDBValueConverter,
   StatementType,
   UINTEGER,
   USMALLINT,
   VARCHAR,
-  INTEGER,
+  type DuckDBAppender,
   type DuckDBConnection,
   type DuckDBPreparedStatement,
   type DuckDBType,
 } from '@duckdb/node-api';
 import { SlotClock } from '../store/slot-clock.js';
 import type { PendingChanges } from './changes.js';
+import { keyParts } from './rows.js';
+import {
+  CHUNK,
+  ChunkWriter,
+  HISTORY_SELECT,
+  HISTORY_STAGING,
+  HISTORY_STAGING_TYPES,
+  INST_STAGING,
+  INST_STAGING_TYPES,
+  LabelSets,
+  slotOf,
+  writeHistoryBlock,
+  writeInstance,
+} from './staging.js';
 import { refusal } from './validate.js';
 
 export interface SqlTableOptions {
@@ -64,40 +90,50 @@ export type SqlErrorCode = 'SQL_ERROR' | 'SQL_REFUSED' | 'SQL_TIMEOUT' | 'SQL_TO
 export type SqlOutcome = { ok: true; body: Uint8Array; rows: number; ms: number } | { ok: false; code: SqlErrorCode; message: string };
 
 const INST_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARCHAR, instance USMALLINT, ver VARCHAR';
-const INST_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, VARCHAR, USMALLINT, VARCHAR, VARCHAR, UINTEGER, UINTEGER, UINTEGER];
 const HISTORY_COLUMNS = 'app VARCHAR, app_id VARCHAR, host VARCHAR, host_ip VARCHAR, instance INTEGER, ver VARCHAR, prev_ver VARCHAR';
-const HISTORY_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHAR, UINTEGER, VARCHAR];
 const GONE_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, USMALLINT];
-const LABELS = `CASE WHEN labels IS NULL THEN MAP {}::MAP(VARCHAR, VARCHAR) ELSE labels::JSON::MAP(VARCHAR, VARCHAR) END`;
-/**
- * Rows carry labels as JSON text; a fleet has few distinct label sets, so
- * each is parsed into a MAP once (label_sets) and joined in, rather than
- * parsed per row.
- */
-const LABEL_SETS = `CREATE OR REPLACE TEMP TABLE label_sets AS SELECT labels AS json, ${LABELS} AS map FROM (SELECT DISTINCT labels FROM %s)`;
-/** Rows per appended chunk (DuckDB's vector size). */
-const CHUNK = 2048;
-/** Deleted rows (replaced or removed instances) kept before the table is rewritten. */
-const COMPACT_AFTER = 100_000;
 /**
  * Compressing costs about as much as writing the rows did, so it waits for
- * a quiet moment: an apply checkpoints when changes stopped coming
- * (checkpointIfQuiet, from the SQL thread's tick), or when so many rows are
- * uncompressed that their memory matters.
+ * a quiet moment: a checkpoint when changes stopped coming (checkpointIfQuiet,
+ * from the SQL thread's tick) and enough rows were written, or, during a
+ * long wave, when so many rows are uncompressed that their memory matters
+ * (a million labelled rows: ~40-170 MiB uncompressed, a few MiB after).
+ * A checkpoint also gives back the memory of deleted rows (DuckDB rewrites
+ * row groups with deletions), so the tables never need rewriting.
  */
 const CHECKPOINT_AFTER = 20_000;
-const CHECKPOINT_ANYWAY = 500_000;
+const CHECKPOINT_ANYWAY = 2_000_000;
+/** Label sets remembered before the dictionary starts over (a fleet has a few hundred). */
+const MAX_LABEL_SETS = 50_000;
+
+/** The staging tables' columns. */
+const STAGING = { inst_in: INST_STAGING, history_stage: HISTORY_STAGING, clock_in: 'slot UINTEGER, t UINTEGER' } as const;
+/**
+ * History entries wait in history_stage (uncompressed, labels by id) and
+ * are moved into store.history in a quiet moment (checkpoint), or when
+ * this many wait (~100-150 bytes each): a wave of changes pays for
+ * staging them only.
+ */
+const HISTORY_STAGE_MAX = 1_000_000;
 
 function schema(staleSeconds: number): string[] {
   const status =
     staleSeconds > 0 ? `CASE WHEN last_update < CAST(epoch(get_current_timestamp()) AS BIGINT) - ${staleSeconds} THEN 'stale' ELSE 'up' END` : `'up'`;
   return [
     "ATTACH ':memory:' AS store (COMPRESS)",
-    `CREATE TABLE store.inst (${INST_COLUMNS}, labels MAP(VARCHAR, VARCHAR), since UINTEGER, written_at UINTEGER, slot UINTEGER)`,
+    // last_update: the later of the stored written_at and the instance's clock, as of the
+    // row's insert or the last refresh (refreshClock, before every query).
+    `CREATE TABLE store.inst (${INST_COLUMNS}, labels MAP(VARCHAR, VARCHAR), since UINTEGER, slot UINTEGER, last_update UINTEGER)`,
     `CREATE TABLE store.history (${HISTORY_COLUMNS}, labels MAP(VARCHAR, VARCHAR), time BIGINT, change VARCHAR)`,
-    'CREATE VIEW history AS SELECT * FROM store.history',
+    // In the main database (the reader's queries join them too), uncompressed.
+    'CREATE TABLE label_sets (id UINTEGER, map MAP(VARCHAR, VARCHAR))',
+    `INSERT INTO label_sets VALUES (0, MAP {}::MAP(VARCHAR, VARCHAR))`,
+    `CREATE TABLE history_stage (${HISTORY_STAGING})`,
+    // The staged entries are in history at once (and in their order, after the moved ones).
+    `CREATE VIEW history AS SELECT * FROM store.history
+       UNION ALL SELECT ${HISTORY_SELECT} FROM history_stage AS h JOIN label_sets AS l ON h.lset = l.id`,
     `CREATE VIEW versions AS SELECT app, app_id, host, host_ip, instance::INTEGER AS instance, ver, labels, last_update, since, ${status} AS status
-       FROM (SELECT *, greatest(written_at, partisci_clock(slot))::BIGINT AS last_update, since::BIGINT AS since FROM store.inst)`,
+       FROM (SELECT * EXCLUDE (last_update, since), last_update::BIGINT AS last_update, since::BIGINT AS since FROM store.inst)`,
     `CREATE VIEW apps AS SELECT arg_max(app, last_update) AS app, app_id, count(DISTINCT host) AS host_count, count(*) AS instance_count,
        count(*) FILTER (WHERE status = 'up') AS up_count, count(*) FILTER (WHERE status = 'stale') AS stale_count, max(last_update) AS last_update
        FROM versions GROUP BY app_id`,
@@ -114,12 +150,19 @@ export class SqlTables {
   readonly #writer: DuckDBConnection;
   /** Runs the users' queries (interrupted on its own). */
   readonly #reader: DuckDBConnection;
+  readonly #instRows = new ChunkWriter(INST_STAGING_TYPES);
+  readonly #historyRows = new ChunkWriter(HISTORY_STAGING_TYPES);
+  readonly #clockRows = new ChunkWriter([UINTEGER, UINTEGER]);
+  readonly #labels = new LabelSets();
+  /** Per slot: the clock value last folded into its row's last_update (refreshClock). */
+  #seen = new Uint32Array(0);
   #rows = 0;
-  #dead = 0;
   #memoryLimit = 0;
   #lastPrune = 0;
-  /** Rows written or deleted since the last checkpoint. */
+  /** Rows written (inserted or updated) since the last checkpoint. */
   #unchecked = 0;
+  /** History entries in history_stage. */
+  #staged = 0;
 
   private constructor(options: SqlTableOptions, db: DuckDBInstance, writer: DuckDBConnection, reader: DuckDBConnection) {
     this.#options = options;
@@ -141,31 +184,6 @@ export class SqlTables {
     const writer = await db.connect();
     const reader = await db.connect();
     const tables = new SqlTables(options, db, writer, reader);
-    writer.registerScalarFunction(
-      DuckDBScalarFunction.create({
-        name: 'partisci_clock',
-        returnType: UINTEGER,
-        parameterTypes: [UINTEGER],
-        volatile: true,
-        mainFunction: (_info, input, output) => {
-          // A fresh view each chunk: the writer may have grown the clock.
-          const clock = SlotClock.view(options.clock);
-          const slots = input.getColumnVector(0);
-          const n = input.rowCount;
-          // The vectors' typed arrays directly when node-api exposes them
-          // (a slot is never NULL): 2,048 rows per call, so the per-item
-          // accessors would cost a GROUP BY over a million rows ~100 ms.
-          const from = (slots as unknown as { items?: unknown }).items;
-          const to = (output as unknown as { items?: unknown }).items;
-          if (from instanceof Uint32Array && to instanceof Uint32Array) {
-            for (let i = 0; i < n; i++) to[i] = clock[from[i]!] ?? 0;
-          } else {
-            for (let i = 0; i < n; i++) output.setItem(i, clock[slots.getItem(i) as number] ?? 0);
-          }
-          output.flush();
-        },
-      }),
-    );
     for (const statement of schema(options.staleSeconds)) await writer.run(statement);
     await tables.#setMemoryLimit();
     return tables;
@@ -182,75 +200,238 @@ export class SqlTables {
    */
   async apply(pending: PendingChanges, fresh = false, nowSeconds = Math.floor(Date.now() / 1000)): Promise<void> {
     const w = this.#writer;
-    if (pending.cleared) {
+    const clock = SlotClock.view(this.#options.clock);
+    let cleared = false;
+    const gone: Uint8Array[] = [];
+    const blocks: Uint8Array[] = [];
+    await this.#startLabels();
+    // Instances are written into their staging table as they are read; the rest is collected first.
+    const inst = this.#instRows;
+    inst.open(await this.#appender('inst_in'));
+    try {
+      pending.writeTo({
+        clear: () => {
+          cleared = true;
+        },
+        remove: (key) => gone.push(key),
+        instance: (key, value) => this.#instance(key, value, clock),
+        history: (block) => blocks.push(block),
+      });
+    } finally {
+      inst.close();
+    }
+    if (cleared) {
       await w.run('DELETE FROM store.inst');
       await w.run('DELETE FROM store.history');
-      this.#dead += this.#rows;
+      await this.#emptyHistoryStage();
       this.#rows = 0;
     }
-    const keys: [string, string, number][] = [...pending.deletes.values()];
-    for (const row of pending.upserts.values()) keys.push([row[1], row[2], row[4]]);
-    if (keys.length > 0 && this.#rows > 0 && !fresh) {
+    if (gone.length > 0 && this.#rows > 0) {
       await w.run('CREATE OR REPLACE TEMP TABLE gone (app_id VARCHAR, host VARCHAR, instance USMALLINT)');
-      await this.#append('gone', GONE_TYPES, keys);
+      await this.#append('gone', GONE_TYPES, gone.map(keyParts));
       const r = await w.run('DELETE FROM store.inst AS i USING gone AS g WHERE i.app_id = g.app_id AND i.host = g.host AND i.instance = g.instance');
       this.#rows -= r.rowsChanged;
-      this.#dead += r.rowsChanged;
-      this.#unchecked += r.rowsChanged;
       await w.run('DROP TABLE gone');
     }
-    if (pending.upserts.size > 0) {
-      await w.run(`CREATE OR REPLACE TEMP TABLE inst_in (${INST_COLUMNS}, labels VARCHAR, since UINTEGER, written_at UINTEGER, slot UINTEGER)`);
-      await this.#append('inst_in', INST_TYPES, pending.upserts.values());
-      await w.run(LABEL_SETS.replace('%s', 'inst_in'));
-      await w.run(`INSERT INTO store.inst SELECT app, app_id, host, host_ip, instance, ver, s.map, since, written_at, slot
-        FROM inst_in AS i JOIN label_sets AS s ON i.labels IS NOT DISTINCT FROM s.json`);
-      await w.run('DROP TABLE inst_in');
-      await w.run('DROP TABLE label_sets');
-      this.#rows += pending.upserts.size;
-      this.#unchecked += pending.upserts.size;
-    }
-    if (pending.history.length > 0) {
-      await w.run(`CREATE OR REPLACE TEMP TABLE history_in (${HISTORY_COLUMNS}, labels VARCHAR, time UINTEGER, change VARCHAR)`);
-      await this.#append('history_in', HISTORY_TYPES, pending.history);
-      await w.run(LABEL_SETS.replace('%s', 'history_in'));
-      await w.run(`INSERT INTO store.history SELECT app, app_id, host, host_ip, instance, ver, prev_ver, s.map, time, change
-        FROM history_in AS h JOIN label_sets AS s ON h.labels IS NOT DISTINCT FROM s.json`);
-      await w.run('DROP TABLE history_in');
-      await w.run('DROP TABLE label_sets');
-      this.#unchecked += pending.history.length;
-    }
+    await this.#insertInstances(inst.count, fresh);
+    if (blocks.length > 0) await this.history((push) => blocks.forEach(push));
     pending.clear();
     if (this.#options.historyDays > 0 && nowSeconds - this.#lastPrune >= 60) {
       this.#lastPrune = nowSeconds;
-      await w.run(`DELETE FROM store.history WHERE time < ${nowSeconds - this.#options.historyDays * 86400}`);
+      const before = nowSeconds - this.#options.historyDays * 86400;
+      await w.run(`DELETE FROM store.history WHERE time < ${before}`);
+      if (this.#staged > 0) await w.run(`DELETE FROM history_stage WHERE time < ${before}`);
     }
-    // Deleted rows keep their memory until the table is rewritten.
-    if (this.#dead > Math.max(COMPACT_AFTER, this.#rows)) await this.#compact();
-    // While loading, once at the end (checkpoint()).
-    if (!fresh && this.#unchecked >= CHECKPOINT_ANYWAY) await this.checkpoint();
+    await this.#maintain(fresh);
+  }
+
+  /** Loading: instances from the store, each written by `fill` through `put`; they are known to be new. */
+  async load(fill: (put: (key: Uint8Array, value: Uint8Array) => void) => void): Promise<number> {
+    const clock = SlotClock.view(this.#options.clock);
+    await this.#startLabels();
+    this.#instRows.open(await this.#appender('inst_in'));
+    try {
+      fill((key, value) => this.#instance(key, value, clock));
+    } finally {
+      this.#instRows.close();
+    }
+    const n = this.#instRows.count;
+    await this.#insertInstances(n, true);
+    return n;
+  }
+
+  /** History blocks (store/history.ts), each handed by `fill` to `push`, appended; returns the entries. */
+  async history(fill: (push: (block: Uint8Array) => void) => void): Promise<number> {
+    await this.#startLabels();
+    const rows = this.#historyRows;
+    rows.open(await this.#writer.createAppender('history_stage', 'main'));
+    let n = 0;
+    try {
+      fill((block) => {
+        n += writeHistoryBlock(rows, this.#labels, block);
+      });
+    } finally {
+      rows.close();
+    }
+    this.#staged += n;
+    await this.#insertLabels();
+    if (this.#staged >= HISTORY_STAGE_MAX) await this.#moveHistory();
+    return n;
+  }
+
+  /** Moves the staged history entries into store.history (compressed at the next checkpoint). */
+  async #moveHistory(): Promise<void> {
+    if (this.#staged === 0) return;
+    await this.#writer.run(`INSERT INTO store.history SELECT ${HISTORY_SELECT} FROM history_stage AS h JOIN label_sets AS l ON h.lset = l.id`);
+    this.#unchecked += this.#staged;
+    await this.#emptyHistoryStage();
+  }
+
+  async #emptyHistoryStage(): Promise<void> {
+    // A new table: emptying a table keeps its memory.
+    await this.#writer.run(`CREATE OR REPLACE TABLE history_stage (${HISTORY_STAGING})`);
+    this.#staged = 0;
+  }
+
+  #instance(key: Uint8Array, value: Uint8Array, clock: Uint32Array): void {
+    const slot = slotOf(value);
+    const t = clock[slot] ?? 0;
+    writeInstance(this.#instRows, this.#labels, key, value, t);
+    if (slot >= this.#seen.length) this.#growSeen(slot);
+    this.#seen[slot] = t;
+  }
+
+  #growSeen(slot: number): void {
+    let n = Math.max(this.#seen.length, 1024);
+    while (n <= slot) n *= 2;
+    const grown = new Uint32Array(n);
+    grown.set(this.#seen);
+    this.#seen = grown;
+  }
+
+  /** Replaces the rows of the staged instances' slots (a slot is one instance) with the staged rows. */
+  async #insertInstances(n: number, fresh: boolean): Promise<void> {
+    const w = this.#writer;
+    if (n > 0) {
+      await this.#insertLabels();
+      if (!fresh && this.#rows > 0) {
+        const r = await w.run('DELETE FROM store.inst AS i USING inst_in AS n WHERE i.slot = n.slot');
+        this.#rows -= r.rowsChanged;
+      }
+      await w.run(`INSERT INTO store.inst SELECT i.app, i.app_id, i.host, i.host_ip, i.instance, i.ver, l.map, i.since, i.slot, i.last_update
+        FROM inst_in AS i JOIN label_sets AS l ON i.lset = l.id`);
+      this.#rows += n;
+      this.#unchecked += n;
+    }
+  }
+
+  /** Before rows are staged: a dictionary grown too large starts over (rows already inserted keep their maps). */
+  async #startLabels(): Promise<void> {
+    if (this.#labels.size <= MAX_LABEL_SETS) return;
+    // Staged history refers to the sets by id.
+    await this.#moveHistory();
+    this.#labels.reset();
+    await this.#writer.run('CREATE OR REPLACE TABLE label_sets AS SELECT * FROM label_sets WHERE id = 0');
+  }
+
+  /** Label sets first seen in the rows staged: parsed into MAPs, once. */
+  async #insertLabels(): Promise<void> {
+    const fresh = this.#labels.fresh;
+    if (fresh.length === 0) return;
+    this.#labels.fresh = [];
+    const w = this.#writer;
+    await w.run('CREATE OR REPLACE TEMP TABLE labels_in (id UINTEGER, json VARCHAR)');
+    await this.#append('labels_in', [UINTEGER, VARCHAR], fresh);
+    await w.run('INSERT INTO label_sets SELECT id, json::JSON::MAP(VARCHAR, VARCHAR) FROM labels_in');
+    await w.run('DROP TABLE labels_in');
+  }
+
+  /**
+   * An appender to a fresh staging table (temporary). Made anew each time:
+   * emptying a temporary table keeps its memory, dropping it frees it.
+   */
+  async #appender(table: 'inst_in' | 'clock_in'): Promise<DuckDBAppender> {
+    await this.#writer.run(`CREATE OR REPLACE TEMP TABLE ${table} (${STAGING[table]})`);
+    return this.#writer.createAppender(table, 'main', 'temp');
+  }
+
+  /** Whether some instance clock moved past what its row has (stops at the first). */
+  #clockMoved(): boolean {
+    const clock = SlotClock.view(this.#options.clock);
+    const seen = this.#seen;
+    const n = Math.min(clock.length, seen.length);
+    for (let s = 0; s < n; s++) if (clock[s]! > seen[s]!) return true;
+    return false;
+  }
+
+  /**
+   * Whether a query reads last_update (or status, or apps/hosts, which
+   * derive from it): its optimized plan names the column only if a scan
+   * reads it (DuckDB drops the columns a query does not use). A repeat
+   * storm moves clocks by the hundred thousand a second; a query that does
+   * not read them need not wait for their rows to be updated. In doubt
+   * (the plan fails), yes.
+   */
+  async #readsLastUpdate(sql: string): Promise<boolean> {
+    try {
+      const plan = await this.#reader.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+      return JSON.stringify(plan.getRows()).includes('last_update');
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * Brings last_update up to the instance clocks: the rows of slots whose
+   * clock moved since their row was written or last refreshed (repeated
+   * updates move only the clock) get it. Run before every query that
+   * reads last_update, so it sees repeated updates at once; costs a scan
+   * of the clock and as many row updates as clocks moved.
+   */
+  async refreshClock(): Promise<number> {
+    const clock = SlotClock.view(this.#options.clock);
+    const seen = this.#seen;
+    const rows = this.#clockRows;
+    const n = Math.min(clock.length, seen.length);
+    let opened = false;
+    for (let s = 0; s < n; s++) {
+      const t = clock[s]!;
+      if (t <= seen[s]!) continue;
+      seen[s] = t;
+      if (!opened) {
+        rows.open(await this.#appender('clock_in'));
+        opened = true;
+      }
+      rows.number(0, s);
+      rows.number(1, t);
+      rows.endRow();
+    }
+    if (!opened) return 0;
+    rows.close();
+    const w = this.#writer;
+    const r = await w.run('UPDATE store.inst AS i SET last_update = c.t FROM clock_in AS c WHERE i.slot = c.slot AND c.t > i.last_update');
+    this.#unchecked += r.rowsChanged;
+    return r.rowsChanged;
+  }
+
+  /** After writes: compress when very many rows are uncompressed (while loading, once at the end: checkpoint()). */
+  async #maintain(fresh: boolean): Promise<void> {
+    if (!fresh && this.#unchecked + this.#staged >= CHECKPOINT_ANYWAY) await this.checkpoint();
   }
 
   /** Compresses the rows written since the last checkpoint, if enough: called when no changes are pending. */
   async checkpointIfQuiet(): Promise<void> {
-    if (this.#unchecked >= CHECKPOINT_AFTER) await this.checkpoint();
+    if (this.#unchecked + this.#staged >= CHECKPOINT_AFTER) await this.checkpoint();
   }
 
-  /** Compresses what was written since the last checkpoint. */
+  /** Moves staged history in and compresses what was written since the last checkpoint. */
   async checkpoint(): Promise<void> {
+    await this.#moveHistory();
     await this.#writer.run('CHECKPOINT store');
     this.#unchecked = 0;
   }
 
-  async #compact(): Promise<void> {
-    const w = this.#writer;
-    await w.run('CREATE TABLE store.inst_new AS SELECT * FROM store.inst');
-    await w.run('DROP TABLE store.inst');
-    await w.run('ALTER TABLE store.inst_new RENAME TO inst');
-    this.#dead = 0;
-    this.#unchecked += this.#rows;
-  }
-
+  /** Rows of JS values into a (small) staging table. */
   async #append(table: string, types: DuckDBType[], rows: Iterable<readonly unknown[]>): Promise<void> {
     const appender = await this.#writer.createAppender(table, 'main', 'temp');
     const chunk = DuckDBDataChunk.create(types, CHUNK);
@@ -302,6 +483,7 @@ export class SqlTables {
       if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
         return { ok: false, code: 'SQL_REFUSED', message: `only queries are allowed (read-only SQL): a ${StatementType[type] ?? type} statement is refused` };
       }
+      if (this.#clockMoved() && (type === StatementType.EXPLAIN || (await this.#readsLastUpdate(sql)))) await this.refreshClock();
       await this.#setMemoryLimit();
       let timedOut = false;
       const timer = setTimeout(() => {

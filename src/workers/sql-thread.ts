@@ -1,8 +1,9 @@
 // The SQL thread: owns the DuckDB tables (sql/tables.ts). It loads them
 // from LMDB slice by slice (read-only, through the store reader), then
 // follows the committed batches main posts it (sql/changes.ts), folding
-// them into pending changes that are written into DuckDB before each query
-// and at least once a second. Loading, applying and queries run one at a
+// them into pending changes (the latest per instance) that are written into
+// DuckDB before each query, at least once a second, or at once when 50,000
+// instances wait. Loading, applying and queries run one at a
 // time, in order; DuckDB's own work runs off this thread's event loop
 // (node-api's async calls), so an interrupt can stop a query at its limit.
 //
@@ -14,9 +15,8 @@ import { udp } from '../ingest/native.js';
 import { StoreReader } from '../store/reader.js';
 import type { ClockBuffers } from '../store/slot-clock.js';
 import { PendingChanges } from '../sql/changes.js';
-import { instanceRow, historyRow } from '../sql/rows.js';
 import { SqlTables, type SqlOutcome } from '../sql/tables.js';
-import { blockOf, entryOffsets, newEntryView, readEntry } from '../store/history.js';
+import { blockOf } from '../store/history.js';
 
 export interface SqlThreadData {
   path: string;
@@ -76,25 +76,19 @@ async function load(): Promise<void> {
   const next = reader.nextBatch();
   let after: Buffer | null = null;
   let instances = 0;
-  const slice = new PendingChanges();
   do {
-    // Keys are unique in the store: the map is only a list here (any unique name will do).
-    after = reader.instancesAfter(after, LOAD_SLICE, (key, value) => {
-      slice.upserts.set(String(instances + slice.upserts.size), instanceRow(key, value));
+    instances += await tables.load((put) => {
+      after = reader.instancesAfter(after, LOAD_SLICE, put);
     });
-    instances += slice.upserts.size;
-    await tables.apply(slice, true);
   } while (after !== null);
   let history = 0;
-  const entry = newEntryView();
   after = null;
   do {
-    after = reader.historyBlocksAfter(after, 4 << 20, (key, block) => {
-      if (blockOf(key) >= next) return;
-      for (const at of entryOffsets(block)) slice.history.push(historyRow(readEntry(block, at, entry)));
+    history += await tables.history((push) => {
+      after = reader.historyBlocksAfter(after, 4 << 20, (key, block) => {
+        if (blockOf(key) < next) push(block);
+      });
     });
-    history += slice.history.length;
-    await tables.apply(slice, true);
   } while (after !== null);
   reader.release();
   await reader.close();
@@ -165,7 +159,7 @@ port.on('message', (msg: SqlRequest) => {
       arrived++;
       if (loadedBefore < 0) early.push(msg);
       else if (msg.id >= loadedBefore) pending.add(msg.buffer);
-      if (pending.size >= APPLY_AT) applySoon();
+      if (pending.instances >= APPLY_AT) applySoon();
       break;
     case 'QUERY':
       void enqueue(async () => {

@@ -9,6 +9,25 @@ import { EntryFlag, HistoryLog, blockKey } from '../../src/store/history.js';
 import { valueLength, writeValue } from '../../src/store/instance-value.js';
 import { DbId } from '../../src/store/layout.js';
 import { PendingChanges, takeSqlChanges } from '../../src/sql/changes.js';
+import { historyRow, instanceRow, keyParts, type HistoryRow, type InstanceRow } from '../../src/sql/rows.js';
+import { entryOffsets, newEntryView, readEntry } from '../../src/store/history.js';
+
+/** What PendingChanges hands on, decoded (rows.ts: the rows the tables get). */
+function contents(p: PendingChanges): { cleared: boolean; removed: [string, string, number][]; upserts: InstanceRow[]; history: HistoryRow[] } {
+  const out = { cleared: false, removed: [] as [string, string, number][], upserts: [] as InstanceRow[], history: [] as HistoryRow[] };
+  const entry = newEntryView();
+  p.writeTo({
+    clear: () => {
+      out.cleared = true;
+    },
+    remove: (key) => out.removed.push(keyParts(key)),
+    instance: (key, value) => out.upserts.push(instanceRow(key, value)),
+    history: (block) => {
+      for (const at of entryOffsets(block)) out.history.push(historyRow(readEntry(block, at, entry)));
+    },
+  });
+  return out;
+}
 
 const enc = new TextEncoder();
 const IP = enc.encode('10.0.0.9');
@@ -59,11 +78,13 @@ describe('takeSqlChanges', () => {
     const changes = takeSqlChanges(buffer, length)!;
     const pending = new PendingChanges();
     pending.add(changes);
-    expect([...pending.upserts.values()]).toEqual([['billing', 'billing', 'h1', '10.0.0.9', 0, '2.4', '{"env":"prod"}', 900, 1000, 7]]);
-    expect([...pending.deletes.values()]).toEqual([['web', 'h2', 3]]);
+    const got = contents(pending);
+    expect(got.upserts).toEqual([['billing', 'billing', 'h1', '10.0.0.9', 0, '2.4', '{"env":"prod"}', 900, 1000, 7]]);
+    expect(got.removed).toEqual([['web', 'h2', 3]]);
     // One entry: the app's block, not the host's copy.
-    expect(pending.history).toEqual([['billing', 'billing', 'h1', '10.0.0.9', 0, '2.4', null, '{"env":"prod"}', 1000, 'new']]);
-    expect(pending.cleared).toBe(false);
+    expect(got.history).toEqual([['billing', 'billing', 'h1', '10.0.0.9', 0, '2.4', null, '{"env":"prod"}', 1000, 'new']]);
+    expect(got.cleared).toBe(false);
+    expect([pending.size, pending.instances]).toEqual([3, 2]);
   });
 
   test('nothing the tables need: null', () => {
@@ -88,20 +109,40 @@ describe('PendingChanges', () => {
     const p = new PendingChanges();
     p.add(batch((o) => o.put(DbId.inst, v1.key, v1.value)));
     p.add(batch((o) => o.put(DbId.inst, v2.key, v2.value)));
-    expect([...p.upserts.values()].map((r) => r[5])).toEqual(['2']);
+    expect(contents(p).upserts.map((r) => r[5])).toEqual(['2']);
     p.add(batch((o) => o.del(DbId.inst, v2.key)));
-    expect([p.upserts.size, p.deletes.size]).toEqual([0, 1]);
+    // The put came before the removal: only the removal is handed on.
+    expect([contents(p).upserts.length, contents(p).removed.length]).toEqual([0, 1]);
     p.add(batch((o) => o.put(DbId.inst, v1.key, v1.value)));
-    expect([p.upserts.size, p.deletes.size]).toEqual([1, 0]);
+    // The put after the removal is kept; the removal stays (the old row may sit in another slot).
+    expect(contents(p).upserts.map((r) => r[5])).toEqual(['1']);
+    expect(contents(p).removed).toEqual([['a', 'h', 0]]);
+  });
+
+  test('a slot names one instance: the same key in a new slot after a removal, another key in a freed slot', () => {
+    const inNewSlot = instance('{"app":"a","ver":"3","host":"h"}', 9);
+    const other = instance('{"app":"b","ver":"1","host":"h"}', 1);
+    const p = new PendingChanges();
+    p.add(batch((o) => o.put(DbId.inst, v1.key, v1.value)));
+    p.add(batch((o) => o.del(DbId.inst, v1.key)));
+    p.add(batch((o) => o.put(DbId.inst, inNewSlot.key, inNewSlot.value)));
+    expect(contents(p).upserts.map((r) => [r[1], r[5], r[9]])).toEqual([['a', '3', 9]]);
+    // Slot 1 freed by the removal, taken by another instance.
+    p.add(batch((o) => o.put(DbId.inst, other.key, other.value)));
+    expect(contents(p).upserts.map((r) => [r[1], r[5], r[9]])).toEqual([
+      ['b', '1', 1],
+      ['a', '3', 9],
+    ]);
+    expect(contents(p).removed).toEqual([['a', 'h', 0]]);
   });
 
   test('a clear drops what was pending and is remembered until applied', () => {
     const p = new PendingChanges();
     p.add(batch((o) => o.put(DbId.inst, v1.key, v1.value)));
     p.add(batch((o) => o.clear(DbId.inst)));
-    expect([p.upserts.size, p.cleared, p.empty]).toEqual([0, true, false]);
+    expect([contents(p).upserts.length, p.cleared, p.empty]).toEqual([0, true, false]);
     p.add(batch((o) => o.put(DbId.inst, v2.key, v2.value)));
-    expect([p.upserts.size, p.cleared]).toEqual([1, true]);
+    expect([contents(p).upserts.length, contents(p).cleared]).toEqual([1, true]);
     p.clear();
     expect(p.empty).toBe(true);
   });
