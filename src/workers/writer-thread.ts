@@ -37,6 +37,12 @@ const POLL_MS = 1;
 const IDLE_POLL_MS = 20;
 /** Absorbed-but-uncommitted bytes the writer may hold: past it, it stops reading the rings. */
 const MAX_BACKLOG_BYTES = 96 * 1024 * 1024;
+/**
+ * Records staged while the store loads, at most: a 100,000/s storm of
+ * ~160-byte records for the ~10 s a loaded machine takes to load
+ * 1,000,000 instances. Given back once they are absorbed.
+ */
+const LOAD_STAGING_BYTES = 256 * 1024 * 1024;
 /** No new change for this long: the burst is over, cut now. */
 const QUIET_MS = 20;
 const DEFAULT_LATENCY_TARGET_MS = 850;
@@ -99,13 +105,17 @@ function run(data: WriterThreadData): void {
   /** Batches handed to the commit thread and not yet committed, by id. */
   const inFlight = new Map<number, { changes: number; bytes: number; cutAt: number }>();
 
-  // While the store loads, records are moved aside so the rings keep room.
-  const staging = new Staging(MAX_BACKLOG_BYTES);
+  // While the store loads, records are moved aside so the rings keep room:
+  // as many as a restart (an upgrade) in a storm brings while millions of
+  // instances load. Past that, ring records wait in a buffer of the usual
+  // size while the writer cuts.
+  let staging = new Staging(LOAD_STAGING_BYTES);
   loadFleet(data.path, fleet, () => {
     stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
     publish();
   });
   staging.replay((bytes, offset, length) => fleet.apply(bytes, offset, length));
+  staging = new Staging(MAX_BACKLOG_BYTES);
   // What the store holds is not news to the other nodes: the first digest starts from here.
   cluster?.liveness.build(fleet.inst, fleet.instClock.ts, Math.floor(Date.now() / 1000));
   publish();

@@ -19,7 +19,9 @@ describe('a writer that keeps dying', () => {
     const data = tempDir('partisci-crash-');
     const s = await Server.start({ port, dataDir: data, args: ['--port', String(port), '--data', data, '--workers', '2', '--danger'] });
     // However the test ends, the server and its folder go.
-    onTestFinished(async () => {
+    onTestFinished(async (ctx) => {
+      // A failure shows how the server ended.
+      if (ctx.task.result?.state === 'fail') console.log(`partiscid's log, the end:\n${s.log.slice(-4000)}`);
       await s.destroy();
       rmSync(data, { recursive: true, force: true });
     });
