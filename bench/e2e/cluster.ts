@@ -127,13 +127,10 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
   const servers: Server[] = [];
   try {
     // The bound: how fast one node alone commits the first wave here.
-    log(`cluster: reference: wave 1.0.0 to a single node (no --cluster)`);
-    const single = (await Server.start(dirs[3]!, { workers: 1 })).server;
-    servers.push(single);
-    const s0 = performance.now();
-    await runFuzz(single.port, [
+    /** partisci-fuzz playing one wave over the bench's fleet. */
+    const fuzzArgs = (wave: string): string[] => [
       '--waves',
-      '1.0.0',
+      wave,
       '--hosts',
       String(options.hosts),
       '--apps',
@@ -142,7 +139,12 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
       String(options.instances),
       '--rate',
       options.rate === null ? 'max' : String(options.rate),
-    ]);
+    ];
+    log(`cluster: reference: wave 1.0.0 to a single node (no --cluster)`);
+    const single = (await Server.start(dirs[3]!, { workers: 1 })).server;
+    servers.push(single);
+    const s0 = performance.now();
+    await runFuzz(single.port, fuzzArgs('1.0.0'));
     const settled = await single.settle(180_000);
     const singleS = (performance.now() - s0) / 1000;
     const singleNode = { changes: settled.vars.instances, committed_s: singleS, committed_per_s: settled.vars.instances / singleS };
@@ -161,18 +163,6 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
       100,
     );
 
-    const fuzzArgs = (wave: string): string[] => [
-      '--waves',
-      wave,
-      '--hosts',
-      String(options.hosts),
-      '--apps',
-      String(options.apps),
-      '--instances',
-      String(options.instances),
-      '--rate',
-      options.rate === null ? 'max' : String(options.rate),
-    ];
     const steps: ReplicationStep[] = [];
     for (const wave of ['1.0.0', '2.0.0']) {
       log(`cluster: wave ${wave} to A at ${options.rate === null ? 'max' : options.rate.toLocaleString('en-US')}/s`);
