@@ -205,3 +205,53 @@ describe('apps of a host', () => {
     expect(counts.appsOf(h2)).toEqual([b]);
   });
 });
+
+describe('host/app pairs under churn', () => {
+  test('adds and removals in a seeded random order keep every count and app list equal to a plain model (the pair table grows and shifts entries back on removal)', () => {
+    const { counts, host, app } = setup();
+    const hostsIdx = counts.hosts;
+    const appsIdx = counts.apps;
+    const hostSlots = Array.from({ length: 300 }, (_, i) => host(`h${i}`));
+    const appSlots = Array.from({ length: 40 }, (_, i) => app(`a${i}`));
+    const versions = appSlots.map((a) => counts.versionId(a, bytes('1.0')));
+    // The model: instances per (host, app).
+    const model = new Map<string, number>();
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let step = 0; step < 60_000; step++) {
+      const h = rand(hostSlots.length);
+      const a = rand(appSlots.length);
+      const key = `${h}/${a}`;
+      const have = model.get(key) ?? 0;
+      // Grow for the first half, then mostly remove: pairs vanish in every position of the table's runs.
+      const removing = have > 0 && rand(100) < (step < 30_000 ? 30 : 70);
+      if (removing) {
+        counts.remove(hostSlots[h]!, appSlots[a]!, versions[a]!, false);
+        if (have === 1) model.delete(key);
+        else model.set(key, have - 1);
+      } else {
+        counts.add(hostSlots[h]!, appSlots[a]!, versions[a]!);
+        model.set(key, have + 1);
+      }
+    }
+    for (const [h, hs] of hostSlots.entries()) {
+      const apps = [...model.keys()].filter((k) => k.startsWith(`${h}/`)).map((k) => appSlots[Number(k.split('/')[1])]!);
+      expect(counts.appsOf(hs).sort((x, y) => x - y)).toEqual(apps.sort((x, y) => x - y));
+      const instances = [...model.entries()].filter(([k]) => k.startsWith(`${h}/`)).reduce((n, [, c]) => n + c, 0);
+      expect(summary(hostsIdx, hs)).toEqual([apps.length, instances, 0]);
+    }
+    for (const [a, as] of appSlots.entries()) {
+      const pairs = [...model.entries()].filter(([k]) => k.endsWith(`/${a}`));
+      expect(summary(appsIdx, as)).toEqual([pairs.length, pairs.reduce((n, [, c]) => n + c, 0), 0]);
+    }
+    // Every pair is found (one more instance is not a new pair), every other one is not.
+    for (const [h, hs] of hostSlots.entries()) {
+      for (const [a, as] of appSlots.entries()) {
+        expect(counts.add(hs, as, versions[a]!), `${h}/${a}`).toBe(!model.has(`${h}/${a}`));
+      }
+    }
+  });
+});
