@@ -24,6 +24,16 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * Every partiscid a test started and has not seen exit: killed when the
+ * test process exits, so a test that fails before its own cleanup leaves
+ * no server running (and burning CPU under later tests and benchmarks).
+ */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
+
 export class Server {
   readonly port: number;
   readonly dataDir: string;
@@ -38,6 +48,8 @@ export class Server {
     this.dataDir = dataDir;
     this.proc = proc;
     this.#ownsData = ownsData;
+    running.add(proc);
+    proc.once('exit', () => running.delete(proc));
     proc.stderr!.on('data', (d: Buffer) => {
       this.log += d.toString();
     });
