@@ -8,6 +8,7 @@
 import { INSTANCE_HEADER, V_APP_LEN, V_IP_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT } from '../store/layout.js';
 import { EntryFlag, type EntryView } from '../store/history.js';
 import { valueLabels } from '../store/instance-value.js';
+import { jsonText } from '../store/json-text.js';
 import { splitKey } from '../store/keys.js';
 
 const utf8 = new TextDecoder();
@@ -25,12 +26,6 @@ export type HistoryRow = [string, string, string, string | null, number, string 
 
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-
-/** JSON string content (as stored) as text. */
-export function jsonText(content: Uint8Array): string {
-  const s = view(content).toString('utf8');
-  return s.includes('\\') ? (JSON.parse(`"${s}"`) as string) : s;
-}
 
 /** The (app_id, host, instance) of an instance key. */
 export function keyParts(key: Uint8Array): [string, string, number] {

@@ -21,7 +21,8 @@ import { createRequire } from 'node:module';
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBType, UINTEGER, USMALLINT, UTINYINT, VARCHAR } from '@duckdb/node-api';
 import { EntryFlag, ENTRY_HEADER } from '../store/history.js';
 import { INSTANCE_HEADER, V_APP_LEN, V_IP_LEN, V_LABELS_LEN, V_SINCE, V_SLOT, V_VER_LEN, V_WRITTEN_AT } from '../store/layout.js';
-import { jsonText, keyParts } from './rows.js';
+import { jsonText } from '../store/json-text.js';
+import { keyParts } from './rows.js';
 
 type Bindings = typeof import('@duckdb/node-bindings');
 type Vector = ReturnType<Bindings['data_chunk_get_vector']>;

@@ -7,6 +7,7 @@
 import type { ChangeEvent, KnownVersion, StoredVersion } from '../api/types.js';
 import { ChangeKind, OpKind, eachOp } from './batch.js';
 import { EntryFlag, entryOffsets, newEntryView, readEntry, type EntryView } from './history.js';
+import { jsonText } from './json-text.js';
 import { DbId } from './layout.js';
 
 const utf8 = new TextDecoder();
@@ -30,22 +31,16 @@ export function changesOf(buffer: ArrayBuffer, length: number): ChangeEvent[] {
 }
 
 function eventOf(e: EntryView): ChangeEvent {
-  const base = { app: text(e.app), app_id: text(e.appId), host: text(e.host) };
+  const base = { app: jsonText(e.app), app_id: jsonText(e.appId), host: jsonText(e.host) };
   const labels = e.labels.length === 0 ? {} : { labels: JSON.parse(utf8.decode(e.labels)) as Record<string, string> };
   if ((e.flags & EntryFlag.removed) !== 0) {
-    const version: KnownVersion = { ...base, instance: e.instance, ver: text(e.prevVer), ...labels, last_update: e.time };
+    const version: KnownVersion = { ...base, instance: e.instance, ver: jsonText(e.prevVer), ...labels, last_update: e.time };
     return { type: 'removed', version, reason: (e.flags & EntryFlag.trimmed) !== 0 ? 'trim' : 'delete' };
   }
-  const version: StoredVersion = { ...base, host_ip: text(e.hostIp), instance: e.instance, ver: text(e.ver), ...labels, last_update: e.time };
+  const version: StoredVersion = { ...base, host_ip: jsonText(e.hostIp), instance: e.instance, ver: jsonText(e.ver), ...labels, last_update: e.time };
   if ((e.flags & EntryFlag.first) !== 0) return { type: 'new', version };
   if ((e.flags & EntryFlag.labels) !== 0) return { type: 'labels', version };
-  return { type: 'changed', version, old_ver: text(e.prevVer) };
-}
-
-/** A JSON string's content as text. */
-function text(content: Uint8Array): string {
-  const s = utf8.decode(content);
-  return s.includes('\\') ? (JSON.parse(`"${s}"`) as string) : s;
+  return { type: 'changed', version, old_ver: jsonText(e.prevVer) };
 }
 
 export type { ChangeEvent };

@@ -10,9 +10,10 @@ import { WireKind, WireWriter } from '../cluster/wire.js';
 import { BatchWriter, ChangeKind, OpKind } from './batch.js';
 import type { ChangeSet } from './change-set.js';
 import { type FleetCounts, INSTANCES, PEERS, STALE as STALE_COUNT } from './fleet-counts.js';
-import { blockKey, bucketPart } from './history.js';
+import { MEANWHILE_EVERY, blockKey, bucketPart } from './history.js';
 import { APP, CTIME, DIRTY, FLAGS, ORIGIN, PENDING, PENDING_N, SINCE, STORED, VER } from './instance-columns.js';
-import { clusterTrailerLength, writeClusterTrailer } from './instance-value.js';
+import { clusterTrailerLength, put32, writeClusterTrailer } from './instance-value.js';
+import { jsonText } from './json-text.js';
 import { type KeyIndex, SlotState } from './key-index.js';
 import { splitKey } from './keys.js';
 import type { LabelSets } from './label-sets.js';
@@ -73,10 +74,7 @@ export interface FleetState {
   readonly cluster: ClusterState | null;
 }
 
-/** How often (items, minus one: a mask) a cut calls `meanwhile`. */
-const MEANWHILE_EVERY = 4095;
 const EMPTY = Buffer.alloc(0);
-const utf8 = new TextDecoder();
 
 /**
  * The change set as batch `id`. The caller resets the change set afterwards
@@ -273,7 +271,7 @@ function staleNote(fleet: FleetState, slot: number): Uint8Array {
     app_id: appId,
     host,
     instance: (key[key.length - 2]! << 8) | key[key.length - 1]!,
-    ver: jsonString(fleet.counts.version(fleet.inst.cols[VER]![slot]!).json),
+    ver: jsonText(fleet.counts.version(fleet.inst.cols[VER]![slot]!).json),
     last_update: fleet.instClock.get(slot),
     status: 'stale',
   };
@@ -282,15 +280,4 @@ function staleNote(fleet: FleetState, slot: number): Uint8Array {
   extra[0] = ChangeKind.stale;
   json.copy(extra, 1);
   return extra;
-}
-
-function put32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v;
-  b[o + 1] = v >>> 8;
-  b[o + 2] = v >>> 16;
-  b[o + 3] = v >>> 24;
-}
-
-function jsonString(json: Uint8Array): string {
-  return JSON.parse(`"${utf8.decode(json)}"`) as string;
 }

@@ -144,14 +144,14 @@ export function writeEntryJson(e: EntryView, out: JsonBytes): void {
   out.ascii('}');
 }
 
+/** How often (items, minus one: a mask) a long loop of the cut calls its `meanwhile`. */
+export const MEANWHILE_EVERY = 4095;
+
 /**
  * The entries absorbed since the last cut, in arrival order, each tagged
  * with its app slot and its host's bucket; blocks() groups them into one
  * block per app and per bucket, written straight into the batch.
  */
-/** How often (entries, minus one: a mask) grouping calls `meanwhile`. */
-const MEANWHILE_EVERY = 4095;
-
 export class HistoryLog {
   #buf = Buffer.alloc(1 << 16);
   #used = 0;

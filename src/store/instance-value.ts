@@ -32,7 +32,7 @@ function put16(b: Uint8Array, o: number, v: number): void {
   b[o + 1] = v >>> 8;
 }
 
-function put32(b: Uint8Array, o: number, v: number): void {
+export function put32(b: Uint8Array, o: number, v: number): void {
   b[o] = v;
   b[o + 1] = v >>> 8;
   b[o + 2] = v >>> 16;

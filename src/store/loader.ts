@@ -16,7 +16,7 @@ import { APP, CTIME, FLAGS, FRAG_A, FRAG_B, HOST, LABELS, ORIGIN, SINCE, STORED,
 import { readClusterTrailer, valueLabels, verLength, verOffset } from './instance-value.js';
 import { SlotState } from './key-index.js';
 import { CLOCK_CHUNK, ClockKind, DB, META, S_SLOT, S_WRITTEN_AT, V_FP_A, V_FP_B, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from './layout.js';
-import { RowStream } from './row-stream.js';
+import { RowStream, u32 } from './row-stream.js';
 import { APP_FRAG_HEAD, summaryName } from './summaries.js';
 
 /** Rows loaded between two calls of `meanwhile`. */
@@ -128,8 +128,4 @@ function loaded(fleet: Fleet): void {
     c.zeroUnless((s) => s < index.highWater && index.state[s] === SlotState.live);
     c.markAllDirty(index.highWater);
   }
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }

@@ -24,6 +24,7 @@ import { LabelFilter, type LabelPair } from './label-filter.js';
 import { DB, META, INSTANCE_HEADER, SUMMARY_HEADER, S_SLOT, S_WRITTEN_AT, V_APP_LEN, V_SINCE, V_SLOT, V_WRITTEN_AT, envOptions } from './layout.js';
 import { RowStream, u32 } from './row-stream.js';
 import { SlotClock, type ClockBuffers } from './slot-clock.js';
+import { jsonText } from './json-text.js';
 import { summaryAppKeys, summaryFragEnd } from './summaries.js';
 
 export interface VersionFilter {
@@ -490,10 +491,4 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** A version's JSON string content as text. */
-function jsonText(content: Uint8Array): string {
-  const s = utf8.decode(content);
-  return s.includes('\\') ? (JSON.parse(`"${s}"`) as string) : s;
 }
