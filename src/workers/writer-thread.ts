@@ -54,7 +54,7 @@ const DEFAULT_LATENCY_TARGET_MS = 850;
 const MAX_IN_FLIGHT = 2;
 /** How long before the commit in progress should end the next batch is cut. */
 const CUT_LEAD_MS = 10;
-/** Trim the C heap once the writer has had nothing to do for this long. */
+/** Trim the C heap once no change has been written for this long (repeats may go on). */
 const TRIM_AFTER_QUIET_MS = 60_000;
 /** How long a stopping writer waits for its last batch to be committed. */
 const STOP_GIVE_UP_MS = 10_000;
@@ -182,6 +182,8 @@ function run(data: WriterThreadData): void {
     if (ms > stats[Stat.maxCutMs]!) stats[Stat.maxCutMs] = ms;
     staging.replay(absorb);
     inFlight.set(batch.id, { changes: batch.written + batch.removed, bytes: batch.length, cutAt: nowMs });
+    // Busy means changes to write; the clocks' batches of a repeat storm are not.
+    if (batch.written + batch.removed > 0) lastBusyMs = nowMs;
     if (log.enabled('debug')) {
       log.debug('batch cut', {
         id: batch.id,
@@ -253,7 +255,7 @@ function run(data: WriterThreadData): void {
       cut(nowMs, false);
     }
 
-    if (inFlight.size > 0 || fleet.backlog.instances > 0) lastBusyMs = nowMs;
+    if (fleet.backlog.instances > 0) lastBusyMs = nowMs;
     if (nowMs - lastBusyMs > TRIM_AFTER_QUIET_MS && lastTrim < lastBusyMs) {
       // The storms are over: hand the memory they freed back to the kernel
       // (not sooner: the next wave would fault it all in again).
