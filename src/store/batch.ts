@@ -160,21 +160,32 @@ export function findOp(buffer: ArrayBuffer, length: number, db: number, kind: nu
 export function eachOp(buffer: ArrayBuffer, length: number, visit: (op: Op) => boolean | void, from = 0): number {
   const bytes = new Uint8Array(buffer, 0, length);
   const view = new DataView(buffer, 0, length);
-  const op: Op = { at: 0, db: 0, kind: 0, key: EMPTY, value: EMPTY, extra: EMPTY };
+  const op = emptyOp();
   let at = from;
   while (at < length) {
-    const keyLength = view.getUint16(at + 2, true);
-    const valueLength = view.getUint32(at + 4, true);
-    const extraLength = view.getUint16(at + 8, true);
-    const k = at + OP_HEADER;
-    op.db = bytes[at]!;
-    op.kind = bytes[at + 1]!;
-    op.key = bytes.subarray(k, k + keyLength);
-    op.value = bytes.subarray(k + keyLength, k + keyLength + valueLength);
-    op.extra = bytes.subarray(k + keyLength + valueLength, k + keyLength + valueLength + extraLength);
-    op.at = at;
+    readOp(bytes, view, at, op);
     if (visit(op) === false) return at;
-    at += pad4(OP_HEADER + keyLength + valueLength + extraLength);
+    at += pad4(OP_HEADER + op.key.length + op.value.length + op.extra.length);
   }
   return length;
+}
+
+/** An Op to read into (readOp). */
+export function emptyOp(): Op {
+  return { at: 0, db: 0, kind: 0, key: EMPTY, value: EMPTY, extra: EMPTY };
+}
+
+/** Reads the operation at `at` (an operation boundary) into `op`: views into `bytes`. */
+export function readOp(bytes: Uint8Array, view: DataView, at: number, op: Op): Op {
+  const keyLength = view.getUint16(at + 2, true);
+  const valueLength = view.getUint32(at + 4, true);
+  const extraLength = view.getUint16(at + 8, true);
+  const k = at + OP_HEADER;
+  op.db = bytes[at]!;
+  op.kind = bytes[at + 1]!;
+  op.key = bytes.subarray(k, k + keyLength);
+  op.value = bytes.subarray(k + keyLength, k + keyLength + valueLength);
+  op.extra = bytes.subarray(k + keyLength + valueLength, k + keyLength + valueLength + extraLength);
+  op.at = at;
+  return op;
 }

@@ -18,9 +18,10 @@ import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
 import { DiskFullError, StoreLayoutError } from '../errors.js';
-import { OpKind, eachOp } from './batch.js';
+import { OpKind, eachOp, emptyOp, readOp } from './batch.js';
 import { blockNewest } from './history.js';
 import { DATA_FILE, DB, DB_IDS, DbId, META, SCHEMA_VERSION, envOptions } from './layout.js';
+import { executionOrder } from './key-order.js';
 import { FileReservation } from './reserve.js';
 
 // Abortable, synchronous commit, flushed before returning (lmdb's TransactionFlags).
@@ -119,29 +120,29 @@ export class Committer {
     let pruned = 0;
     let end = from;
     const dbs = this.#dbs;
+    // Each run of puts or deletes into one database in key order (key-order.ts).
+    const order = executionOrder(batch.buffer, from, limit);
+    const bytes = new Uint8Array(batch.buffer, 0, limit);
+    const view = new DataView(batch.buffer, 0, limit);
+    const op = emptyOp();
     this.#env.transactionSync(() => {
-      end = eachOp(
-        batch.buffer,
-        batch.length,
-        (op) => {
-          if (op.at >= limit) return false;
-          const db = dbs[op.db]!;
-          switch (op.kind) {
-            case OpKind.put:
-              db.putSync(op.key as Buffer, op.value as Buffer);
-              break;
-            case OpKind.del:
-              db.removeSync(op.key as Buffer);
-              break;
-            case OpKind.clear:
-              db.clearSync();
-              this.#pruneFrom.fill(null);
-              break;
-          }
-          return true;
-        },
-        from,
-      );
+      for (const at of order) {
+        readOp(bytes, view, at, op);
+        const db = dbs[op.db]!;
+        switch (op.kind) {
+          case OpKind.put:
+            db.putSync(op.key as Buffer, op.value as Buffer);
+            break;
+          case OpKind.del:
+            db.removeSync(op.key as Buffer);
+            break;
+          case OpKind.clear:
+            db.clearSync();
+            this.#pruneFrom.fill(null);
+            break;
+        }
+      }
+      end = limit;
       if (end === batch.length && batch.pruneBefore > 0)
         pruned = this.#prune(DbId.history, 0, batch.pruneBefore) + this.#prune(DbId.histhost, 1, batch.pruneBefore);
     }, SYNC_FLAGS);
