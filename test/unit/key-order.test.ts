@@ -53,7 +53,7 @@ describe('executionOrder', () => {
     // A fixed shuffle of 500 keys with a 20-byte common prefix, every tenth twice.
     for (let i = 0; i < 500; i++) keys.push(`fleet_app_7\u0000host-0${(i * 7919) % 500}`);
     for (let i = 0; i < 500; i += 10) keys.push(keys[i]!);
-    keys.forEach((k, n) => w.put(DbId.inst, key(k), key(String(n))));
+    for (const [n, k] of keys.entries()) w.put(DbId.inst, key(k), key(String(n)));
     const { buffer, length } = w.take();
     const expected = keys.map((k, n) => ({ k, n })).sort((x, y) => Buffer.compare(key(x.k), key(y.k)) || x.n - y.n);
     expect(executed(buffer, length)).toEqual(expected.map(({ k, n }) => `0 1 ${k} ${n}`));
