@@ -240,6 +240,9 @@ function putSummaries(fleet: FleetState, out: BatchWriter, meanwhile: () => void
   let key: Uint8Array = EMPTY;
   const begin = (size: number): number => out.begin(DbId.hosts, OpKind.put, key, size);
   const bytes = (): Uint8Array => out.bytes;
+  // Reused for every host: a cut in a storm writes thousands of summaries.
+  const appSlots: number[] = [];
+  let nameScratch = new Uint8Array(256);
   for (const h of counts.dirtyHosts) {
     if ((++n & MEANWHILE_EVERY) === 0) meanwhile();
     key = hosts.keyOf(h);
@@ -248,16 +251,29 @@ function putSummaries(fleet: FleetState, out: BatchWriter, meanwhile: () => void
       continue;
     }
     const c = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
-    const appKeys = counts
-      .appsOf(h)
-      .sort(byRank)
-      .map((a) => apps.keyOf(a));
-    putHostSummary(begin, bytes, h, keyPartJson(key), c, fleet.hostClock.get(h), appKeys, labels.countsJson('host', h));
+    sortByRank(counts.appsOf(h, appSlots), rank, byRank);
+    if (nameScratch.length < key.length) nameScratch = new Uint8Array(key.length * 2);
+    putHostSummary(begin, bytes, h, keyPartJson(key, 0, nameScratch), c, fleet.hostClock.get(h), apps, appSlots, labels.countsJson('host', h));
   }
   const pages = (counts.dirtyApps.size + counts.dirtyHosts.size) / 16;
   counts.dirtyApps.clear();
   counts.dirtyHosts.clear();
   return Math.ceil(pages);
+}
+
+/** Sorts app slots by their rank; a host has few apps, and an insertion sort of a few is cheaper than the builtin's. */
+function sortByRank(slots: number[], rank: Int32Array, byRank: (x: number, y: number) => number): void {
+  if (slots.length > 32) {
+    slots.sort(byRank);
+    return;
+  }
+  for (let i = 1; i < slots.length; i++) {
+    const s = slots[i]!;
+    const r = rank[s]!;
+    let j = i;
+    for (; j > 0 && rank[slots[j - 1]!]! > r; j--) slots[j] = slots[j - 1]!;
+    slots[j] = s;
+  }
 }
 
 /** The change-feed note of an instance that turned stale: what memory knows of it. */

@@ -85,8 +85,8 @@ class Pairs {
     return true;
   }
 
-  appsOf(hosts: KeyIndex, host: number): number[] {
-    const out: number[] = [];
+  appsOf(hosts: KeyIndex, host: number, out: number[] = []): number[] {
+    out.length = 0;
     for (let n = hosts.cols[PAIR_HEAD]![host]!; n !== 0; n = this.#next[n - 1]!) out.push(this.#app[n - 1]!);
     return out;
   }
@@ -156,9 +156,9 @@ export class FleetCounts {
     return this.#versions.filter((v): v is VersionCount => v !== undefined && v.app === app && v.count > 0);
   }
 
-  /** The app slots on a host (in no particular order). */
-  appsOf(host: number): number[] {
-    return this.#pairs.appsOf(this.hosts, host);
+  /** The app slots on a host (in no particular order), into `out` if given (emptied first). */
+  appsOf(host: number, out?: number[]): number[] {
+    return this.#pairs.appsOf(this.hosts, host, out);
   }
 
   /** Counts a new instance. Returns whether the host/app pair is new. */

@@ -176,6 +176,20 @@ export class KeyIndex {
     return this.#arena.subarray(at, at + this.#keyLen[slot]!);
   }
 
+  /** The length of a slot's key. */
+  keyLength(slot: number): number {
+    return this.#keyLen[slot]!;
+  }
+
+  /** Copies a slot's key bytes into dst at o; returns the end (no view is made). */
+  copyKey(slot: number, dst: Uint8Array, o: number): number {
+    const arena = this.#arena;
+    const at = this.#keyOff[slot]!;
+    const end = at + this.#keyLen[slot]!;
+    for (let i = at; i < end; i++) dst[o++] = arena[i]!;
+    return o;
+  }
+
   /** Forgets everything (after a clear). */
   clear(): void {
     this.#table.fill(0);

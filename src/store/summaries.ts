@@ -2,6 +2,7 @@
 // app's version counts (DB appvers). The writer builds them; the reader
 // copies their fragments into responses, appending last_update.
 
+import type { KeyIndex } from './key-index.js';
 import { decodeKeyPart } from './keys.js';
 import { SUMMARY_HEADER, S_COUNT, S_FRAG_LEN, S_NAME_LEN, S_SLOT, S_WRITTEN_AT } from './layout.js';
 import type { VersionCount } from './fleet-counts.js';
@@ -98,8 +99,10 @@ function putBytes(dst: Uint8Array, o: number, src: Uint8Array): number {
 /**
  * hostSummaryValue written straight into a batch (`begin` reserves room
  * and returns where the value starts; `bytes` is then the batch's buffer):
- * a cut during a storm of first sights rewrites every host's summary, and
+ * a cut during a storm of changes rewrites every host's summary, and
  * building each as separate buffers cost more than the rest of the cut.
+ * The app_id key parts are copied from the apps index (`appSlots`, in
+ * key order), not viewed one by one.
  */
 export function putHostSummary(
   begin: (valueLength: number) => number,
@@ -108,7 +111,8 @@ export function putHostSummary(
   name: Uint8Array,
   c: SummaryCounts,
   writtenAt: number,
-  appKeys: readonly Uint8Array[],
+  apps: KeyIndex,
+  appSlots: readonly number[],
   labelCounts = '',
 ): void {
   const up = c.instances - c.stale;
@@ -128,7 +132,7 @@ export function putHostSummary(
     (labels?.length ?? 0) +
     LAST_UPDATE.length;
   let size = SUMMARY_HEADER + fragLen;
-  for (const k of appKeys) size += k.length;
+  for (const a of appSlots) size += apps.keyLength(a);
   const at = begin(size);
   const b = bytes();
   const view = new DataView(b.buffer, b.byteOffset + at, SUMMARY_HEADER);
@@ -150,7 +154,7 @@ export function putHostSummary(
   o = putDecimal(b, o, c.stale);
   if (labels !== null) o = putBytes(b, o, labels);
   o = putBytes(b, o, LAST_UPDATE);
-  for (const k of appKeys) o = putBytes(b, o, k);
+  for (const a of appSlots) o = apps.copyKey(a, b, o);
 }
 
 /** The name's JSON content inside a stored summary value. */
@@ -192,10 +196,11 @@ JSON_ESCAPE[0x5c] = 1;
 /**
  * The JSON string content of a key part (a host or app name as stored in
  * its key): the same bytes for ordinary names, escaped when the name holds
- * quotes, backslashes or control characters.
+ * quotes, backslashes or control characters. With `scratch` (as long as
+ * the key, or longer) the result may be a view into it.
  */
-export function keyPartJson(key: Uint8Array, at = 0): Uint8Array {
-  const raw = new Uint8Array(key.length);
+export function keyPartJson(key: Uint8Array, at = 0, scratch?: Uint8Array): Uint8Array {
+  const raw = scratch !== undefined && scratch.length >= key.length ? scratch : new Uint8Array(key.length);
   const n = decodeKeyPart(key, at, raw);
   for (let i = 0; i < n; i++) {
     if (JSON_ESCAPE[raw[i]!] === 1) return Buffer.from(JSON.stringify(Buffer.from(raw.subarray(0, n)).toString('utf8')).slice(1, -1));
