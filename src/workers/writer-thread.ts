@@ -47,13 +47,14 @@ const LOAD_STAGING_BYTES = 256 * 1024 * 1024;
 const QUIET_MS = 20;
 const DEFAULT_LATENCY_TARGET_MS = 850;
 /**
- * Batches handed over and not committed yet: the one being committed and
- * the next, cut just before the first is done (so that under load cutting
- * and committing overlap, and the commit thread never waits for a cut).
+ * Batches handed over and not committed yet: one. The next is cut once it
+ * is committed, so it holds everything absorbed meanwhile. (Two, the next
+ * cut just before the first was done so that cutting and committing
+ * overlapped, made more and smaller commits: in the 1,000,000-instance
+ * waves at 100,000/s 51-56 commits instead of 40, 8-16% more commit CPU,
+ * and changes waited behind two commits instead of one.)
  */
-const MAX_IN_FLIGHT = 2;
-/** How long before the commit in progress should end the next batch is cut. */
-const CUT_LEAD_MS = 10;
+const MAX_IN_FLIGHT = 1;
 /** Trim the C heap once no change has been written for this long (repeats may go on). */
 const TRIM_AFTER_QUIET_MS = 60_000;
 /** How long a stopping writer waits for its last batch to be committed. */
@@ -103,7 +104,7 @@ function run(data: WriterThreadData): void {
     stats[Stat.backlogBytes] = b.bytes + staging.bytes + bytes;
   };
   /** Batches handed to the commit thread and not yet committed, by id. */
-  const inFlight = new Map<number, { changes: number; bytes: number; cutAt: number }>();
+  const inFlight = new Map<number, { changes: number; bytes: number }>();
 
   // While the store loads, records are moved aside so the rings keep room:
   // as many as a restart (an upgrade) in a storm brings while millions of
@@ -125,7 +126,6 @@ function run(data: WriterThreadData): void {
   const port = data.commitPort;
   const absorb = (bytes: Uint8Array, offset: number, length: number): void => fleet.apply(bytes, offset, length);
   let lastCommitMs = 0;
-  let lastCutMs = 0;
   let lastChangeMs = 0;
   let lastPending = 0;
   let lastSweep = 0;
@@ -142,23 +142,18 @@ function run(data: WriterThreadData): void {
     const clocks = fleet.clocksDue(nowMs);
     if (!work.any) return clocks && inFlight.size === 0;
     if (work.urgent) return true;
-    // When the commit thread is free again (now, if it is idle).
-    let free = nowMs;
-    for (const f of inFlight.values()) free = Math.max(free, f.cutAt + lastCommitMs);
     // Gather as long as the latency budget allows (larger batches cost less
-    // per change), but never wait once the changes stopped coming; then cut
-    // so the batch is ready the moment the commit thread is free.
+    // per change), but never wait once the changes stopped coming.
     const gather = Math.max(QUIET_MS, Math.min(latencyTarget - 1.2 * lastCommitMs, 8 * lastCommitMs));
     const quiet = nowMs - lastChangeMs >= QUIET_MS || clocks || work.oldestMs === 0;
-    const ready = quiet ? nowMs : work.oldestMs + gather;
-    return nowMs >= Math.max(ready, free) - (inFlight.size > 0 ? lastCutMs + CUT_LEAD_MS : 0);
+    return quiet || nowMs >= work.oldestMs + gather;
   };
 
   /**
    * Buffers of committed batches, back for reuse, largest first. Kept, not
    * freed: fresh memory costs a page fault per 4 KiB on first touch (on
    * this kind of VM ~16 µs each, ~4 ns per byte of a batch), reused memory
-   * nothing. As many as can be in use at once: two in flight, one spare.
+   * nothing. As many as can be in use at once: one in flight, one spare.
    */
   const spares: ArrayBuffer[] = [];
   const cut = (nowMs: number, clocks: boolean): void => {
@@ -177,11 +172,10 @@ function run(data: WriterThreadData): void {
     // Too small for this batch: still good for a later one.
     if (spare !== undefined && batch.buffer !== spare) spares.push(spare);
     const ms = performance.now() - started;
-    lastCutMs = ms;
     stats[Stat.lastCutMs] = ms;
     if (ms > stats[Stat.maxCutMs]!) stats[Stat.maxCutMs] = ms;
     staging.replay(absorb);
-    inFlight.set(batch.id, { changes: batch.written + batch.removed, bytes: batch.length, cutAt: nowMs });
+    inFlight.set(batch.id, { changes: batch.written + batch.removed, bytes: batch.length });
     // Busy means changes to write; the clocks' batches of a repeat storm are not.
     if (batch.written + batch.removed > 0) lastBusyMs = nowMs;
     if (log.enabled('debug')) {
