@@ -1,10 +1,15 @@
 // A port free for both TCP and UDP (IPv4 and IPv6) right now, for tests and
 // benchmarks that start servers. A race with another process is possible in
-// principle; ports come from the kernel's ephemeral range.
+// principle; ports come from the kernel's ephemeral range. The kernel may
+// hand a just-closed port out again at once, so a port this process was
+// given before is never given again (a nats-server once got the same port
+// for clients and routes, and could not start).
 
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
+
+const given = new Set<number>();
 
 export async function freePort(): Promise<number> {
   for (;;) {
@@ -19,6 +24,9 @@ export async function freePort(): Promise<number> {
       sock.bind(port, '::', () => resolve(true));
     });
     sock.close();
-    if (ok) return port;
+    if (ok && !given.has(port)) {
+      given.add(port);
+      return port;
+    }
   }
 }
