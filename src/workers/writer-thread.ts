@@ -12,12 +12,13 @@
 // batch), and a ring holds thousands of times that. The HTTP front and the
 // commit thread do wake it (Ctl.WAKE), because someone waits.
 //
-// When to cut (cutDue): at once when a client waits (HTTP, DELETE) or when
-// the changes stopped coming (QUIET_MS); otherwise once the oldest change
-// has waited long enough that it will still be on disk within
-// LATENCY_TARGET_MS, given how long the last commit took. Larger batches
-// cost LMDB much less per change (it touches each page once per commit),
-// so under load batches grow to fill the latency budget.
+// When to cut (cutDue), once the batch in flight is committed: at once when
+// a client waits (HTTP, DELETE) or when the changes stopped coming
+// (QUIET_MS); otherwise once the oldest change has waited long enough that
+// it will still be on disk within LATENCY_TARGET_MS, given how long the
+// last commit took. Larger batches cost LMDB much less per change (it
+// touches each page once per commit), so under load batches grow to fill
+// the latency budget.
 
 import { receiveMessageOnPort, parentPort, workerData } from 'node:worker_threads';
 import { Fleet } from '../store/fleet.js';
@@ -140,7 +141,7 @@ function run(data: WriterThreadData): void {
     if (inFlight.size >= MAX_IN_FLIGHT) return false;
     const work = fleet.pendingWork;
     const clocks = fleet.clocksDue(nowMs);
-    if (!work.any) return clocks && inFlight.size === 0;
+    if (!work.any) return clocks;
     if (work.urgent) return true;
     // Gather as long as the latency budget allows (larger batches cost less
     // per change), but never wait once the changes stopped coming.

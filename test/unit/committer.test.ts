@@ -143,4 +143,54 @@ describe('commit', () => {
       expect(rows(DB.appvers)).toEqual(['a\0=[]']);
     });
   });
+
+  test('puts of one key in one run end with the later value, in one commit or in parts split inside the run', async () => {
+    const path = join(base, 'order');
+    mkdirSync(path);
+    const c = new Committer(path);
+    const batch = (): { buffer: ArrayBuffer; length: number; pruneBefore: number; bytesBound: number } => {
+      const w = new BatchWriter(64);
+      w.put(DbId.inst, Buffer.from('k'), Buffer.from('v1'));
+      w.put(DbId.inst, Buffer.from('j'), Buffer.from('J'));
+      w.del(DbId.inst, Buffer.from('k'));
+      w.put(DbId.inst, Buffer.from('z'), Buffer.from('Z'));
+      w.put(DbId.inst, Buffer.from('k'), Buffer.from('v2'));
+      w.put(DbId.inst, Buffer.from('a'), Buffer.from('A'));
+      w.put(DbId.inst, Buffer.from('k'), Buffer.from('v3'));
+      const { buffer, length } = w.take();
+      return { buffer, length, pruneBefore: 0, bytesBound: 1 << 22 };
+    };
+    const rows = (): string[] => {
+      const out: string[] = [];
+      // Read through a second handle after each step (the committer's env is the same process's).
+      const env = open(envOptions(path));
+      for (const { key, value } of env.openDB(DB.inst, { keyEncoding: 'binary', encoding: 'binary' }).getRange({})) {
+        out.push(`${(key as Buffer).toString()}=${(value as Buffer).toString()}`);
+      }
+      void env.close();
+      return out;
+    };
+    try {
+      const whole = batch();
+      expect(c.commit(whole).end).toBe(whole.length);
+      expect(rows()).toEqual(['a=A', 'j=J', 'k=v3', 'z=Z']);
+      // The same batch in parts of 2 operations: the first part ends inside
+      // the run after the del, the last holds the final put alone.
+      const parts = batch();
+      const seen: string[][] = [];
+      for (let from = 0; from < parts.length; ) {
+        from = c.commit(parts, { from, ops: 2 }).end;
+        seen.push(rows());
+      }
+      expect(seen).toEqual([
+        ['a=A', 'j=J', 'k=v1', 'z=Z'],
+        ['a=A', 'j=J', 'z=Z'],
+        ['a=A', 'j=J', 'k=v2', 'z=Z'],
+        ['a=A', 'j=J', 'k=v3', 'z=Z'],
+      ]);
+      c.release();
+    } finally {
+      await c.close();
+    }
+  });
 });
