@@ -28,6 +28,8 @@ import { FileReservation } from './reserve.js';
 const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT) as TransactionFlags;
 /** History blocks pruning examines per commit, per database. */
 const PRUNE_SLICE = 500;
+/** Longest time between two pruning passes (s). */
+const PRUNE_PASS_EVERY_S = 3600;
 
 export interface CommitInput {
   buffer: ArrayBuffer;
@@ -46,6 +48,18 @@ export class Committer {
   readonly #pageSize: number;
   /** Where history pruning resumes in each block database (null: from the start). */
   readonly #pruneFrom: (Buffer | null)[] = [null, null];
+  /**
+   * Per block database: no block can be old enough to prune before the
+   * cutoff passes this (unix s): the oldest block the last whole pass kept,
+   * or the pass's start (blocks written since are newer), or an hour
+   * after the pass ended. Until then
+   * pruning reads nothing: a pass reads every block's value, and on a young
+   * store it would do so in every commit for nothing.
+   */
+  readonly #pruneIdleUntil = [0, 0];
+  /** The oldest newest-entry time kept in the pass under way, and when it began. */
+  readonly #passKept = [Infinity, Infinity];
+  readonly #passStart = [0, 0];
 
   constructor(path: string, mapSize?: number) {
     this.path = path;
@@ -139,6 +153,8 @@ export class Committer {
           case OpKind.clear:
             db.clearSync();
             this.#pruneFrom.fill(null);
+            this.#pruneIdleUntil.fill(0);
+            this.#passKept.fill(Infinity);
             break;
         }
       }
@@ -166,18 +182,34 @@ export class Committer {
    * examining at most PRUNE_SLICE blocks from where the last call stopped.
    */
   #prune(id: number, resume: number, cutoff: number): number {
+    const from = this.#pruneFrom[resume] ?? null;
+    if (from === null) {
+      if (cutoff <= this.#pruneIdleUntil[resume]!) return 0;
+      this.#passStart[resume] = Math.floor(Date.now() / 1000);
+      this.#passKept[resume] = Infinity;
+    }
     const db = this.#dbs[id]!;
     let examined = 0;
     let last: Buffer | null = null;
     const old: Buffer[] = [];
-    for (const { key, value } of db.getRange({ start: this.#pruneFrom[resume] ?? undefined, limit: PRUNE_SLICE })) {
+    for (const { key, value } of db.getRange({ start: from ?? undefined, limit: PRUNE_SLICE })) {
       examined++;
       last = key;
-      if (blockNewest(value) < cutoff) old.push(Buffer.from(key));
+      const newest = blockNewest(value);
+      if (newest < cutoff) old.push(Buffer.from(key));
+      else if (newest < this.#passKept[resume]!) this.#passKept[resume] = newest;
     }
     for (const key of old) db.removeSync(key);
-    // Resume just after the last block examined, or start over.
-    this.#pruneFrom[resume] = examined < PRUNE_SLICE || last === null ? null : Buffer.concat([last, Buffer.from([0])]);
+    if (examined < PRUNE_SLICE || last === null) {
+      // The pass is over: start over once the cutoff can have reached a
+      // block, or an hour from now at the latest (a cluster node may write
+      // blocks of changes older than their writing).
+      this.#pruneFrom[resume] = null;
+      this.#pruneIdleUntil[resume] = Math.min(this.#passKept[resume]!, this.#passStart[resume]!, cutoff + PRUNE_PASS_EVERY_S);
+    } else {
+      // Resume just after the last block examined.
+      this.#pruneFrom[resume] = Buffer.concat([last, Buffer.from([0])]);
+    }
     return old.length;
   }
 

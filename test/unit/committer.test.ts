@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { BatchWriter } from '../../src/store/batch.js';
+import { blockKey } from '../../src/store/history.js';
 import { StoreLayoutError } from '../../src/errors.js';
 import { Committer } from '../../src/store/committer.js';
 import { DATA_FILE, DB, DbId, SCHEMA_VERSION, envOptions } from '../../src/store/layout.js';
@@ -188,6 +189,65 @@ describe('commit', () => {
         ['a=A', 'j=J', 'k=v2', 'z=Z'],
         ['a=A', 'j=J', 'k=v3', 'z=Z'],
       ]);
+      c.release();
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('history pruning deletes blocks whose newest entry is older than the cutoff, then reads nothing until the cutoff can reach a kept block', async () => {
+    const path = join(base, 'prune');
+    mkdirSync(path);
+    const c = new Committer(path);
+    /** A history block of no entries whose newest entry is at `newest` (the header is all pruning reads). */
+    const block = (newest: number): Buffer => {
+      const b = Buffer.alloc(16);
+      b.writeUInt32LE(0, 0);
+      b.writeUInt32LE(newest, 4);
+      b.writeUInt32LE(newest, 8);
+      return b;
+    };
+    const commit = (blocks: [string, number, number][], pruneBefore: number): number => {
+      const w = new BatchWriter(64);
+      for (const [app, id, newest] of blocks) w.put(DbId.history, blockKey(Buffer.from(`${app}\0`), id), block(newest));
+      // An operation of its own, so that a batch without blocks is not empty.
+      w.put(DbId.meta, Buffer.from('test'), Buffer.from('x'));
+      const { buffer, length } = w.take();
+      return c.commit({ buffer, length, pruneBefore, bytesBound: 1 << 22 }).pruned;
+    };
+    const kept = (): string[] => {
+      const env = open(envOptions(path));
+      const out = [...env.openDB(DB.history, { keyEncoding: 'binary', encoding: 'binary' }).getRange({})].map(
+        ({ key, value }) =>
+          `${(key as Buffer).subarray(0, 1).toString()}${(key as Buffer).readUInt32BE((key as Buffer).length - 4)}@${(value as Buffer).readUInt32LE(8)}`,
+      );
+      void env.close();
+      return out;
+    };
+    try {
+      expect(
+        commit(
+          [
+            ['a', 1, 100],
+            ['a', 2, 1000],
+            ['b', 3, 200],
+            ['b', 4, 2000],
+          ],
+          0,
+        ),
+      ).toBe(0);
+      expect(kept()).toEqual(['a1@100', 'a2@1000', 'b3@200', 'b4@2000']);
+      // Cutoff 500: the blocks of 100 and 200 go; the pass keeps 1000 as its oldest.
+      expect(commit([], 500)).toBe(2);
+      expect(kept()).toEqual(['a2@1000', 'b4@2000']);
+      // A block older than anything kept (as a cluster node may write): while
+      // the cutoff has not passed 1000, no pass runs and it stays.
+      expect(commit([['c', 5, 300]], 600)).toBe(0);
+      expect(commit([], 1000)).toBe(0);
+      expect(kept()).toEqual(['a2@1000', 'b4@2000', 'c5@300']);
+      // Past 1000: a pass again, which finds both.
+      expect(commit([], 1001)).toBe(2);
+      expect(kept()).toEqual(['b4@2000']);
       c.release();
     } finally {
       await c.close();
