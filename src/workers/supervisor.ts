@@ -75,6 +75,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Main's end of the current writer's recycle channel. */
   #recycle: MessagePort | null = null;
   #writerReady = false;
+  /** End the writer as soon as it is ready (#terminateWriter). */
+  #terminateWhenReady = false;
   /** The writer was ended on purpose (crashWriter): no backoff for it. */
   #writerKilled = false;
   #backoffMs = FIRST_BACKOFF_MS;
@@ -143,7 +145,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         // Its batch in flight is gone: the writer must reload from LMDB.
         this.#log(`commit thread exited (code ${code}); restarting it and the writer`);
         void this.#startCommit().then(
-          () => void this.#writer?.terminate(),
+          () => this.#terminateWriter(),
           (e: Error) => this.#log(`commit thread restart failed: ${e.message}`),
         );
       });
@@ -187,11 +189,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
     this.#writer = writer;
     this.#writerReady = false;
+    this.#terminateWhenReady = false;
     this.#writerKilled = false;
     this.#writerStats[Stat.ready] = 0;
     let lastError = '';
     writer.on('message', (msg: WriterMessage) => {
-      if (msg.type === 'READY') this.#writerReady = true;
+      if (msg.type === 'READY') {
+        this.#writerReady = true;
+        if (this.#terminateWhenReady) {
+          this.#terminateWhenReady = false;
+          void writer.terminate();
+        }
+      }
       this.emit('writer', msg);
     });
     writer.on('error', (err) => {
@@ -286,12 +295,28 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return true;
   }
 
-  /** Ends the writer abruptly (testing, with --danger): it is restarted like one that crashed. */
+  /**
+   * Ends the writer abruptly (testing, with --danger): it is restarted like
+   * one that crashed. Not while it loads the store (false: try again).
+   */
   crashWriter(): boolean {
-    if (this.#writer === null || this.#recovering) return false;
+    if (this.#writer === null || this.#recovering || !this.#writerReady) return false;
     this.#writerKilled = true;
     void this.#writer.terminate();
     return true;
+  }
+
+  /**
+   * Ends the writer now, or once it has loaded the store: a worker ended
+   * inside an lmdb-js call (the loader's) can abort the whole process
+   * (lmdb-js cannot throw into a terminating thread: "FATAL ERROR:
+   * Error::ThrowAsJavaScriptException napi_throw", seen in the writer-crash
+   * stress test). Once loaded, the writer makes no LMDB calls.
+   */
+  #terminateWriter(): void {
+    if (this.#writer === null) return;
+    if (this.#writerReady) void this.#writer.terminate();
+    else this.#terminateWhenReady = true;
   }
 
   /**

@@ -49,7 +49,11 @@ export class Server {
     this.proc = proc;
     this.#ownsData = ownsData;
     running.add(proc);
-    proc.once('exit', () => running.delete(proc));
+    proc.once('exit', (code, signal) => {
+      running.delete(proc);
+      // How it ended, for a failing test's report (a native crash leaves no log line).
+      this.log += `\n[partiscid exited: code ${code}, signal ${signal}]\n`;
+    });
     proc.stderr!.on('data', (d: Buffer) => {
       this.log += d.toString();
     });
