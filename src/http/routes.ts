@@ -213,7 +213,7 @@ export const ROUTES: Route[] = [
     methods: {
       post: {
         handler: (ctx) => {
-          if (!ctx.engine.crashWriter()) throw new WriterUnavailableError('no writer is running (one is restarting)');
+          if (!ctx.engine.crashWriter()) throw new WriterUnavailableError('no writer is ready (one is restarting or loading the store)');
           return json(200, { crashed: 'writer' });
         },
         summary: 'end the writer thread abruptly, to test that it is restarted (only with --danger)',
