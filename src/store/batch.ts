@@ -142,12 +142,15 @@ export interface Op {
 export function findOp(buffer: ArrayBuffer, length: number, db: number, kind: number): number {
   const bytes = new Uint8Array(buffer, 0, length);
   const view = new DataView(buffer, 0, length);
-  for (let at = 0; at < length; ) {
-    const valueLength = view.getUint32(at + 4, true);
-    if (bytes[at] === db && bytes[at + 1] === kind) return valueLength;
-    at += pad4(OP_HEADER + view.getUint16(at + 2, true) + valueLength + view.getUint16(at + 8, true));
+  for (let at = 0; at < length; at = nextOp(view, at)) {
+    if (bytes[at] === db && bytes[at + 1] === kind) return view.getUint32(at + 4, true);
   }
   return -1;
+}
+
+/** Where the operation after the one at `at` starts (reads its header only). */
+export function nextOp(view: DataView, at: number): number {
+  return at + pad4(OP_HEADER + view.getUint16(at + 2, true) + view.getUint32(at + 4, true) + view.getUint16(at + 8, true));
 }
 
 /**

@@ -18,7 +18,7 @@ import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TransactionFlags, open, type Database, type RootDatabase } from 'lmdb';
 import { DiskFullError, StoreLayoutError } from '../errors.js';
-import { OpKind, eachOp, emptyOp, readOp } from './batch.js';
+import { OpKind, emptyOp, readOp } from './batch.js';
 import { blockNewest } from './history.js';
 import { DATA_FILE, DB, DB_IDS, DbId, META, SCHEMA_VERSION, envOptions } from './layout.js';
 import { executionOrder } from './key-order.js';
@@ -30,6 +30,27 @@ const SYNC_FLAGS = (TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_CO
 const PRUNE_SLICE = 500;
 /** Longest time between two pruning passes (s). */
 const PRUNE_PASS_EVERY_S = 3600;
+
+/** History pruning in one block database: a pass examines PRUNE_SLICE blocks per commit. */
+interface PrunePass {
+  /** Where the pass resumes (null: no pass under way). */
+  from: Buffer | null;
+  /**
+   * No block can be old enough to prune before the cutoff passes this
+   * (unix s): the oldest block the last pass kept, or that pass's start
+   * (blocks written since are newer), or an hour after it ended. Until then
+   * pruning reads nothing: a pass reads every block's value, and on a young
+   * store it would do so in every commit for nothing.
+   */
+  idleUntil: number;
+  /** The pass under way: the oldest newest-entry time it kept, and when it began. */
+  oldestKept: number;
+  startedAt: number;
+}
+
+function newPrunePass(): PrunePass {
+  return { from: null, idleUntil: 0, oldestKept: Infinity, startedAt: 0 };
+}
 
 export interface CommitInput {
   buffer: ArrayBuffer;
@@ -46,20 +67,8 @@ export class Committer {
   readonly #dbs: Database<Buffer, Buffer>[];
   readonly #reservation: FileReservation;
   readonly #pageSize: number;
-  /** Where history pruning resumes in each block database (null: from the start). */
-  readonly #pruneFrom: (Buffer | null)[] = [null, null];
-  /**
-   * Per block database: no block can be old enough to prune before the
-   * cutoff passes this (unix s): the oldest block the last whole pass kept,
-   * or the pass's start (blocks written since are newer), or an hour
-   * after the pass ended. Until then
-   * pruning reads nothing: a pass reads every block's value, and on a young
-   * store it would do so in every commit for nothing.
-   */
-  readonly #pruneIdleUntil = [0, 0];
-  /** The oldest newest-entry time kept in the pass under way, and when it began. */
-  readonly #passKept = [Infinity, Infinity];
-  readonly #passStart = [0, 0];
+  /** History pruning's progress in each block database (history, histhost). */
+  #pruning: PrunePass[] = [newPrunePass(), newPrunePass()];
 
   constructor(path: string, mapSize?: number) {
     this.path = path;
@@ -121,9 +130,11 @@ export class Committer {
     const started = performance.now();
     const from = part?.from ?? 0;
     const maxOps = part?.ops ?? Infinity;
-    // Count what this commit will do, to bound what it can add to the file.
-    let ops = 0;
-    const limit = eachOp(batch.buffer, batch.length, () => ops++ < maxOps, from);
+    // What this commit will do, each run of puts or deletes into one
+    // database in key order (key-order.ts); its size bounds what it can add
+    // to the file.
+    const { order, end: limit } = executionOrder(batch.buffer, batch.length, from, maxOps);
+    const ops = order.length;
     const span = limit - from;
     const used = this.usedBytes();
     // Copy-on-write: each page a commit touches is copied once at most, so
@@ -134,8 +145,6 @@ export class Committer {
     let pruned = 0;
     let end = from;
     const dbs = this.#dbs;
-    // Each run of puts or deletes into one database in key order (key-order.ts).
-    const order = executionOrder(batch.buffer, from, limit);
     const bytes = new Uint8Array(batch.buffer, 0, limit);
     const view = new DataView(batch.buffer, 0, limit);
     const op = emptyOp();
@@ -152,9 +161,7 @@ export class Committer {
             break;
           case OpKind.clear:
             db.clearSync();
-            this.#pruneFrom.fill(null);
-            this.#pruneIdleUntil.fill(0);
-            this.#passKept.fill(Infinity);
+            this.#pruning = this.#pruning.map(newPrunePass);
             break;
         }
       }
@@ -182,33 +189,33 @@ export class Committer {
    * examining at most PRUNE_SLICE blocks from where the last call stopped.
    */
   #prune(id: number, resume: number, cutoff: number): number {
-    const from = this.#pruneFrom[resume] ?? null;
-    if (from === null) {
-      if (cutoff <= this.#pruneIdleUntil[resume]!) return 0;
-      this.#passStart[resume] = Math.floor(Date.now() / 1000);
-      this.#passKept[resume] = Infinity;
+    const pass = this.#pruning[resume]!;
+    if (pass.from === null) {
+      if (cutoff <= pass.idleUntil) return 0;
+      pass.startedAt = Math.floor(Date.now() / 1000);
+      pass.oldestKept = Infinity;
     }
     const db = this.#dbs[id]!;
     let examined = 0;
     let last: Buffer | null = null;
     const old: Buffer[] = [];
-    for (const { key, value } of db.getRange({ start: from ?? undefined, limit: PRUNE_SLICE })) {
+    for (const { key, value } of db.getRange({ start: pass.from ?? undefined, limit: PRUNE_SLICE })) {
       examined++;
       last = key;
       const newest = blockNewest(value);
       if (newest < cutoff) old.push(Buffer.from(key));
-      else if (newest < this.#passKept[resume]!) this.#passKept[resume] = newest;
+      else if (newest < pass.oldestKept) pass.oldestKept = newest;
     }
     for (const key of old) db.removeSync(key);
     if (examined < PRUNE_SLICE || last === null) {
       // The pass is over: start over once the cutoff can have reached a
       // block, or an hour from now at the latest (a cluster node may write
       // blocks of changes older than their writing).
-      this.#pruneFrom[resume] = null;
-      this.#pruneIdleUntil[resume] = Math.min(this.#passKept[resume]!, this.#passStart[resume]!, cutoff + PRUNE_PASS_EVERY_S);
+      pass.from = null;
+      pass.idleUntil = Math.min(pass.oldestKept, pass.startedAt, cutoff + PRUNE_PASS_EVERY_S);
     } else {
       // Resume just after the last block examined.
-      this.#pruneFrom[resume] = Buffer.concat([last, Buffer.from([0])]);
+      pass.from = Buffer.concat([last, Buffer.from([0])]);
     }
     return old.length;
   }

@@ -15,22 +15,24 @@
 // key; a clear before everything after it). Within a run two operations on
 // one key keep their batch order (the later put wins, as it would have).
 
-import { OP_HEADER, OpKind } from './batch.js';
+import { OP_HEADER, OpKind, nextOp } from './batch.js';
 
 /**
- * Positions of the operations from byte `from` up to `limit` (operation
- * boundaries), in execution order.
+ * Positions of the operations from byte `from` (an operation boundary) on,
+ * at most `maxOps` of them, in execution order; `end` is where the last of
+ * them ends.
  */
-export function executionOrder(buffer: ArrayBuffer, from: number, limit: number): Uint32Array {
-  const bytes = new Uint8Array(buffer, 0, limit);
-  const view = new DataView(buffer, 0, limit);
+export function executionOrder(buffer: ArrayBuffer, length: number, from = 0, maxOps = Infinity): { order: Uint32Array; end: number } {
+  const bytes = new Uint8Array(buffer, 0, length);
+  const view = new DataView(buffer, 0, length);
   let count = 0;
-  for (let at = from; at < limit; at = next(view, at)) count++;
+  let end = from;
+  for (; end < length && count < maxOps; end = nextOp(view, end)) count++;
   const order = new Uint32Array(count);
   const keys = new KeyOrder(bytes, view);
   let runStart = 0;
   let i = 0;
-  for (let at = from; at < limit; at = next(view, at)) {
+  for (let at = from; at < end; at = nextOp(view, at)) {
     if (i > runStart && !sameRun(bytes, order[runStart]!, at)) {
       keys.sort(order, runStart, i);
       runStart = i;
@@ -38,11 +40,7 @@ export function executionOrder(buffer: ArrayBuffer, from: number, limit: number)
     order[i++] = at;
   }
   keys.sort(order, runStart, i);
-  return order;
-}
-
-function next(view: DataView, at: number): number {
-  return at + ((OP_HEADER + view.getUint16(at + 2, true) + view.getUint32(at + 4, true) + view.getUint16(at + 8, true) + 3) & ~3);
+  return { order, end };
 }
 
 function sameRun(bytes: Uint8Array, a: number, b: number): boolean {

@@ -1,7 +1,7 @@
 // The committer's execution order (executionOrder): each run of puts or
 // deletes into one database in key order (bytewise, a prefix first), two
 // operations on one key in batch order, and nothing moved across a change
-// of database or kind, a clear or a note; `from`/`limit` bound the range.
+// of database or kind, a clear or a note; `from`/`maxOps` bound the range.
 
 import { describe, expect, test } from 'vitest';
 import { BatchWriter, emptyOp, readOp } from '../../src/store/batch.js';
@@ -11,11 +11,11 @@ import { DbId } from '../../src/store/layout.js';
 const key = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 
 /** Executes the order: "db kind key value" per operation. */
-function executed(buffer: ArrayBuffer, length: number, from = 0, limit = length): string[] {
+function executed(buffer: ArrayBuffer, length: number, from = 0, maxOps = Infinity): string[] {
   const bytes = new Uint8Array(buffer, 0, length);
   const view = new DataView(buffer, 0, length);
   const op = emptyOp();
-  return [...executionOrder(buffer, from, limit)].map((at) => {
+  return [...executionOrder(buffer, length, from, maxOps).order].map((at) => {
     readOp(bytes, view, at, op);
     return `${op.db} ${op.kind} ${Buffer.from(op.key).toString('latin1')} ${Buffer.from(op.value).toString('latin1')}`;
   });
@@ -104,7 +104,7 @@ describe('executionOrder', () => {
     ]);
   });
 
-  test('only the operations from `from` up to `limit` are ordered and returned', () => {
+  test('only the operations from `from` on, at most `maxOps` of them, are ordered and returned; `end` is where the last ends', () => {
     const w = new BatchWriter(64);
     const ends: number[] = [];
     for (const k of ['d', 'c', 'b', 'a']) {
@@ -112,7 +112,10 @@ describe('executionOrder', () => {
       ends.push(w.length);
     }
     const { buffer, length } = w.take();
-    expect(executed(buffer, length, ends[0], ends[2])).toEqual(['0 1 b v', '0 1 c v']);
-    expect(executed(buffer, length, ends[3], ends[3])).toEqual([]);
+    expect(executed(buffer, length, ends[0], 2)).toEqual(['0 1 b v', '0 1 c v']);
+    expect(executionOrder(buffer, length, ends[0], 2).end).toBe(ends[2]);
+    expect(executed(buffer, length, ends[3])).toEqual([]);
+    expect(executionOrder(buffer, length, ends[3]).end).toBe(ends[3]);
+    expect(executionOrder(buffer, length).end).toBe(length);
   });
 });
