@@ -242,7 +242,9 @@ function putSummaries(fleet: FleetState, out: BatchWriter, meanwhile: () => void
   const bytes = (): Uint8Array => out.bytes;
   // Reused for every host: a cut in a storm writes thousands of summaries.
   const appSlots: number[] = [];
-  let nameScratch = new Uint8Array(256);
+  // Enough for a host name of MAX_FIELD_CHARS (limits.ts) characters of plain text;
+  // a longer key gets a buffer of its own (keyPartJson).
+  const nameScratch = new Uint8Array(256);
   for (const h of counts.dirtyHosts) {
     if ((++n & MEANWHILE_EVERY) === 0) meanwhile();
     key = hosts.keyOf(h);
@@ -252,7 +254,6 @@ function putSummaries(fleet: FleetState, out: BatchWriter, meanwhile: () => void
     }
     const c = { peers: hosts.cols[PEERS]![h]!, instances: hosts.cols[INSTANCES]![h]!, stale: hosts.cols[STALE_COUNT]![h]! };
     sortByRank(counts.appsOf(h, appSlots), rank, byRank);
-    if (nameScratch.length < key.length) nameScratch = new Uint8Array(key.length * 2);
     putHostSummary(begin, bytes, h, keyPartJson(key, 0, nameScratch), c, fleet.hostClock.get(h), apps, appSlots, labels.countsJson('host', h));
   }
   const pages = (counts.dirtyApps.size + counts.dirtyHosts.size) / 16;
