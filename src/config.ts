@@ -103,8 +103,21 @@ interface FlagSpec {
   min?: number;
   max?: number;
   pow2?: boolean;
+  /** What --help shows as its value, if not its kind's (ARG_OF_KIND). */
+  arg?: string;
   help: string;
 }
+
+/** The value --help shows after a flag of each kind. */
+const ARG_OF_KIND: Record<FlagSpec['kind'], string> = {
+  bool: '',
+  int: 'N',
+  string: 'TOKEN',
+  ip: 'IP',
+  cidrs: 'CIDR,...',
+  urls: 'URL,...',
+  name: 'NAME',
+};
 
 const FLAGS: Record<string, FlagSpec> = {
   port: { key: 'port', kind: 'int', min: 1, max: 65535, help: 'UDP and HTTP port (default 7777)' },
@@ -121,7 +134,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'history-days': { key: 'historyDays', kind: 'int', min: 0, max: 100 * 365, help: 'keep version history this many days (default 30; 0 = forever)' },
   v: { key: 'verbose', kind: 'bool', help: 'log more details' },
   verbose: { key: 'verbose', kind: 'bool', help: 'same as -v' },
-  data: { key: 'dataDir', kind: 'string', help: 'LMDB data folder (default ./data)' },
+  data: { key: 'dataDir', kind: 'string', arg: 'DIR', help: 'LMDB data folder (default ./data)' },
   'write-token': { key: 'writeToken', kind: 'string', help: 'require "Authorization: Bearer TOKEN" for HTTP writes (default: $PARTISCI_WRITE_TOKEN)' },
   allow: { key: 'allow', kind: 'cidrs', help: 'accept UDP updates only from these networks, e.g. 10.0.0.0/8,192.0.2.7' },
   workers: { key: 'workers', kind: 'int', min: 1, max: 64, help: 'UDP ingest worker threads (default: number of cores)' },
@@ -169,23 +182,10 @@ const FLAGS: Record<string, FlagSpec> = {
 export function usage(): string {
   const lines = ['Usage: partiscid [options]', '', 'Options (GNU --flag value or Go-style -flag=value):'];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const arg =
-      spec.kind === 'bool'
-        ? ''
-        : spec.kind === 'int'
-          ? ' N'
-          : spec.kind === 'cidrs'
-            ? ' CIDR,...'
-            : spec.kind === 'ip'
-              ? ' IP'
-              : spec.kind === 'urls'
-                ? ' URL,...'
-                : spec.kind === 'name'
-                  ? ' NAME'
-                  : spec.key === 'dataDir'
-                    ? ' DIR'
-                    : ' TOKEN';
-    lines.push(`  ${name.length === 1 ? '-' : '--'}${name}${arg}`.padEnd(26) + spec.help);
+    const arg = spec.arg ?? ARG_OF_KIND[spec.kind];
+    const flag = `  ${name.length === 1 ? '-' : '--'}${name}${arg === '' ? '' : ` ${arg}`}`;
+    // A column for the help, and at least a space after a longer flag.
+    lines.push(`${flag.padEnd(25)} ${spec.help}`);
   }
   return lines.join('\n');
 }

@@ -248,8 +248,16 @@ describe('usage()', () => {
   test('lists the flags with their arguments, GNU and Go spellings', () => {
     const text = usage();
     expect(text.split('\n').slice(0, 3)).toEqual(['Usage: partiscid [options]', '', 'Options (GNU --flag value or Go-style -flag=value):']);
-    for (const line of ['--port N', '--listenip IP', '--danger', '--data DIR', '--write-token TOKEN', '--allow CIDR,...', '-v ', '-h ']) {
+    for (const line of ['--port N', '--listenip IP', '--danger', '--data DIR', '--write-token TOKEN', '--allow CIDR,...', '--cluster URL,...', '--node NAME', '-v ', '-h ']) {
       expect(text).toContain(line);
     }
+  });
+
+  test('help starts in one column, and after a flag longer than the column a space still comes first', () => {
+    const lines = usage().split('\n').slice(3);
+    expect(lines.find((l) => l.startsWith('  --port '))).toBe(`${'  --port N'.padEnd(26)}UDP and HTTP port (default 7777)`);
+    expect(lines.find((l) => l.startsWith('  --cluster-snapshot-seconds '))).toBe(
+      '  --cluster-snapshot-seconds N how often a snapshot is written for nodes that catch up (default 300; 0 = never)',
+    );
   });
 });
