@@ -248,7 +248,18 @@ describe('usage()', () => {
   test('lists the flags with their arguments, GNU and Go spellings', () => {
     const text = usage();
     expect(text.split('\n').slice(0, 3)).toEqual(['Usage: partiscid [options]', '', 'Options (GNU --flag value or Go-style -flag=value):']);
-    for (const line of ['--port N', '--listenip IP', '--danger', '--data DIR', '--write-token TOKEN', '--allow CIDR,...', '--cluster URL,...', '--node NAME', '-v ', '-h ']) {
+    for (const line of [
+      '--port N',
+      '--listenip IP',
+      '--danger',
+      '--data DIR',
+      '--write-token TOKEN',
+      '--allow CIDR,...',
+      '--cluster URL,...',
+      '--node NAME',
+      '-v ',
+      '-h ',
+    ]) {
       expect(text).toContain(line);
     }
   });
