@@ -29,17 +29,19 @@ export const LABELLED_FLEET: Readonly<FleetShape> = { ...FLEET, labels: true };
 
 /** partisci-fuzz flags that describe FLEET (plus --seed). */
 export function fleetArgs(shape: FleetShape = FLEET): string[] {
+  return [...shapeArgs(shape), '--release-every', String(shape.releaseEveryS)];
+}
+
+/** partisci-fuzz flags for a fleet's size (and its seed and labels, if given): what --waves takes. */
+export function shapeArgs(shape: Pick<FleetShape, 'hosts' | 'apps' | 'instances'> & Partial<Pick<FleetShape, 'seed' | 'labels'>>): string[] {
   return [
-    '--seed',
-    String(shape.seed),
+    ...(shape.seed === undefined ? [] : ['--seed', String(shape.seed)]),
     '--hosts',
     String(shape.hosts),
     '--apps',
     String(shape.apps),
     '--instances',
     String(shape.instances),
-    '--release-every',
-    String(shape.releaseEveryS),
     ...(shape.labels === true ? ['--labels'] : []),
   ];
 }

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsCluster } from '../../tools/nats-cluster.js';
 import { removeDir, trackChild, trackDir } from '../cleanup.js';
+import { fleetArgs, shapeArgs } from '../fleet.js';
 import { sleep } from '../stats.js';
 import { runFuzz, type FuzzSummary } from './fuzz.js';
 import { cpuMicros, machineBusyMicros } from './proc.js';
@@ -128,18 +129,7 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
   try {
     // The bound: how fast one node alone commits the first wave here.
     /** partisci-fuzz playing one wave over the bench's fleet. */
-    const fuzzArgs = (wave: string): string[] => [
-      '--waves',
-      wave,
-      '--hosts',
-      String(options.hosts),
-      '--apps',
-      String(options.apps),
-      '--instances',
-      String(options.instances),
-      '--rate',
-      options.rate === null ? 'max' : String(options.rate),
-    ];
+    const fuzzArgs = (wave: string): string[] => ['--waves', wave, ...shapeArgs(options), '--rate', options.rate === null ? 'max' : String(options.rate)];
     log(`cluster: reference: wave 1.0.0 to a single node (no --cluster)`);
     const single = (await Server.start(dirs[3]!, { workers: 1 })).server;
     servers.push(single);
@@ -249,16 +239,7 @@ export async function runClusterSection(options: ClusterOptions, log: (line: str
 
     log('cluster: a hot repeat storm: 10,000 instances at the offered rate for 5 s');
     const hotArgs = [
-      '--hosts',
-      '100',
-      '--apps',
-      '25',
-      '--instances',
-      '4',
-      '--release-every',
-      '100000000',
-      '--seed',
-      '7',
+      ...fleetArgs({ hosts: 100, apps: 25, instances: 4, releaseEveryS: 100_000_000, seed: 7 }),
       '--rate',
       options.rate === null ? 'max' : String(options.rate),
     ];

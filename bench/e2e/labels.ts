@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { appIdOf } from '../../src/ingest/app-id.js';
 import { appName } from '../../tools/fuzz/names.js';
 import { removeDir, trackDir } from '../cleanup.js';
-import { FLEET, LABELLED_FLEET, fleetArgs } from '../fleet.js';
+import { FLEET, LABELLED_FLEET, fleetArgs, shapeArgs } from '../fleet.js';
 import { quantile, sleep } from '../stats.js';
 import { copyStore, ensureStore, type CachedStore } from '../store-cache.js';
 import { runFuzz, startFuzz } from './fuzz.js';
@@ -231,7 +231,7 @@ async function waveLag(o: LabelsOptions, log: (line: string) => void): Promise<L
   log(
     `  a rollout wave: ${hosts.toLocaleString('en-US')} hosts x ${apps} apps x ${instances} at ${rate.toLocaleString('en-US')}/s, 1.0.0 then 2.0.0 (labelled)`,
   );
-  const shape = ['--hosts', String(hosts), '--apps', String(apps), '--instances', String(instances), '--labels', '--seed', '7'];
+  const shape = shapeArgs({ hosts, apps, instances, labels: true, seed: 7 });
   await runFuzz(server.port, ['--waves', '1.0.0', '--rate', String(rate), ...shape]);
   await server.settle(120_000);
   // The app with the most instances (on a busy machine a wave can lose a few packets).

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WaveResult } from '../../tools/fuzz/wave-run.js';
 import { removeDir, trackChild, trackDir } from '../cleanup.js';
+import { shapeArgs } from '../fleet.js';
 import { QUERY_CLIENT } from '../paths.js';
 import { quantile } from '../stats.js';
 import { runFuzz, type FuzzSummary } from './fuzz.js';
@@ -301,21 +302,7 @@ async function wavesRun(options: WavesOptions, rate: number | null, workers: num
     try {
       fuzz = await runFuzz(
         server.port,
-        [
-          '--waves',
-          options.versions.join(','),
-          '--hosts',
-          String(options.hosts),
-          '--apps',
-          String(options.apps),
-          '--instances',
-          String(options.instances),
-          '--seed',
-          String(options.seed),
-          '--rate',
-          rate === null ? 'max' : String(rate),
-          '--check',
-        ],
+        ['--waves', options.versions.join(','), ...shapeArgs(options), '--rate', rate === null ? 'max' : String(rate), '--check'],
         workers,
       );
     } finally {
