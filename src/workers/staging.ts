@@ -10,6 +10,7 @@ export class Staging {
   readonly #max: number;
   #buf = Buffer.alloc(1 << 16);
   #used = 0;
+  #count = 0;
 
   constructor(maxBytes: number) {
     this.#max = maxBytes;
@@ -17,6 +18,11 @@ export class Staging {
 
   get bytes(): number {
     return this.#used;
+  }
+
+  /** Records staged. */
+  get count(): number {
+    return this.#count;
   }
 
   /** Moves what the rings hold here; returns how many records. */
@@ -37,6 +43,7 @@ export class Staging {
         if (got < perRing) break;
       }
     }
+    this.#count += n;
     return n;
   }
 
@@ -48,6 +55,7 @@ export class Staging {
       at += 4 + length;
     }
     this.#used = 0;
+    this.#count = 0;
   }
 
   #grow(need: number): void {

@@ -93,7 +93,8 @@ function run(data: WriterThreadData): void {
     stats[Stat.instances] = s.instances;
     stats[Stat.hosts] = s.hosts;
     stats[Stat.apps] = s.apps;
-    // Not committed yet: what the fleet holds and what the commit thread has.
+    // Not committed yet: what the fleet holds, what waits in staging (read,
+    // not yet absorbed) and what the commit thread has.
     const b = fleet.backlog;
     let changes = 0;
     let bytes = 0;
@@ -101,7 +102,7 @@ function run(data: WriterThreadData): void {
       changes += f.changes;
       bytes += f.bytes;
     }
-    stats[Stat.backlog] = b.instances + changes;
+    stats[Stat.backlog] = b.instances + staging.count + changes;
     stats[Stat.backlogBytes] = b.bytes + staging.bytes + bytes;
   };
   /** Batches handed to the commit thread and not yet committed, by id. */
@@ -113,8 +114,9 @@ function run(data: WriterThreadData): void {
   // size while the writer cuts.
   let staging = new Staging(LOAD_STAGING_BYTES);
   loadFleet(data.path, fleet, () => {
-    stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
+    const n = staging.take(rings, MAX_PER_RING);
     publish();
+    stats[Stat.drained]! += n;
   });
   staging.replay((bytes, offset, length) => fleet.apply(bytes, offset, length));
   staging = new Staging(MAX_BACKLOG_BYTES);
@@ -167,7 +169,12 @@ function run(data: WriterThreadData): void {
     const started = performance.now();
     // While it cuts, ring records wait in the staging buffer (not in the rings, which could fill).
     const meanwhile = (): void => {
-      stats[Stat.drained]! += staging.take(rings, MAX_PER_RING);
+      const n = staging.take(rings, MAX_PER_RING);
+      // Waiting before drained (as in the loop): whoever sees them drained
+      // sees a backlog. Not publish(): mid-cut, the batch being cut is
+      // neither pending nor in flight yet.
+      stats[Stat.backlog]! += n;
+      stats[Stat.drained]! += n;
     };
     const batch = fleet.cut(nowMs, { clocks, meanwhile, ...(spare === undefined ? {} : { buffer: spare }) });
     // Too small for this batch: still good for a later one.

@@ -40,10 +40,12 @@ describe('take and replay', () => {
     expect(s.take([c], 100)).toBe(4);
     // Each staged record is a u32 length and its bytes.
     expect(s.bytes).toBe(sent.reduce((n, r) => n + 4 + r.length, 0));
+    expect(s.count).toBe(4);
     expect(readPos(sab)).toBe(writePos(sab));
     expect(p.free()).toBe(128);
     expect(replay(s)).toEqual(sent);
     expect(s.bytes).toBe(0);
+    expect(s.count).toBe(0);
     expect(replay(s)).toEqual([]);
   });
 
